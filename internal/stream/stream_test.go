@@ -1,0 +1,114 @@
+package stream
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"io"
+	"testing"
+)
+
+func seal(t testing.TB, c *Cipher, plain []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w := NewWriter(c, &buf)
+	// Write in odd pieces to exercise buffering.
+	for p := plain; len(p) > 0; {
+		n := min(len(p), 1000)
+		if _, err := w.Write(p[:n]); err != nil {
+			t.Fatal(err)
+		}
+		p = p[n:]
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestRoundTripBoundaries(t *testing.T) {
+	key := make([]byte, KeySize)
+	rand.Read(key)
+	const seg = 4096
+	c, err := New(key, seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{0, 1, seg - 1, seg, seg + 1, 2*seg + 500, 3 * seg} {
+		plain := make([]byte, n)
+		rand.Read(plain)
+		ct := seal(t, c, plain)
+		if int64(len(ct)) != c.CiphertextSize(int64(n)) {
+			t.Fatalf("n=%d: ciphertext %d bytes, CiphertextSize says %d", n, len(ct), c.CiphertextSize(int64(n)))
+		}
+		got, err := io.ReadAll(NewReader(c, bytes.NewReader(ct)))
+		if err != nil {
+			t.Fatalf("n=%d: %v", n, err)
+		}
+		if !bytes.Equal(got, plain) {
+			t.Fatalf("n=%d: plaintext differs", n)
+		}
+	}
+}
+
+func TestTamper(t *testing.T) {
+	key := make([]byte, KeySize)
+	rand.Read(key)
+	const seg = 1024
+	c, _ := New(key, seg)
+	plain := make([]byte, 3*seg)
+	rand.Read(plain)
+	ct := seal(t, c, plain)
+	sealed := c.SealedSize()
+	cases := map[string][]byte{
+		"flipped byte":      flip(ct, 10),
+		"flipped tag":       flip(ct, len(ct)-1),
+		"truncated segment": ct[:2*sealed],
+		"truncated byte":    ct[:len(ct)-1],
+		"empty":             nil,
+		"swapped segments":  append(append(append([]byte{}, ct[sealed:2*sealed]...), ct[:sealed]...), ct[2*sealed:]...),
+		"extra byte":        append(append([]byte{}, ct...), 0),
+		"appended segment":  append(append([]byte{}, ct...), ct[:sealed]...),
+	}
+	for name, bad := range cases {
+		_, err := io.ReadAll(NewReader(c, bytes.NewReader(bad)))
+		if !errors.Is(err, ErrAuth) {
+			t.Errorf("%s: got %v, want ErrAuth", name, err)
+		}
+	}
+	other := make([]byte, KeySize)
+	c2, _ := New(other, seg)
+	if _, err := io.ReadAll(NewReader(c2, bytes.NewReader(ct))); !errors.Is(err, ErrAuth) {
+		t.Errorf("wrong key: got %v", err)
+	}
+}
+
+func flip(b []byte, i int) []byte {
+	c := append([]byte{}, b...)
+	c[i] ^= 1
+	return c
+}
+
+func BenchmarkSeal4MiB(b *testing.B) {
+	key := make([]byte, KeySize)
+	c, _ := New(key, DefaultSegmentSize)
+	buf := make([]byte, 4<<20)
+	b.SetBytes(int64(len(buf)))
+	for b.Loop() {
+		w := NewWriter(c, io.Discard)
+		w.Write(buf)
+		w.Close()
+	}
+}
+
+func BenchmarkOpen4MiB(b *testing.B) {
+	key := make([]byte, KeySize)
+	c, _ := New(key, DefaultSegmentSize)
+	ct := seal(b, c, make([]byte, 4<<20))
+	b.SetBytes(4 << 20)
+	buf := make([]byte, 256<<10)
+	for b.Loop() {
+		r := NewReader(c, bytes.NewReader(ct))
+		io.CopyBuffer(io.Discard, r, buf)
+	}
+}
