@@ -1,0 +1,342 @@
+package embedded
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/xftp/xftp/storage"
+)
+
+var (
+	bucketChunks = []byte("chunks") // internal key -> JSON record
+	bucketIDs    = []byte("ids")    // sender/recipient ID -> role byte || internal key
+	bucketExpiry = []byte("expiry") // big-endian expiry (unix ns) || internal key -> nothing
+	bucketMeta   = []byte("meta")
+	metaBytes    = []byte("bytes")
+	metaChunks   = []byte("chunks")
+)
+
+// Records is a storage.Records on bbolt.
+type Records struct {
+	db *bolt.DB
+}
+
+var _ storage.Records = (*Records)(nil)
+
+// Open opens (creating if needed) the database at path. It fails after
+// timeout if another process holds the file.
+func Open(path string, timeout time.Duration) (*Records, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("record database %s is in use by another process", path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("opening record database: %w", err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketChunks, bucketIDs, bucketExpiry, bucketMeta} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("opening record database: %w", err)
+	}
+	db.MaxBatchDelay = 2 * time.Millisecond
+	return &Records{db: db}, nil
+}
+
+// DB returns the underlying database, so that other embedded stores (the
+// blocklist) can keep their buckets in the same file.
+func (r *Records) DB() *bolt.DB { return r.db }
+
+// Close implements storage.Records.
+func (r *Records) Close() error { return r.db.Close() }
+
+// Ping implements storage.Records.
+func (r *Records) Ping(ctx context.Context) error { return nil }
+
+type diskRecord struct {
+	SenderID   []byte         `json:"s"`
+	SenderKey  []byte         `json:"sk"`
+	Size       int64          `json:"n"`
+	Digest     []byte         `json:"d"`
+	Recipients []diskRecipent `json:"r"`
+	Uploaded   bool           `json:"u,omitempty"`
+	CreatedAt  int64          `json:"c"`
+	ExpiresAt  int64          `json:"e"`
+}
+
+type diskRecipent struct {
+	ID  []byte `json:"i"`
+	Key []byte `json:"k"`
+}
+
+func encode(rec *storage.Record) ([]byte, error) {
+	d := diskRecord{
+		SenderID: rec.SenderID, SenderKey: rec.SenderKey, Size: rec.Size, Digest: rec.Digest[:],
+		Uploaded: rec.Uploaded, CreatedAt: rec.CreatedAt.UnixNano(), ExpiresAt: rec.ExpiresAt.UnixNano(),
+	}
+	for _, rc := range rec.Recipients {
+		d.Recipients = append(d.Recipients, diskRecipent{ID: rc.ID, Key: rc.Key})
+	}
+	return json.Marshal(d)
+}
+
+func decode(key string, b []byte) (*storage.Record, error) {
+	var d diskRecord
+	if err := json.Unmarshal(b, &d); err != nil {
+		return nil, fmt.Errorf("corrupt record: %w", err)
+	}
+	rec := &storage.Record{
+		Key: key, SenderID: d.SenderID, SenderKey: d.SenderKey, Size: d.Size, Uploaded: d.Uploaded,
+		CreatedAt: time.Unix(0, d.CreatedAt), ExpiresAt: time.Unix(0, d.ExpiresAt),
+	}
+	copy(rec.Digest[:], d.Digest)
+	for _, rc := range d.Recipients {
+		rec.Recipients = append(rec.Recipients, storage.Recipient{ID: rc.ID, Key: rc.Key})
+	}
+	return rec, nil
+}
+
+func expiryKey(rec *storage.Record) []byte {
+	k := binary.BigEndian.AppendUint64(nil, uint64(rec.ExpiresAt.UnixNano()))
+	return append(k, rec.Key...)
+}
+
+func addMeta(tx *bolt.Tx, chunks, bytes int64) error {
+	m := tx.Bucket(bucketMeta)
+	for _, kv := range []struct {
+		k []byte
+		d int64
+	}{{metaChunks, chunks}, {metaBytes, bytes}} {
+		v := int64(0)
+		if b := m.Get(kv.k); len(b) == 8 {
+			v = int64(binary.BigEndian.Uint64(b))
+		}
+		if err := m.Put(kv.k, binary.BigEndian.AppendUint64(nil, uint64(v+kv.d))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func usage(tx *bolt.Tx) storage.Usage {
+	m := tx.Bucket(bucketMeta)
+	var u storage.Usage
+	if b := m.Get(metaChunks); len(b) == 8 {
+		u.Chunks = int64(binary.BigEndian.Uint64(b))
+	}
+	if b := m.Get(metaBytes); len(b) == 8 {
+		u.Bytes = int64(binary.BigEndian.Uint64(b))
+	}
+	return u
+}
+
+func idValue(role storage.Role, key string) []byte {
+	return append([]byte{byte(role)}, key...)
+}
+
+func put(tx *bolt.Tx, rec *storage.Record) error {
+	b, err := encode(rec)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucketChunks).Put([]byte(rec.Key), b)
+}
+
+func get(tx *bolt.Tx, key string) (*storage.Record, error) {
+	b := tx.Bucket(bucketChunks).Get([]byte(key))
+	if b == nil {
+		return nil, storage.ErrNotFound
+	}
+	return decode(key, b)
+}
+
+// Create implements storage.Records.
+func (r *Records) Create(ctx context.Context, rec *storage.Record, quota int64) error {
+	return r.db.Batch(func(tx *bolt.Tx) error {
+		if quota > 0 && usage(tx).Bytes+rec.Size > quota {
+			return storage.ErrQuota
+		}
+		ids := tx.Bucket(bucketIDs)
+		if tx.Bucket(bucketChunks).Get([]byte(rec.Key)) != nil || ids.Get(rec.SenderID) != nil {
+			return storage.ErrExists
+		}
+		for _, rc := range rec.Recipients {
+			if ids.Get(rc.ID) != nil {
+				return storage.ErrExists
+			}
+		}
+		if err := ids.Put(rec.SenderID, idValue(storage.RoleSender, rec.Key)); err != nil {
+			return err
+		}
+		for _, rc := range rec.Recipients {
+			if err := ids.Put(rc.ID, idValue(storage.RoleRecipient, rec.Key)); err != nil {
+				return err
+			}
+		}
+		if err := tx.Bucket(bucketExpiry).Put(expiryKey(rec), nil); err != nil {
+			return err
+		}
+		if err := put(tx, rec); err != nil {
+			return err
+		}
+		return addMeta(tx, 1, rec.Size)
+	})
+}
+
+// Lookup implements storage.Records.
+func (r *Records) Lookup(ctx context.Context, id []byte) (rec *storage.Record, role storage.Role, err error) {
+	err = r.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketIDs).Get(id)
+		if len(v) < 2 {
+			return storage.ErrNotFound
+		}
+		role = storage.Role(v[0])
+		rec, err = get(tx, string(v[1:]))
+		return err
+	})
+	return rec, role, err
+}
+
+// AddRecipients implements storage.Records.
+func (r *Records) AddRecipients(ctx context.Context, key string, rs []storage.Recipient) error {
+	return r.db.Batch(func(tx *bolt.Tx) error {
+		rec, err := get(tx, key)
+		if err != nil {
+			return err
+		}
+		ids := tx.Bucket(bucketIDs)
+		for _, rc := range rs {
+			if ids.Get(rc.ID) != nil {
+				return storage.ErrExists
+			}
+		}
+		for _, rc := range rs {
+			if err := ids.Put(rc.ID, idValue(storage.RoleRecipient, key)); err != nil {
+				return err
+			}
+		}
+		rec.Recipients = append(rec.Recipients, rs...)
+		return put(tx, rec)
+	})
+}
+
+// SetUploaded implements storage.Records.
+func (r *Records) SetUploaded(ctx context.Context, key string) error {
+	return r.db.Batch(func(tx *bolt.Tx) error {
+		rec, err := get(tx, key)
+		if err != nil {
+			return err
+		}
+		if rec.Uploaded {
+			return nil
+		}
+		rec.Uploaded = true
+		return put(tx, rec)
+	})
+}
+
+// RemoveRecipient implements storage.Records.
+func (r *Records) RemoveRecipient(ctx context.Context, key string, id []byte) error {
+	return r.db.Batch(func(tx *bolt.Tx) error {
+		rec, err := get(tx, key)
+		if err != nil {
+			return err
+		}
+		kept := rec.Recipients[:0:0]
+		for _, rc := range rec.Recipients {
+			if !bytes.Equal(rc.ID, id) {
+				kept = append(kept, rc)
+			}
+		}
+		if len(kept) == len(rec.Recipients) {
+			return storage.ErrNotFound
+		}
+		rec.Recipients = kept
+		if err := tx.Bucket(bucketIDs).Delete(id); err != nil {
+			return err
+		}
+		return put(tx, rec)
+	})
+}
+
+// Delete implements storage.Records.
+func (r *Records) Delete(ctx context.Context, key string) (*storage.Record, error) {
+	var out *storage.Record
+	err := r.db.Batch(func(tx *bolt.Tx) error {
+		rec, err := get(tx, key)
+		if err != nil {
+			return err
+		}
+		ids := tx.Bucket(bucketIDs)
+		if err := ids.Delete(rec.SenderID); err != nil {
+			return err
+		}
+		for _, rc := range rec.Recipients {
+			if err := ids.Delete(rc.ID); err != nil {
+				return err
+			}
+		}
+		if err := tx.Bucket(bucketExpiry).Delete(expiryKey(rec)); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketChunks).Delete([]byte(key)); err != nil {
+			return err
+		}
+		out = rec
+		return addMeta(tx, -1, -rec.Size)
+	})
+	return out, err
+}
+
+// Expired implements storage.Records.
+func (r *Records) Expired(ctx context.Context, now time.Time, limit int) ([]*storage.Record, error) {
+	var out []*storage.Record
+	err := r.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketExpiry).Cursor()
+		for k, _ := c.First(); k != nil && len(out) < limit; k, _ = c.Next() {
+			if len(k) < 8 || int64(binary.BigEndian.Uint64(k)) > now.UnixNano() {
+				break
+			}
+			rec, err := get(tx, string(k[8:]))
+			if err != nil {
+				return err
+			}
+			out = append(out, rec)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Has implements storage.Records.
+func (r *Records) Has(ctx context.Context, key string) (bool, error) {
+	var ok bool
+	err := r.db.View(func(tx *bolt.Tx) error {
+		ok = tx.Bucket(bucketChunks).Get([]byte(key)) != nil
+		return nil
+	})
+	return ok, err
+}
+
+// Usage implements storage.Records.
+func (r *Records) Usage(ctx context.Context) (storage.Usage, error) {
+	var u storage.Usage
+	err := r.db.View(func(tx *bolt.Tx) error {
+		u = usage(tx)
+		return nil
+	})
+	return u, err
+}

@@ -1,0 +1,3 @@
+// Package storagetest holds the contract suites that every storage.Store and
+// storage.Records backend must pass. Backends call them from their tests.
+package storagetest
