@@ -175,24 +175,23 @@ func VerifyCertificate(want Fingerprint, rawCerts [][]byte) error {
 // signature made with the identity key.
 const challengeContext = "xftp identity challenge v1\x00"
 
-// ChallengeMessage is what the server signs to answer an identity challenge
-// when TLS is terminated elsewhere: the context string, the client's random
-// challenge and the public host name the client connected to.
-func ChallengeMessage(challenge []byte, host string) []byte {
-	m := make([]byte, 0, len(challengeContext)+len(challenge)+len(host)+1)
+// ChallengeMessage is what the server signs to answer an identity challenge:
+// the context string and the client's random challenge. (It does not name
+// the host: reverse proxies rewrite Host headers, and the pinned
+// fingerprint already names the server.)
+func ChallengeMessage(challenge []byte) []byte {
+	m := make([]byte, 0, len(challengeContext)+len(challenge))
 	m = append(m, challengeContext...)
-	m = append(m, challenge...)
-	m = append(m, 0)
-	return append(m, host...)
+	return append(m, challenge...)
 }
 
 // VerifyChallenge checks a challenge answer: pub must have fingerprint want
-// and sig must sign ChallengeMessage(challenge, host).
-func VerifyChallenge(want Fingerprint, pub ed25519.PublicKey, challenge []byte, host string, sig []byte) error {
+// and sig must sign ChallengeMessage(challenge).
+func VerifyChallenge(want Fingerprint, pub ed25519.PublicKey, challenge []byte, sig []byte) error {
 	if len(pub) != ed25519.PublicKeySize || !want.Matches(pub) {
 		return fmt.Errorf("%w (expected %s)", ErrWrongIdentity, want)
 	}
-	if !ed25519.Verify(pub, ChallengeMessage(challenge, host), sig) {
+	if !ed25519.Verify(pub, ChallengeMessage(challenge), sig) {
 		return fmt.Errorf("%w: bad challenge signature", ErrWrongIdentity)
 	}
 	return nil

@@ -112,3 +112,29 @@ func BenchmarkOpen4MiB(b *testing.B) {
 		io.CopyBuffer(io.Discard, r, buf)
 	}
 }
+
+func TestSealingReaderMatchesWriter(t *testing.T) {
+	key := make([]byte, KeySize)
+	rand.Read(key)
+	c, _ := New(key, 4096)
+	for _, n := range []int{0, 1, 4095, 4096, 4097, 3*4096 + 7} {
+		plain := make([]byte, n)
+		rand.Read(plain)
+		got, err := io.ReadAll(NewSealingReader(c, bytes.NewReader(plain), int64(n)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := seal(t, c, plain); !bytes.Equal(got, want) {
+			t.Fatalf("n=%d: SealingReader output differs from Writer", n)
+		}
+	}
+	if _, err := io.ReadAll(NewSealingReader(c, bytes.NewReader(make([]byte, 10)), 11)); err == nil {
+		t.Fatal("short source accepted")
+	}
+	r := NewSealingReader(c, bytes.NewReader(make([]byte, 5000)), 5000)
+	boom := errors.New("boom")
+	r.Check = func() error { return boom }
+	if _, err := io.ReadAll(r); !errors.Is(err, boom) {
+		t.Fatalf("Check error not returned: %v", err)
+	}
+}

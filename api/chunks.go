@@ -1,0 +1,193 @@
+package api
+
+import (
+	"context"
+	"crypto/ed25519"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/xftp/xftp/server"
+)
+
+func (h *Handler) chunkRoutes() chi.Router {
+	r := chi.NewRouter()
+	r.Post("/", h.create)
+	r.Put("/{id}", h.upload)
+	r.Delete("/{id}", h.delete)
+	r.Post("/{id}/recipients", h.addRecipients)
+	r.Post("/{id}/download", h.download)
+	r.Post("/{id}/ack", h.ack)
+	return r
+}
+
+func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
+	setDeadlines(w, h.opts.RequestTimeout)
+	var req CreateRequest
+	body, err := readJSON(w, r, &req)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	a, err := h.auth(r, BodyHash(body))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	sreq := server.CreateRequest{
+		SenderKey: ed25519.PublicKey(req.SenderKey), Size: req.Size, RecipientKeys: keys(req.RecipientKeys), Password: req.Password,
+	}
+	if len(req.Digest) != len(sreq.Digest) {
+		h.fail(w, r, server.ErrSyntax)
+		return
+	}
+	copy(sreq.Digest[:], req.Digest)
+	c, err := h.svc.Create(r.Context(), sreq, a)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, CreateResponse{SenderID: c.SenderID, RecipientIDs: b64s(c.RecipientIDs), ExpiresAt: c.ExpiresAt.Unix()})
+}
+
+func (h *Handler) upload(w http.ResponseWriter, r *http.Request) {
+	setDeadlines(w, h.opts.UploadTimeout)
+	ctx, cancel := context.WithTimeout(r.Context(), h.opts.UploadTimeout)
+	defer cancel()
+	id, err := parseID(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	a, err := h.auth(r, UnsignedBody)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if r.ContentLength < 0 || r.ContentLength > h.svc.Config().MaxChunkSize() {
+		h.fail(w, r, server.ErrSize)
+		return
+	}
+	if err := h.svc.Upload(ctx, id, a, r.Body, r.ContentLength); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct{}{})
+}
+
+func (h *Handler) delete(w http.ResponseWriter, r *http.Request) {
+	setDeadlines(w, h.opts.RequestTimeout)
+	id, err := parseID(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	body, err := readJSON(w, r, nil)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	a, err := h.auth(r, BodyHash(body))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if err := h.svc.Delete(r.Context(), id, a); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct{}{})
+}
+
+func (h *Handler) addRecipients(w http.ResponseWriter, r *http.Request) {
+	setDeadlines(w, h.opts.RequestTimeout)
+	id, err := parseID(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	var req RecipientsRequest
+	body, err := readJSON(w, r, &req)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	a, err := h.auth(r, BodyHash(body))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	ids, err := h.svc.AddRecipients(r.Context(), id, keys(req.RecipientKeys), a)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, RecipientsResponse{RecipientIDs: b64s(ids)})
+}
+
+func (h *Handler) download(w http.ResponseWriter, r *http.Request) {
+	setDeadlines(w, h.opts.UploadTimeout)
+	id, err := parseID(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	var req DownloadRequest
+	body, err := readJSON(w, r, &req)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	a, err := h.auth(r, BodyHash(body))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	d, err := h.svc.Download(r.Context(), id, req.Key, a)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	defer d.Body.Close()
+	hd := w.Header()
+	hd.Set("Content-Type", "application/octet-stream")
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("Content-Length", itoa(d.Size))
+	hd.Set(HeaderServerKey, enc.EncodeToString(d.ServerKey))
+	hd.Set(HeaderKeySignature, enc.EncodeToString(d.KeySignature))
+	w.WriteHeader(http.StatusOK)
+	bp := h.bufs.Get().(*[]byte)
+	defer h.bufs.Put(bp)
+	if _, err := copyBuffer(w, d.Body, *bp); err != nil {
+		// The status is sent; abort the stream so the client cannot take
+		// a cut-off body for a whole one.
+		if r.Context().Err() == nil {
+			h.log.Warn("download aborted", "request_id", requestID(r.Context()), "err", err)
+		}
+		panic(http.ErrAbortHandler)
+	}
+}
+
+func (h *Handler) ack(w http.ResponseWriter, r *http.Request) {
+	setDeadlines(w, h.opts.RequestTimeout)
+	id, err := parseID(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	body, err := readJSON(w, r, nil)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	a, err := h.auth(r, BodyHash(body))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if err := h.svc.Ack(r.Context(), id, a); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct{}{})
+}

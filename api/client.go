@@ -1,0 +1,397 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/xftp/xftp/identity"
+	"github.com/xftp/xftp/internal/dlcrypt"
+	"github.com/xftp/xftp/internal/stream"
+)
+
+// ClientOptions configure a Client.
+type ClientOptions struct {
+	// RootCAs verify a web certificate when TLS is terminated by a reverse
+	// proxy; nil means the system roots.
+	RootCAs *x509.CertPool
+	// Now defaults to time.Now.
+	Now func() time.Time
+	// Dial, if set, replaces the network dialer (tests, SOCKS).
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// Client talks to one server. It pins the server's identity: before any
+// command is sent, the server must prove it holds the key whose fingerprint
+// is in the address. It is safe for concurrent use.
+type Client struct {
+	addr Address
+	hc   *http.Client
+	base string
+	now  func() time.Time
+	skew atomic.Int64 // server clock minus ours, ns
+
+	mu       sync.Mutex
+	identity ed25519.PublicKey // set once the identity is verified
+}
+
+// NewClient returns a Client for addr.
+func NewClient(addr Address, o ClientOptions) *Client {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	c := &Client{addr: addr, base: "https://" + addr.Host, now: o.Now}
+	tlsConf := &tls.Config{
+		MinVersion: tls.VersionTLS13,
+		NextProtos: []string{"h2", "http/1.1"},
+		// Trust comes from the pinned fingerprint, checked in
+		// VerifyConnection, or from the web PKI plus an identity challenge.
+		InsecureSkipVerify: true,
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			return verifyConnection(addr.Fingerprint, o.RootCAs, cs)
+		},
+	}
+	tr := &http.Transport{
+		TLSClientConfig:       tlsConf,
+		ForceAttemptHTTP2:     true,
+		TLSHandshakeTimeout:   15 * time.Second,
+		ResponseHeaderTimeout: 2 * time.Minute,
+		IdleConnTimeout:       90 * time.Second,
+		MaxIdleConnsPerHost:   4,
+		Proxy:                 nil, // never leak requests to an environment proxy
+		HTTP2: &http.HTTP2Config{
+			MaxReadFrameSize:              1 << 20,
+			MaxReceiveBufferPerConnection: 64 << 20,
+			MaxReceiveBufferPerStream:     8 << 20,
+			SendPingTimeout:               30 * time.Second,
+			PingTimeout:                   15 * time.Second,
+		},
+	}
+	if o.Dial != nil {
+		tr.DialContext = o.Dial
+	} else {
+		tr.DialContext = (&net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	}
+	c.hc = &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return errors.New("the server answered with a redirect, which xftp does not follow")
+	}}
+	return c
+}
+
+// verifyConnection accepts a TLS peer that presents the pinned key itself,
+// or a certificate valid under the web PKI for the host name (a reverse
+// proxy in front of the server); in the latter case the identity is proved
+// by the challenge that precedes every first command.
+func verifyConnection(want identity.Fingerprint, roots *x509.CertPool, cs tls.ConnectionState) error {
+	if len(cs.PeerCertificates) == 0 {
+		return fmt.Errorf("%w: no certificate", identity.ErrWrongIdentity)
+	}
+	leaf := cs.PeerCertificates[0]
+	if pub, ok := leaf.PublicKey.(ed25519.PublicKey); ok && want.Matches(pub) {
+		return nil
+	}
+	inter := x509.NewCertPool()
+	for _, c := range cs.PeerCertificates[1:] {
+		inter.AddCert(c)
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, DNSName: cs.ServerName}); err != nil {
+		return fmt.Errorf("%w: the certificate presented is neither the pinned key nor valid for %s", identity.ErrWrongIdentity, cs.ServerName)
+	}
+	return nil
+}
+
+// Address returns the server's address.
+func (c *Client) Address() Address { return c.addr }
+
+// Close releases idle connections.
+func (c *Client) Close() { c.hc.CloseIdleConnections() }
+
+// VerifyIdentity makes the server prove that it holds the pinned identity
+// key, once per Client; every command calls it first.
+func (c *Client) VerifyIdentity(ctx context.Context) (ed25519.PublicKey, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.identity != nil {
+		return c.identity, nil
+	}
+	ch := make([]byte, 32)
+	rand.Read(ch)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/v1/identity?challenge="+enc.EncodeToString(ch), nil)
+	if err != nil {
+		return nil, err
+	}
+	var ir IdentityResponse
+	if err := c.roundTripJSON(req, &ir); err != nil {
+		return nil, err
+	}
+	pub := ed25519.PublicKey(ir.PublicKey)
+	if err := identity.VerifyChallenge(c.addr.Fingerprint, pub, ch, ir.Signature); err != nil {
+		return nil, err
+	}
+	c.identity = pub
+	return pub, nil
+}
+
+func (c *Client) clock() time.Time { return c.now().Add(time.Duration(c.skew.Load())) }
+
+// send signs and sends one request and returns the successful response.
+// body is either raw JSON (signed by hash) or an upload stream (unsigned,
+// length size). A CLOCK refusal is retried once with the server's clock.
+func (c *Client) send(ctx context.Context, method, path string, key ed25519.PrivateKey, jsonBody []byte, upload io.Reader, size int64) (*http.Response, error) {
+	if _, err := c.VerifyIdentity(ctx); err != nil {
+		return nil, err
+	}
+	for attempt := 0; ; attempt++ {
+		var body io.Reader
+		hash := UnsignedBody
+		if upload != nil {
+			body = upload
+		} else {
+			body = bytes.NewReader(jsonBody)
+			size = int64(len(jsonBody))
+			hash = BodyHash(jsonBody)
+		}
+		req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+		if err != nil {
+			return nil, err
+		}
+		req.ContentLength = size
+		if upload == nil {
+			req.Header.Set("Content-Type", "application/json")
+		} else {
+			req.Header.Set("Content-Type", "application/octet-stream")
+		}
+		req.Header.Set(HeaderAuth, Sign(key, c.addr.Fingerprint, method, path, hash, c.clock()).String())
+		resp, err := c.hc.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode == http.StatusOK {
+			return resp, nil
+		}
+		apiErr := readError(resp)
+		if apiErr.Code == CodeClock && attempt == 0 && upload == nil {
+			if t, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
+				c.skew.Store(int64(t.Sub(c.now())))
+				continue
+			}
+		}
+		return nil, apiErr
+	}
+}
+
+func readError(resp *http.Response) *Error {
+	defer resp.Body.Close()
+	e := &Error{Status: resp.StatusCode, RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"))}
+	var er ErrorResponse
+	if json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&er) == nil {
+		e.Code = er.Error
+	}
+	if e.Code == "" {
+		e.Code = fmt.Sprintf("HTTP_%d", resp.StatusCode)
+	}
+	return e
+}
+
+func (c *Client) roundTripJSON(req *http.Request, out any) error {
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return readError(resp)
+	}
+	return decodeJSON(resp, out)
+}
+
+func decodeJSON(resp *http.Response, out any) error {
+	defer resp.Body.Close()
+	if err := json.NewDecoder(io.LimitReader(resp.Body, MaxJSONBody)).Decode(out); err != nil {
+		return fmt.Errorf("malformed answer from server: %w", err)
+	}
+	return nil
+}
+
+func (c *Client) sendJSON(ctx context.Context, method, path string, key ed25519.PrivateKey, in, out any) error {
+	body := []byte{}
+	if in != nil {
+		var err error
+		if body, err = json.Marshal(in); err != nil {
+			return err
+		}
+	}
+	resp, err := c.send(ctx, method, path, key, body, nil, 0)
+	if err != nil {
+		return err
+	}
+	if out == nil {
+		resp.Body.Close()
+		return nil
+	}
+	return decodeJSON(resp, out)
+}
+
+func chunkPath(id []byte, suffix string) string {
+	return "/v1/chunks/" + enc.EncodeToString(id) + suffix
+}
+
+// Created is the answer to Create.
+type Created struct {
+	SenderID     []byte
+	RecipientIDs [][]byte
+	ExpiresAt    time.Time
+}
+
+// Create registers a chunk of the given size and digest, signed by the new
+// sender key, with one recipient ID per recipient key.
+func (c *Client) Create(ctx context.Context, sender ed25519.PrivateKey, size int64, digest [32]byte, recipients []ed25519.PublicKey) (*Created, error) {
+	req := CreateRequest{
+		SenderKey: B64(sender.Public().(ed25519.PublicKey)), Size: size, Digest: digest[:], Password: c.addr.Password,
+	}
+	for _, k := range recipients {
+		req.RecipientKeys = append(req.RecipientKeys, B64(k))
+	}
+	var resp CreateResponse
+	if err := c.sendJSON(ctx, http.MethodPost, "/v1/chunks", sender, req, &resp); err != nil {
+		return nil, err
+	}
+	if len(resp.SenderID) == 0 || len(resp.RecipientIDs) != len(recipients) {
+		return nil, errors.New("malformed answer from server: wrong number of IDs")
+	}
+	out := &Created{SenderID: resp.SenderID, ExpiresAt: time.Unix(resp.ExpiresAt, 0)}
+	for _, id := range resp.RecipientIDs {
+		out.RecipientIDs = append(out.RecipientIDs, id)
+	}
+	return out, nil
+}
+
+// Upload sends the chunk body: exactly size bytes from body.
+func (c *Client) Upload(ctx context.Context, senderID []byte, sender ed25519.PrivateKey, body io.Reader, size int64) error {
+	resp, err := c.send(ctx, http.MethodPut, chunkPath(senderID, ""), sender, nil, body, size)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	return nil
+}
+
+// AddRecipients adds recipient IDs to a chunk.
+func (c *Client) AddRecipients(ctx context.Context, senderID []byte, sender ed25519.PrivateKey, recipients []ed25519.PublicKey) ([][]byte, error) {
+	req := RecipientsRequest{}
+	for _, k := range recipients {
+		req.RecipientKeys = append(req.RecipientKeys, B64(k))
+	}
+	var resp RecipientsResponse
+	if err := c.sendJSON(ctx, http.MethodPost, chunkPath(senderID, "/recipients"), sender, req, &resp); err != nil {
+		return nil, err
+	}
+	if len(resp.RecipientIDs) != len(recipients) {
+		return nil, errors.New("malformed answer from server: wrong number of IDs")
+	}
+	out := make([][]byte, len(resp.RecipientIDs))
+	for i, id := range resp.RecipientIDs {
+		out[i] = id
+	}
+	return out, nil
+}
+
+// Delete removes a chunk.
+func (c *Client) Delete(ctx context.Context, senderID []byte, sender ed25519.PrivateKey) error {
+	return c.sendJSON(ctx, http.MethodDelete, chunkPath(senderID, ""), sender, nil, nil)
+}
+
+// Ack tells the server this recipient is done with the chunk.
+func (c *Client) Ack(ctx context.Context, recipientID []byte, recipient ed25519.PrivateKey) error {
+	return c.sendJSON(ctx, http.MethodPost, chunkPath(recipientID, "/ack"), recipient, nil, nil)
+}
+
+// ErrTransport means a download's transport encryption failed: the server
+// or something on the path changed the bytes, or the stream was cut.
+var ErrTransport = errors.New("download stream failed authentication")
+
+// Download fetches a chunk of the given stored size, sealed for this
+// request, and returns a reader of the stored bytes. The server's ephemeral
+// key must be signed by the pinned identity. Reading fails (rather than
+// ending early) if the stream was cut or changed.
+func (c *Client) Download(ctx context.Context, recipientID []byte, recipient ed25519.PrivateKey, size int64) (io.ReadCloser, error) {
+	pub, err := c.VerifyIdentity(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ck, err := dlcrypt.NewClientKey()
+	if err != nil {
+		return nil, err
+	}
+	body, err := json.Marshal(DownloadRequest{Key: ck.Public()})
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.send(ctx, http.MethodPost, chunkPath(recipientID, "/download"), recipient, body, nil, 0)
+	if err != nil {
+		return nil, err
+	}
+	serverKey, err1 := enc.DecodeString(resp.Header.Get(HeaderServerKey))
+	sig, err2 := enc.DecodeString(resp.Header.Get(HeaderKeySignature))
+	if err1 != nil || err2 != nil || !ed25519.Verify(pub, dlcrypt.KeyMessage(serverKey, ck.Public()), sig) {
+		resp.Body.Close()
+		return nil, fmt.Errorf("%w: the server's download key is not signed by its identity", ErrTransport)
+	}
+	ci, err := ck.Cipher(serverKey)
+	if err != nil {
+		resp.Body.Close()
+		return nil, fmt.Errorf("%w: %v", ErrTransport, err)
+	}
+	if want := ci.CiphertextSize(size); resp.ContentLength != want {
+		resp.Body.Close()
+		return nil, fmt.Errorf("%w: server sends %d bytes, want %d", ErrTransport, resp.ContentLength, want)
+	}
+	return &downloadReader{r: stream.NewReader(ci, resp.Body), body: resp.Body, left: size}, nil
+}
+
+type downloadReader struct {
+	r    io.Reader
+	body io.Closer
+	left int64
+}
+
+func (d *downloadReader) Read(p []byte) (int, error) {
+	n, err := d.r.Read(p)
+	d.left -= int64(n)
+	switch {
+	case errors.Is(err, stream.ErrAuth):
+		return n, ErrTransport
+	case err == io.EOF && d.left != 0, d.left < 0:
+		return n, fmt.Errorf("%w: wrong length", ErrTransport)
+	}
+	return n, err
+}
+
+func (d *downloadReader) Close() error { return d.body.Close() }
+
+// Ping checks that the server answers and returns what it accepts.
+func (c *Client) Ping(ctx context.Context) (*ServerInfo, error) {
+	if _, err := c.VerifyIdentity(ctx); err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/v1/ping", nil)
+	if err != nil {
+		return nil, err
+	}
+	var info ServerInfo
+	if err := c.roundTripJSON(req, &info); err != nil {
+		return nil, err
+	}
+	return &info, nil
+}

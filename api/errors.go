@@ -1,0 +1,112 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/xftp/xftp/server"
+)
+
+// Wire error codes.
+const (
+	CodeAuth        = "AUTH"
+	CodeClock       = "CLOCK"
+	CodeSize        = "SIZE"
+	CodeDigest      = "DIGEST"
+	CodeQuota       = "QUOTA"
+	CodeNoChunk     = "NO_CHUNK"
+	CodeSyntax      = "SYNTAX"
+	CodeProhibited  = "PROHIBITED"
+	CodeTooLarge    = "TOO_LARGE"
+	CodeTimeout     = "TIMEOUT"
+	CodeUnavailable = "UNAVAILABLE"
+	CodeCorrupt     = "CORRUPT"
+	CodeInternal    = "INTERNAL"
+	CodeNotFound    = "NOT_FOUND"
+)
+
+// statusOf is the one mapping from domain errors to HTTP status and code.
+func statusOf(err error) (int, string) {
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.Is(err, server.ErrUnavailable):
+		return http.StatusServiceUnavailable, CodeUnavailable
+	case errors.Is(err, server.ErrAuth):
+		return http.StatusForbidden, CodeAuth
+	case errors.Is(err, server.ErrClock):
+		return http.StatusUnauthorized, CodeClock
+	case errors.Is(err, server.ErrSize):
+		return http.StatusBadRequest, CodeSize
+	case errors.Is(err, server.ErrDigest):
+		return http.StatusBadRequest, CodeDigest
+	case errors.Is(err, server.ErrQuota):
+		return http.StatusInsufficientStorage, CodeQuota
+	case errors.Is(err, server.ErrNoChunk):
+		return http.StatusNotFound, CodeNoChunk
+	case errors.Is(err, server.ErrSyntax):
+		return http.StatusBadRequest, CodeSyntax
+	case errors.Is(err, server.ErrProhibited):
+		return http.StatusForbidden, CodeProhibited
+	case errors.Is(err, server.ErrCorrupt):
+		return http.StatusInternalServerError, CodeCorrupt
+	case errors.As(err, &mbe):
+		return http.StatusRequestEntityTooLarge, CodeTooLarge
+	case errors.Is(err, context.DeadlineExceeded):
+		return http.StatusRequestTimeout, CodeTimeout
+	}
+	return http.StatusInternalServerError, CodeInternal
+}
+
+// retryAfter is what a 503 tells clients to wait.
+const retryAfter = 5 * time.Second
+
+// Error is an error answer from a server, as the client sees it.
+type Error struct {
+	Status int
+	Code   string
+	// RetryAfter is the server's Retry-After, if it sent one.
+	RetryAfter time.Duration
+}
+
+func (e *Error) Error() string {
+	if msg, ok := codeText[e.Code]; ok {
+		return msg
+	}
+	return fmt.Sprintf("server answered HTTP %d (%s)", e.Status, e.Code)
+}
+
+// Temporary reports whether retrying the same request may succeed.
+func (e *Error) Temporary() bool {
+	switch e.Code {
+	case CodeUnavailable, CodeTimeout, CodeInternal:
+		return true
+	}
+	return e.Status == http.StatusTooManyRequests || e.Status >= 500 && e.Code != CodeQuota && e.Code != CodeCorrupt
+}
+
+var codeText = map[string]string{
+	CodeAuth:        "the server refused the request: unknown, expired or deleted chunk, or a wrong key or password (AUTH)",
+	CodeClock:       "the server refused the request's time stamp: check this computer's clock (CLOCK)",
+	CodeSize:        "the server refused the chunk size or the body length (SIZE)",
+	CodeDigest:      "the uploaded chunk does not match its digest (DIGEST)",
+	CodeQuota:       "the server's storage quota is full (QUOTA)",
+	CodeNoChunk:     "the chunk has not been uploaded yet (NO_CHUNK)",
+	CodeSyntax:      "the server could not parse the request (SYNTAX)",
+	CodeProhibited:  "the server does not accept new uploads (PROHIBITED)",
+	CodeTooLarge:    "the request is too large for the server (TOO_LARGE)",
+	CodeTimeout:     "the server timed out waiting for the request (TIMEOUT)",
+	CodeUnavailable: "the server's storage is temporarily unavailable; try again later (UNAVAILABLE)",
+	CodeCorrupt:     "the server's copy of the chunk is corrupt (CORRUPT)",
+	CodeInternal:    "the server had an internal error (INTERNAL)",
+}
+
+func parseRetryAfter(v string) time.Duration {
+	if n, err := strconv.Atoi(v); err == nil && n >= 0 && n < 3600 {
+		return time.Duration(n) * time.Second
+	}
+	return 0
+}

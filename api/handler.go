@@ -1,0 +1,170 @@
+package api
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/xftp/xftp/identity"
+	"github.com/xftp/xftp/server"
+)
+
+// HandlerOptions tune the HTTP binding.
+type HandlerOptions struct {
+	Logger *slog.Logger
+	// UploadTimeout bounds one upload (headers to commit).
+	UploadTimeout time.Duration
+	// RequestTimeout bounds every other request, except that downloads
+	// get UploadTimeout to stream.
+	RequestTimeout time.Duration
+}
+
+// Handler is the relay's HTTP binding.
+type Handler struct {
+	svc  *server.Service
+	self identity.Fingerprint
+	log  *slog.Logger
+	opts HandlerOptions
+	bufs sync.Pool
+}
+
+// NewHandler binds svc to HTTP.
+func NewHandler(svc *server.Service, opts HandlerOptions) *Handler {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.UploadTimeout <= 0 {
+		opts.UploadTimeout = 5 * time.Minute
+	}
+	if opts.RequestTimeout <= 0 {
+		opts.RequestTimeout = 30 * time.Second
+	}
+	h := &Handler{svc: svc, self: svc.Identity().Fingerprint(), log: opts.Logger, opts: opts}
+	h.bufs.New = func() any { b := make([]byte, 256<<10); return &b }
+	return h
+}
+
+// Routes returns the router for all endpoints.
+func (h *Handler) Routes() chi.Router {
+	r := chi.NewRouter()
+	r.Use(h.requestID)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, ErrorResponse{Error: CodeNotFound})
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusMethodNotAllowed, ErrorResponse{Error: CodeSyntax})
+	})
+	r.Mount("/v1/chunks", h.chunkRoutes())
+	r.Mount("/", h.healthRoutes())
+	return r
+}
+
+// requestID tags each request with a random ID (never a chunk ID) for
+// correlating log lines.
+func (h *Handler) requestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var b [8]byte
+		rand.Read(b[:])
+		id := fmt.Sprintf("%x", b)
+		w.Header().Set(HeaderRequestID, id)
+		next.ServeHTTP(w, r.WithContext(withRequestID(r.Context(), id)))
+	})
+}
+
+// fail writes the error answer for err. Internal error text is logged,
+// never sent.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	status, code := statusOf(err)
+	if status >= 500 {
+		h.log.Error("request failed", "request_id", requestID(r.Context()), "code", code, "err", err)
+	} else {
+		h.log.Debug("request refused", "request_id", requestID(r.Context()), "code", code)
+	}
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", strconv.Itoa(int(retryAfter/time.Second)))
+	}
+	if status == http.StatusUnauthorized {
+		// Lets a client with a skewed clock correct itself.
+		w.Header().Set("Date", h.svc.Now().UTC().Format(http.TimeFormat))
+	}
+	writeJSON(w, status, ErrorResponse{Error: code})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, _ := json.Marshal(v)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+// readJSON reads a bounded JSON body and returns it raw (for the signed
+// body hash) and decoded.
+func readJSON(w http.ResponseWriter, r *http.Request, v any) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxJSONBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: reading body", server.ErrSyntax)
+	}
+	if v != nil {
+		if err := json.Unmarshal(body, v); err != nil {
+			return nil, fmt.Errorf("%w: %v", server.ErrSyntax, err)
+		}
+	}
+	return body, nil
+}
+
+// auth parses the request's Xftp-Auth header into what the service checks.
+func (h *Handler) auth(r *http.Request, bodyHash string) (server.Auth, error) {
+	ah, err := ParseAuthHeader(r.Header.Get(HeaderAuth))
+	if err != nil {
+		return server.Auth{}, fmt.Errorf("%w: %v", server.ErrSyntax, err)
+	}
+	return serverAuth(h.self, r.Method, r.URL.EscapedPath(), bodyHash, ah), nil
+}
+
+func parseID(r *http.Request) ([]byte, error) {
+	id, err := enc.DecodeString(chi.URLParam(r, "id"))
+	if err != nil || len(id) == 0 || len(id) > 64 {
+		return nil, fmt.Errorf("%w: chunk ID", server.ErrSyntax)
+	}
+	return id, nil
+}
+
+func keys(in []B64) []ed25519.PublicKey {
+	out := make([]ed25519.PublicKey, len(in))
+	for i, k := range in {
+		out[i] = ed25519.PublicKey(k)
+	}
+	return out
+}
+
+func b64s(in [][]byte) []B64 {
+	out := make([]B64, len(in))
+	for i, b := range in {
+		out[i] = b
+	}
+	return out
+}
+
+// setDeadlines bounds the time a request may take to arrive and be answered.
+func setDeadlines(w http.ResponseWriter, d time.Duration) {
+	rc := http.NewResponseController(w)
+	deadline := time.Now().Add(d)
+	rc.SetReadDeadline(deadline)
+	rc.SetWriteDeadline(deadline)
+}

@@ -1,0 +1,167 @@
+package api
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/xftp/xftp/identity"
+	"github.com/xftp/xftp/server"
+	"github.com/xftp/xftp/storage/disk"
+	"github.com/xftp/xftp/storage/embedded"
+)
+
+// testServer is a real xftpd core on a loopback TLS HTTP/2 listener.
+type testServer struct {
+	t       *testing.T
+	dir     string
+	id      *identity.Identity
+	cfg     server.Config
+	svc     *server.Service
+	records *embedded.Records
+	store   *disk.Store
+	srv     *http.Server
+	ln      net.Listener
+	addr    Address
+	clock   *fakeClock
+	opts    ServerOptions
+}
+
+type fakeClock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.offset += d
+	c.mu.Unlock()
+}
+
+func newTestServer(t *testing.T, mod func(*server.Config)) *testServer {
+	t.Helper()
+	cfg := server.DefaultConfig()
+	if mod != nil {
+		mod(&cfg)
+	}
+	ts := &testServer{t: t, dir: t.TempDir(), cfg: cfg, clock: &fakeClock{}}
+	var err error
+	ts.id, _, err = identity.LoadOrCreate(filepath.Join(ts.dir, "identity.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.start("127.0.0.1:0")
+	t.Cleanup(ts.stop)
+	return ts
+}
+
+func (ts *testServer) start(listen string) {
+	t := ts.t
+	var err error
+	if ts.store, err = disk.Open(filepath.Join(ts.dir, "chunks")); err != nil {
+		t.Fatal(err)
+	}
+	if ts.records, err = embedded.Open(filepath.Join(ts.dir, "records.db"), time.Second); err != nil {
+		t.Fatal(err)
+	}
+	ts.svc, err = server.New(ts.cfg, server.Options{Identity: ts.id, Store: ts.store, Records: ts.records, Now: ts.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := NewHandler(ts.svc, HandlerOptions{UploadTimeout: 10 * time.Second})
+	ts.srv, err = NewHTTPServer(h.Routes(), ts.id, ts.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		ts.ln, err = net.Listen("tcp", listen)
+		if err == nil || i == 50 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond) // the old listener is closing
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.addr = Address{Fingerprint: ts.id.Fingerprint(), Host: ts.ln.Addr().String(), Password: ts.cfg.Password}
+	go func() {
+		if ts.opts.Plain {
+			ts.srv.Serve(ts.ln)
+		} else {
+			ts.srv.ServeTLS(ts.ln, "", "")
+		}
+	}()
+}
+
+func (ts *testServer) stop() {
+	if ts.srv == nil {
+		return
+	}
+	ts.srv.Close()
+	ts.records.Close()
+	ts.srv = nil
+}
+
+// restart stops the server and starts a new one on the same data and port.
+func (ts *testServer) restart() {
+	host := ts.addr.Host
+	ts.stop()
+	ts.start(host)
+}
+
+func (ts *testServer) client() *Client {
+	c := NewClient(ts.addr, ClientOptions{})
+	ts.t.Cleanup(c.Close)
+	return c
+}
+
+type party struct {
+	key ed25519.PrivateKey
+}
+
+func newKey() ed25519.PrivateKey {
+	_, k, _ := ed25519.GenerateKey(rand.Reader)
+	return k
+}
+
+func pubs(keys ...ed25519.PrivateKey) []ed25519.PublicKey {
+	out := make([]ed25519.PublicKey, len(keys))
+	for i, k := range keys {
+		out[i] = k.Public().(ed25519.PublicKey)
+	}
+	return out
+}
+
+func randomChunk(n int) ([]byte, [32]byte) {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b, sha256.Sum256(b)
+}
+
+func wantCode(t *testing.T, err error, code string) {
+	t.Helper()
+	var e *Error
+	if !errors.As(err, &e) || e.Code != code {
+		t.Fatalf("got error %v, want code %s", err, code)
+	}
+}
+
+var bg = context.Background()
+
+func sha256Sum(b []byte) [32]byte { return sha256.Sum256(b) }
+
+func contextWithCancel() (context.Context, context.CancelFunc) { return context.WithCancel(bg) }

@@ -1,0 +1,68 @@
+package api
+
+import (
+	"crypto/tls"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/xftp/xftp/identity"
+)
+
+// ServerOptions configure the HTTP server.
+type ServerOptions struct {
+	// Plain serves HTTP/1.1 and unencrypted HTTP/2 (h2c) instead of TLS,
+	// for running behind a TLS-terminating reverse proxy. Clients then
+	// verify the identity with a signed challenge (see docs/PROTOCOL.md).
+	Plain bool
+	// MaxConcurrentStreams per connection.
+	MaxConcurrentStreams int
+	Logger               *slog.Logger
+}
+
+// NewHTTPServer returns an http.Server for handler, tuned for streaming
+// chunks over HTTP/2: large flow-control windows and frames, bounded
+// headers, and timeouts for slow or idle peers. With TLS, the certificate
+// is the identity's own, which clients pin.
+func NewHTTPServer(handler http.Handler, id *identity.Identity, o ServerOptions) (*http.Server, error) {
+	if o.MaxConcurrentStreams <= 0 {
+		o.MaxConcurrentStreams = 128
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    MaxHeaderBytes,
+		HTTP2: &http.HTTP2Config{
+			MaxConcurrentStreams:          o.MaxConcurrentStreams,
+			MaxReceiveBufferPerConnection: 64 << 20,
+			MaxReceiveBufferPerStream:     8 << 20,
+			MaxReadFrameSize:              1 << 20,
+			SendPingTimeout:               30 * time.Second,
+			PingTimeout:                   15 * time.Second,
+		},
+		Protocols: new(http.Protocols),
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	// net/http's own messages (TLS handshake errors) name peer addresses:
+	// keep them at debug level.
+	srv.ErrorLog = slog.NewLogLogger(o.Logger.Handler(), slog.LevelDebug)
+	if o.Plain {
+		srv.Protocols.SetHTTP1(true)
+		srv.Protocols.SetUnencryptedHTTP2(true)
+		return srv, nil
+	}
+	cert, err := id.Certificate(time.Now())
+	if err != nil {
+		return nil, err
+	}
+	srv.Protocols.SetHTTP2(true)
+	srv.TLSConfig = &tls.Config{
+		MinVersion:   tls.VersionTLS13,
+		Certificates: []tls.Certificate{cert},
+		NextProtos:   []string{"h2"},
+	}
+	return srv, nil
+}

@@ -1,0 +1,94 @@
+package server
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"time"
+
+	"github.com/xftp/xftp/storage"
+)
+
+// NonceSize is the size of a request nonce.
+const NonceSize = 16
+
+// Auth is a request's proof of authorization, as parsed by the binding:
+// the exact bytes that were signed and the signature over them.
+type Auth struct {
+	// Message is the canonical request the client signed. It names this
+	// server, so a request cannot be replayed at another server.
+	Message   []byte
+	Signature []byte
+	Timestamp time.Time
+	Nonce     []byte
+}
+
+// dummyKey stands in for the key of an unknown ID, so that a request naming
+// an unknown ID costs the same signature check as one with a bad signature.
+var dummyKey = ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)).Public().(ed25519.PublicKey)
+
+// checkClock refuses requests whose timestamps are outside the window. It
+// runs before any lookup, so it reveals nothing about IDs.
+func (s *Service) checkClock(a Auth) error {
+	d := s.now().Sub(a.Timestamp)
+	if d > s.cfg.ClockSkew || d < -s.cfg.ClockSkew {
+		return ErrClock
+	}
+	return nil
+}
+
+// verify checks a's signature with key and spends its nonce.
+func (s *Service) verify(ctx context.Context, key ed25519.PublicKey, a Auth) error {
+	if len(key) != ed25519.PublicKeySize || len(a.Signature) != ed25519.SignatureSize ||
+		!ed25519.Verify(key, a.Message, a.Signature) {
+		return ErrAuth
+	}
+	fresh, err := s.nonces.Use(ctx, a.Nonce, a.Timestamp.Add(2*s.cfg.ClockSkew))
+	if err != nil {
+		return unavailable(err)
+	}
+	if !fresh {
+		return ErrAuth
+	}
+	return nil
+}
+
+// authorize resolves id, which must belong to role, and checks that a is
+// signed by its key. Unknown, expired and wrong-role IDs and bad signatures
+// all give ErrAuth after the same work.
+func (s *Service) authorize(ctx context.Context, id []byte, role storage.Role, a Auth) (*storage.Record, error) {
+	if err := s.checkClock(a); err != nil {
+		return nil, err
+	}
+	rec, got, err := s.records.Lookup(ctx, id)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		rec = nil
+	case err != nil:
+		return nil, unavailable(err)
+	}
+	key := dummyKey
+	if rec != nil && got == role && s.now().Before(rec.ExpiresAt) {
+		switch role {
+		case storage.RoleSender:
+			key = rec.SenderKey
+		case storage.RoleRecipient:
+			if rc, ok := rec.Recipient(id); ok {
+				key = rc.Key
+			}
+		}
+	} else {
+		rec = nil
+	}
+	if err := s.verify(ctx, key, a); err != nil {
+		return nil, err
+	}
+	if rec == nil {
+		return nil, ErrAuth
+	}
+	return rec, nil
+}
+
+func unavailable(err error) error {
+	return errors.Join(ErrUnavailable, err)
+}

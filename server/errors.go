@@ -1,0 +1,29 @@
+package server
+
+import "errors"
+
+// Domain errors. The api package maps each to one HTTP status and one wire
+// code; nothing else of an error's text reaches a client.
+var (
+	// ErrAuth: the signature is wrong, the ID is unknown or expired, or the
+	// key does not authorize the ID. Deliberately one error for all.
+	ErrAuth = errors.New("authorization failed")
+	// ErrClock: the request's timestamp is outside the accepted window.
+	ErrClock = errors.New("request timestamp outside the accepted window")
+	// ErrSize: a chunk size that is not allowed, or a body of the wrong length.
+	ErrSize = errors.New("wrong chunk size")
+	// ErrDigest: the uploaded body does not match the digest given at create.
+	ErrDigest = errors.New("chunk digest mismatch")
+	// ErrQuota: the server's storage quota is used up.
+	ErrQuota = errors.New("storage quota exceeded")
+	// ErrNoChunk: the chunk exists but its body was not uploaded yet.
+	ErrNoChunk = errors.New("chunk body not uploaded")
+	// ErrSyntax: a malformed request.
+	ErrSyntax = errors.New("malformed request")
+	// ErrProhibited: the server does not accept new chunks.
+	ErrProhibited = errors.New("new chunks are not accepted")
+	// ErrUnavailable: a backend cannot be reached; retry later.
+	ErrUnavailable = errors.New("storage backend unavailable")
+	// ErrCorrupt: a stored body no longer matches its digest.
+	ErrCorrupt = errors.New("stored chunk is corrupt")
+)

@@ -1,0 +1,336 @@
+package server
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/xftp/xftp/identity"
+	"github.com/xftp/xftp/storage"
+)
+
+// IDSize is the size of sender and recipient IDs.
+const IDSize = 24
+
+// Service is the relay. It is safe for concurrent use.
+type Service struct {
+	cfg     Config
+	id      *identity.Identity
+	store   storage.Store
+	records storage.Records
+	nonces  Nonces
+	log     *slog.Logger
+	now     func() time.Time
+	metrics Metrics
+}
+
+// Options are a Service's collaborators. Store, Records and Identity are
+// required.
+type Options struct {
+	Identity *identity.Identity
+	Store    storage.Store
+	Records  storage.Records
+	// Nonces defaults to a MemoryNonces (fine for one replica).
+	Nonces Nonces
+	Logger *slog.Logger
+	// Now defaults to time.Now; tests inject clocks.
+	Now     func() time.Time
+	Metrics Metrics
+}
+
+// New returns a Service.
+func New(cfg Config, o Options) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if o.Identity == nil || o.Store == nil || o.Records == nil {
+		return nil, errors.New("server: identity, store and records are required")
+	}
+	if o.Nonces == nil {
+		o.Nonces = NewMemoryNonces(4 << 20)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Metrics == nil {
+		o.Metrics = nopMetrics{}
+	}
+	cfg.ChunkSizes = slices.Clone(cfg.ChunkSizes)
+	return &Service{cfg: cfg, id: o.Identity, store: o.Store, records: o.Records,
+		nonces: o.Nonces, log: o.Logger, now: o.Now, metrics: o.Metrics}, nil
+}
+
+// Identity returns the server's identity.
+func (s *Service) Identity() *identity.Identity { return s.id }
+
+// Now returns the service's clock reading.
+func (s *Service) Now() time.Time { return s.now() }
+
+// Config returns the service's configuration.
+func (s *Service) Config() Config { return s.cfg }
+
+func newID() []byte {
+	b := make([]byte, IDSize)
+	rand.Read(b)
+	return b
+}
+
+// CreateRequest asks for a new chunk.
+type CreateRequest struct {
+	SenderKey     ed25519.PublicKey
+	Size          int64
+	Digest        [32]byte
+	RecipientKeys []ed25519.PublicKey
+	Password      string
+}
+
+// Created is what Create returns: the chunk's IDs and its expiry.
+type Created struct {
+	SenderID     []byte
+	RecipientIDs [][]byte
+	ExpiresAt    time.Time
+}
+
+// Create makes a new chunk record. The request must be signed by the new
+// sender key.
+func (s *Service) Create(ctx context.Context, req CreateRequest, a Auth) (*Created, error) {
+	if err := s.checkClock(a); err != nil {
+		return nil, err
+	}
+	if len(req.SenderKey) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("%w: sender key", ErrSyntax)
+	}
+	if err := s.checkRecipientKeys(req.RecipientKeys); err != nil {
+		return nil, err
+	}
+	if err := s.verify(ctx, req.SenderKey, a); err != nil {
+		return nil, err
+	}
+	if !s.cfg.AllowNew {
+		return nil, ErrProhibited
+	}
+	if s.cfg.Password != "" && subtle.ConstantTimeCompare([]byte(req.Password), []byte(s.cfg.Password)) != 1 {
+		return nil, ErrAuth
+	}
+	if !slices.Contains(s.cfg.ChunkSizes, req.Size) {
+		return nil, ErrSize
+	}
+	now := s.now()
+	rec := &storage.Record{
+		Key: storage.NewKey(), SenderID: newID(), SenderKey: req.SenderKey, Size: req.Size,
+		Digest: req.Digest, CreatedAt: now, ExpiresAt: now.Add(s.cfg.Expiry),
+	}
+	for _, k := range req.RecipientKeys {
+		rec.Recipients = append(rec.Recipients, storage.Recipient{ID: newID(), Key: k})
+	}
+	switch err := s.records.Create(ctx, rec, s.cfg.Quota); {
+	case errors.Is(err, storage.ErrQuota):
+		return nil, ErrQuota
+	case err != nil:
+		return nil, unavailable(err)
+	}
+	s.metrics.Count(EventCreated, 1)
+	s.metrics.Count(EventRecipients, len(rec.Recipients))
+	out := &Created{SenderID: rec.SenderID, ExpiresAt: rec.ExpiresAt}
+	for _, rc := range rec.Recipients {
+		out.RecipientIDs = append(out.RecipientIDs, rc.ID)
+	}
+	return out, nil
+}
+
+func (s *Service) checkRecipientKeys(keys []ed25519.PublicKey) error {
+	if len(keys) == 0 || len(keys) > s.cfg.MaxRecipients {
+		return fmt.Errorf("%w: between 1 and %d recipient keys per request", ErrSyntax, s.cfg.MaxRecipients)
+	}
+	for _, k := range keys {
+		if len(k) != ed25519.PublicKeySize {
+			return fmt.Errorf("%w: recipient key", ErrSyntax)
+		}
+	}
+	return nil
+}
+
+// Upload stores the body of the chunk named by senderID. It reads exactly
+// the chunk's size from body, verifies the digest while streaming, and
+// commits atomically. Uploading a committed chunk again changes nothing.
+func (s *Service) Upload(ctx context.Context, senderID []byte, a Auth, body io.Reader, length int64) error {
+	rec, err := s.authorize(ctx, senderID, storage.RoleSender, a)
+	if err != nil {
+		return err
+	}
+	if rec.Uploaded {
+		return nil
+	}
+	if length != rec.Size {
+		return ErrSize
+	}
+	vr := &verifyingReader{r: body, remaining: rec.Size, want: rec.Digest, h: sha256.New()}
+	if err := s.store.Put(ctx, rec.Key, vr, rec.Size); err != nil {
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case vr.err != nil:
+			return vr.err
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return ErrSize
+		}
+		return unavailable(err)
+	}
+	switch err := s.records.SetUploaded(ctx, rec.Key); {
+	case errors.Is(err, storage.ErrNotFound):
+		// Deleted or expired while uploading: drop the body again.
+		s.store.Delete(context.WithoutCancel(ctx), rec.Key)
+		return ErrAuth
+	case err != nil:
+		// The body stays as an orphan until the record says otherwise;
+		// the client retries, or the orphan sweeper removes it.
+		return unavailable(err)
+	}
+	s.metrics.Count(EventUploaded, 1)
+	s.metrics.Bytes(EventUploaded, rec.Size)
+	return nil
+}
+
+// verifyingReader passes through exactly remaining bytes and fails the read
+// that completes them if their SHA-256 is not want, so a store never commits
+// a body with the wrong digest.
+type verifyingReader struct {
+	r         io.Reader
+	remaining int64
+	want      [32]byte
+	h         hash.Hash
+	err       error
+}
+
+func (v *verifyingReader) Read(p []byte) (int, error) {
+	if v.err != nil {
+		return 0, v.err
+	}
+	if v.remaining == 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > v.remaining {
+		p = p[:v.remaining]
+	}
+	n, err := v.r.Read(p)
+	v.h.Write(p[:n])
+	v.remaining -= int64(n)
+	if v.remaining == 0 {
+		var sum [32]byte
+		if subtle.ConstantTimeCompare(v.h.Sum(sum[:0]), v.want[:]) != 1 {
+			v.err = ErrDigest
+			return n, v.err
+		}
+		return n, io.EOF
+	}
+	if err != nil {
+		// A body that ends early or breaks off is the wrong size; the
+		// connection's own error is not the client's business.
+		v.err = ErrSize
+		return n, v.err
+	}
+	return n, nil
+}
+
+// AddRecipients adds recipient IDs to the chunk named by senderID.
+func (s *Service) AddRecipients(ctx context.Context, senderID []byte, keys []ed25519.PublicKey, a Auth) ([][]byte, error) {
+	if err := s.checkRecipientKeys(keys); err != nil {
+		return nil, err
+	}
+	rec, err := s.authorize(ctx, senderID, storage.RoleSender, a)
+	if err != nil {
+		return nil, err
+	}
+	rs := make([]storage.Recipient, len(keys))
+	ids := make([][]byte, len(keys))
+	for i, k := range keys {
+		ids[i] = newID()
+		rs[i] = storage.Recipient{ID: ids[i], Key: k}
+	}
+	switch err := s.records.AddRecipients(ctx, rec.Key, rs); {
+	case errors.Is(err, storage.ErrNotFound):
+		return nil, ErrAuth
+	case err != nil:
+		return nil, unavailable(err)
+	}
+	s.metrics.Count(EventRecipients, len(ids))
+	return ids, nil
+}
+
+// Ack removes the recipient ID: that recipient is done with the chunk.
+func (s *Service) Ack(ctx context.Context, recipientID []byte, a Auth) error {
+	rec, err := s.authorize(ctx, recipientID, storage.RoleRecipient, a)
+	if err != nil {
+		return err
+	}
+	switch err := s.records.RemoveRecipient(ctx, rec.Key, recipientID); {
+	case errors.Is(err, storage.ErrNotFound):
+		return ErrAuth
+	case err != nil:
+		return unavailable(err)
+	}
+	s.metrics.Count(EventAcked, 1)
+	return nil
+}
+
+// Delete removes the chunk named by senderID, its record and body.
+func (s *Service) Delete(ctx context.Context, senderID []byte, a Auth) error {
+	rec, err := s.authorize(ctx, senderID, storage.RoleSender, a)
+	if err != nil {
+		return err
+	}
+	if err := s.remove(ctx, rec.Key); err != nil {
+		if errors.Is(err, storage.ErrNotFound) {
+			return ErrAuth
+		}
+		return err
+	}
+	s.metrics.Count(EventDeleted, 1)
+	return nil
+}
+
+// remove deletes a record, then its body. A crash in between leaves an
+// orphaned body, which the orphan sweeper removes; the reverse order could
+// leave a record that promises a body that is gone.
+func (s *Service) remove(ctx context.Context, key string) error {
+	if _, err := s.records.Delete(ctx, key); err != nil {
+		if errors.Is(err, storage.ErrNotFound) {
+			return err
+		}
+		return unavailable(err)
+	}
+	if err := s.store.Delete(context.WithoutCancel(ctx), key); err != nil {
+		s.log.Warn("deleting chunk body failed; the orphan sweeper will retry", "err", err)
+	}
+	return nil
+}
+
+// Usage reports what the service stores.
+func (s *Service) Usage(ctx context.Context) (storage.Usage, error) {
+	return s.records.Usage(ctx)
+}
+
+// Ready checks that the backends answer.
+func (s *Service) Ready(ctx context.Context) error {
+	if err := s.records.Ping(ctx); err != nil {
+		return fmt.Errorf("records: %w", err)
+	}
+	if p, ok := s.store.(interface{ Ping(context.Context) error }); ok {
+		if err := p.Ping(ctx); err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+	}
+	return nil
+}

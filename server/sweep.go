@@ -1,0 +1,84 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/xftp/xftp/storage"
+)
+
+// SweepExpired removes every chunk whose expiry has passed and returns how
+// many it removed.
+func (s *Service) SweepExpired(ctx context.Context) (int, error) {
+	n := 0
+	for {
+		recs, err := s.records.Expired(ctx, s.now(), 256)
+		if err != nil {
+			return n, err
+		}
+		if len(recs) == 0 {
+			return n, nil
+		}
+		for _, rec := range recs {
+			if err := s.remove(ctx, rec.Key); err != nil && !errors.Is(err, storage.ErrNotFound) {
+				return n, err
+			}
+			n++
+		}
+		s.metrics.Count(EventExpired, len(recs))
+	}
+}
+
+// SweepOrphans removes bodies that no record refers to: left by a crash
+// between deleting a record and its body, or by an upload that finished
+// after its chunk was deleted. Records are always created before their
+// bodies are stored, so a body without a record is never one in flight.
+func (s *Service) SweepOrphans(ctx context.Context) (int, error) {
+	var orphans []string
+	err := s.store.List(ctx, func(key string) error {
+		ok, err := s.records.Has(ctx, key)
+		if err == nil && !ok {
+			orphans = append(orphans, key)
+		}
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, key := range orphans {
+		// Check again: a record created after List saw the key would
+		// not be one (keys are random), but be safe against reuse.
+		if ok, err := s.records.Has(ctx, key); err != nil || ok {
+			continue
+		}
+		if err := s.store.Delete(ctx, key); err != nil {
+			return 0, err
+		}
+	}
+	s.metrics.Count(EventOrphans, len(orphans))
+	return len(orphans), nil
+}
+
+// Run sweeps at start-up and then every SweepInterval until ctx ends.
+func (s *Service) Run(ctx context.Context) {
+	t := time.NewTicker(s.cfg.SweepInterval)
+	defer t.Stop()
+	for {
+		if n, err := s.SweepExpired(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("expiry sweep failed", "err", err)
+		} else if n > 0 {
+			s.log.Info("removed expired chunks", "count", n)
+		}
+		if n, err := s.SweepOrphans(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("orphan sweep failed", "err", err)
+		} else if n > 0 {
+			s.log.Info("removed orphaned chunk bodies", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
