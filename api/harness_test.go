@@ -165,3 +165,11 @@ var bg = context.Background()
 func sha256Sum(b []byte) [32]byte { return sha256.Sum256(b) }
 
 func contextWithCancel() (context.Context, context.CancelFunc) { return context.WithCancel(bg) }
+
+func newTestIdentity(ts *testServer) {
+	var err error
+	ts.id, _, err = identity.LoadOrCreate(filepath.Join(ts.dir, "identity.pem"))
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+}

@@ -344,8 +344,8 @@ func TestRestartKeepsState(t *testing.T) {
 func TestUploadPasswordMatrix(t *testing.T) {
 	cases := []struct {
 		name, server, client string
-		allowNew            bool
-		want                string // "" = success
+		allowNew             bool
+		want                 string // "" = success
 	}{
 		{"none given", "secret", "", true, CodeAuth},
 		{"wrong", "secret", "guess", true, CodeAuth},
