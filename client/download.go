@@ -1,0 +1,213 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/xftp/xftp/api"
+	"github.com/xftp/xftp/chunk"
+)
+
+// DownloadRequest says what to download and where to.
+type DownloadRequest struct {
+	Description *chunk.Description
+	// Output is the file to write. If empty, the file's own name is used
+	// in Dir (never overwriting: a numbered name is chosen instead).
+	Output string
+	// Dir is where a file without Output goes (default ".").
+	Dir string
+	// Keep leaves the recipient IDs on the servers; by default each chunk
+	// is acknowledged (and so deleted for this recipient) after the whole
+	// file is written.
+	Keep bool
+}
+
+// Downloaded is the result of a download.
+type Downloaded struct {
+	Path    string
+	Name    string // the name the sender gave the file
+	Size    int64
+	Elapsed time.Duration
+}
+
+// ErrNotRecipient means a sender's description was given for a download.
+var ErrNotRecipient = errors.New("this is a sender's description; downloads need a recipient's (rcvN.xftp)")
+
+// Download fetches, verifies and decrypts a file. The output appears only
+// when complete and verified: data is written to a temporary file in the
+// target directory, synced, and renamed into place. Like the temporary
+// file, the output is readable by its owner only (mode 0600).
+func Download(ctx context.Context, req DownloadRequest, o Options) (res *Downloaded, err error) {
+	o.defaults()
+	start := time.Now()
+	d := req.Description
+	if err := d.Validate(); err != nil {
+		return nil, err
+	}
+	if d.Party != chunk.PartyRecipient {
+		return nil, ErrNotRecipient
+	}
+	dir := req.Dir
+	if req.Output != "" {
+		dir = filepath.Dir(req.Output)
+	}
+	if dir == "" {
+		dir = "."
+	}
+	tmp, err := os.CreateTemp(dir, ".xftp-download-*")
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	opener, err := chunk.NewOpener(d.Key, d.ChunkSizes(), tmp)
+	if err != nil {
+		return nil, err
+	}
+	p := newPool(o.ClientOptions)
+	defer p.close()
+	var done atomic.Int64
+	err = forEach(ctx, len(d.Chunks), o.Parallel, func(ctx context.Context, i int) error {
+		ref := d.Chunks[i]
+		var last error
+		for _, rep := range ref.Replicas {
+			c, err := p.get(rep.Server)
+			if err != nil {
+				last = err
+				continue
+			}
+			last = retry(ctx, o.Attempts, func() error {
+				rc, err := c.Download(ctx, rep.ID, rep.Key, ref.Size)
+				if err != nil {
+					return err
+				}
+				defer rc.Close()
+				return opener.OpenChunk(i, ref.Digest, rc)
+			}, func(err error) {
+				o.emit(Event{Op: "download", Chunk: i + 1, Chunks: len(d.Chunks), Bytes: ref.Size, Retry: true, Err: err})
+			})
+			if last == nil {
+				o.emit(Event{Op: "download", Chunk: i + 1, Chunks: len(d.Chunks), Bytes: ref.Size, Done: done.Add(ref.Size), Total: d.Size})
+				return nil
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+		}
+		return fmt.Errorf("chunk %d: %w", i+1, last)
+	})
+	if err != nil {
+		return nil, err
+	}
+	hdr, err := opener.Header()
+	if err != nil {
+		return nil, err
+	}
+	if err := tmp.Truncate(hdr.Size); err != nil {
+		return nil, err
+	}
+	if err := tmp.Sync(); err != nil {
+		return nil, err
+	}
+	if err := tmp.Close(); err != nil {
+		return nil, err
+	}
+	out := req.Output
+	if out == "" {
+		if out, err = freeName(dir, hdr.Name); err != nil {
+			return nil, err
+		}
+		// Link rather than rename: it fails instead of overwriting a file
+		// that appeared meanwhile.
+		if err := os.Link(tmp.Name(), out); err != nil {
+			return nil, err
+		}
+		os.Remove(tmp.Name())
+	} else if err := os.Rename(tmp.Name(), out); err != nil {
+		return nil, err
+	}
+	if !req.Keep {
+		ackAll(ctx, p, d, o)
+	}
+	return &Downloaded{Path: out, Name: hdr.Name, Size: hdr.Size, Elapsed: time.Since(start)}, nil
+}
+
+// ackAll acknowledges every chunk; failures are harmless (the chunks expire)
+// and are not reported as a failed download.
+func ackAll(ctx context.Context, p *pool, d *chunk.Description, o Options) {
+	forEach(ctx, len(d.Chunks), o.Parallel, func(ctx context.Context, i int) error {
+		for _, rep := range d.Chunks[i].Replicas {
+			if c, err := p.get(rep.Server); err == nil {
+				c.Ack(ctx, rep.ID, rep.Key)
+			}
+		}
+		return nil
+	})
+}
+
+// freeName returns a path in dir for name that does not exist yet.
+func freeName(dir, name string) (string, error) {
+	ext := filepath.Ext(name)
+	base := name[:len(name)-len(ext)]
+	for i := 0; i < 1000; i++ {
+		cand := name
+		if i > 0 {
+			cand = fmt.Sprintf("%s (%d)%s", base, i, ext)
+		}
+		p := filepath.Join(dir, cand)
+		if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("no free file name for %q in %s", name, dir)
+}
+
+// Delete removes every chunk of a sender's description from its servers.
+// Chunks that are already gone (deleted or expired) count as deleted.
+func Delete(ctx context.Context, d *chunk.Description, o Options) (gone int, err error) {
+	o.defaults()
+	if err := d.Validate(); err != nil {
+		return 0, err
+	}
+	if d.Party != chunk.PartySender {
+		return 0, errors.New("this is a recipient's description; deleting needs the sender's (snd.xftp.private)")
+	}
+	p := newPool(o.ClientOptions)
+	defer p.close()
+	var already atomic.Int64
+	err = forEach(ctx, len(d.Chunks), o.Parallel, func(ctx context.Context, i int) error {
+		for _, rep := range d.Chunks[i].Replicas {
+			c, err := p.get(rep.Server)
+			if err != nil {
+				return err
+			}
+			err = retry(ctx, o.Attempts, func() error { return c.Delete(ctx, rep.ID, rep.Key) }, nil)
+			var ae *api.Error
+			if errors.As(err, &ae) && ae.Code == api.CodeAuth {
+				already.Add(1)
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("chunk %d on %s: %w", i+1, redact(rep.Server), err)
+			}
+		}
+		return nil
+	})
+	return int(already.Load()), err
+}
+
+func redact(server string) string {
+	if a, err := api.ParseAddress(server); err == nil {
+		return a.Redacted()
+	}
+	return "a server with a malformed address"
+}

@@ -1,0 +1,164 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/xftp/xftp/api"
+	"github.com/xftp/xftp/chunk"
+	"github.com/xftp/xftp/identity"
+	"github.com/xftp/xftp/internal/stream"
+)
+
+// Options are shared by all operations.
+type Options struct {
+	// Parallel bounds the chunks in flight (default 8).
+	Parallel int
+	// Attempts bounds the tries of one chunk operation (default 5).
+	Attempts int
+	// Progress, if set, receives events as the transfer proceeds.
+	Progress func(Event)
+	// ClientOptions configure the connections to servers.
+	ClientOptions api.ClientOptions
+}
+
+func (o *Options) defaults() {
+	if o.Parallel <= 0 {
+		o.Parallel = 8
+	}
+	if o.Attempts <= 0 {
+		o.Attempts = 5
+	}
+}
+
+// Event reports progress of a transfer.
+type Event struct {
+	Op     string // "upload", "download", "delete"
+	Chunk  int    // 1-based
+	Chunks int
+	Bytes  int64 // bytes of this chunk
+	Done   int64 // bytes of finished chunks so far
+	Total  int64
+	Retry  bool  // a retry is about to happen
+	Err    error // the error that caused the retry
+}
+
+type pool struct {
+	mu      sync.Mutex
+	clients map[string]*api.Client
+	opts    api.ClientOptions
+}
+
+func newPool(o api.ClientOptions) *pool { return &pool{clients: map[string]*api.Client{}, opts: o} }
+
+func (p *pool) get(server string) (*api.Client, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c, ok := p.clients[server]; ok {
+		return c, nil
+	}
+	addr, err := api.ParseAddress(server)
+	if err != nil {
+		return nil, err
+	}
+	c := api.NewClient(addr, p.opts)
+	p.clients[server] = c
+	return c, nil
+}
+
+func (p *pool) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.clients {
+		c.Close()
+	}
+}
+
+// temporary reports whether retrying after err may help.
+func temporary(err error) bool {
+	var ae *api.Error
+	var ne net.Error
+	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, identity.ErrWrongIdentity):
+		return false
+	case errors.As(err, &ae):
+		return ae.Temporary()
+	case errors.Is(err, api.ErrTransport), errors.Is(err, stream.ErrAuth):
+		return true // the stream was cut or changed on the way: fetch again
+	case errors.As(err, &ne), errors.Is(err, context.DeadlineExceeded):
+		return true
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) || errors.Is(err, chunk.ErrHeader) || errors.Is(err, chunk.ErrSize) {
+		return false // local files, or a description that does not fit the data
+	}
+	// Connection resets and HTTP/2 stream errors are not always net.Errors.
+	return true
+}
+
+// retry runs op until it succeeds, fails permanently, or attempts run out,
+// backing off exponentially with jitter and honouring Retry-After.
+func retry(ctx context.Context, attempts int, op func() error, onRetry func(error)) error {
+	backoff := 300 * time.Millisecond
+	var err error
+	for i := 0; i < attempts; i++ {
+		if err = op(); err == nil || !temporary(err) {
+			return err
+		}
+		if i == attempts-1 {
+			break
+		}
+		if onRetry != nil {
+			onRetry(err)
+		}
+		wait := backoff/2 + rand.N(backoff)
+		var ae *api.Error
+		if errors.As(err, &ae) && ae.RetryAfter > wait {
+			wait = ae.RetryAfter
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		backoff = min(2*backoff, 10*time.Second)
+	}
+	return fmt.Errorf("giving up after %d attempts: %w", attempts, err)
+}
+
+// forEach runs fn for 0..n-1 with at most parallel at once and returns the
+// first error, canceling the rest.
+func forEach(ctx context.Context, n, parallel int, fn func(ctx context.Context, i int) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	sem := make(chan struct{}, parallel)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := fn(ctx, i); err != nil {
+				cancel(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil && ctx.Err() != nil {
+		return err
+	}
+	return nil
+}
