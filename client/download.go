@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/xftp/xftp/api"
 	"github.com/xftp/xftp/chunk"
@@ -154,8 +157,25 @@ func ackAll(ctx context.Context, p *pool, d *chunk.Description, o Options) {
 	})
 }
 
+// safeName makes a sender-chosen file name harmless to create and show:
+// no control characters, no leading dot (hidden files), not empty.
+func safeName(name string) string {
+	name = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == '/' || r == '\\' || r == utf8.RuneError {
+			return '_'
+		}
+		return r
+	}, filepath.Base(name))
+	name = strings.TrimLeft(name, ".")
+	if name == "" {
+		name = "xftp-file"
+	}
+	return name
+}
+
 // freeName returns a path in dir for name that does not exist yet.
 func freeName(dir, name string) (string, error) {
+	name = safeName(name)
 	ext := filepath.Ext(name)
 	base := name[:len(name)-len(ext)]
 	for i := 0; i < 1000; i++ {

@@ -1,0 +1,235 @@
+package chunk
+
+import (
+	"bytes"
+	"compress/flate"
+	"crypto/ed25519"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// LinkPrefix starts the link form of a description; the 1 is the
+// description version.
+const LinkPrefix = "xftp:file:1:"
+
+// maxLinkPayload caps the decompressed size of a link, so that a small link
+// cannot expand into a huge allocation.
+const maxLinkPayload = 16 << 20
+
+// Link returns the compact form of d (after validating it): LinkPrefix
+// followed by the unpadded base64url of the raw DEFLATE (RFC 1951)
+// compression of this binary encoding, where uvarint is
+// encoding/binary's unsigned varint:
+//
+//	byte      party: 1 recipient, 2 sender
+//	[32]byte  file key
+//	uvarint   number of distinct servers S, then S times:
+//	            uvarint length, the address bytes
+//	uvarint   number of chunks N, then N times, in order:
+//	            uvarint size
+//	            [32]byte digest
+//	            uvarint number of replicas R, then R times:
+//	              uvarint server index (0-based, into the servers above)
+//	              uvarint ID length, the ID bytes
+//	              [32]byte key seed
+//
+// Chunk numbers and the total size are implied. Each server appears once,
+// in order of first use, and every server is used. A decoded payload may
+// be at most 16 MiB.
+func (d *Description) Link() (string, error) {
+	if err := d.Validate(); err != nil {
+		return "", err
+	}
+	var servers []string
+	index := map[string]uint64{}
+	for _, c := range d.Chunks {
+		for _, r := range c.Replicas {
+			if _, ok := index[r.Server]; !ok {
+				index[r.Server] = uint64(len(servers))
+				servers = append(servers, r.Server)
+			}
+		}
+	}
+	var p []byte
+	if d.Party == PartyRecipient {
+		p = append(p, 1)
+	} else {
+		p = append(p, 2)
+	}
+	p = append(p, d.Key...)
+	p = binary.AppendUvarint(p, uint64(len(servers)))
+	for _, s := range servers {
+		p = binary.AppendUvarint(p, uint64(len(s)))
+		p = append(p, s...)
+	}
+	p = binary.AppendUvarint(p, uint64(len(d.Chunks)))
+	for _, c := range d.Chunks {
+		p = binary.AppendUvarint(p, uint64(c.Size))
+		p = append(p, c.Digest[:]...)
+		p = binary.AppendUvarint(p, uint64(len(c.Replicas)))
+		for _, r := range c.Replicas {
+			p = binary.AppendUvarint(p, index[r.Server])
+			p = binary.AppendUvarint(p, uint64(len(r.ID)))
+			p = append(p, r.ID...)
+			p = append(p, r.Key.Seed()...)
+		}
+	}
+	if len(p) > maxLinkPayload {
+		return "", fmt.Errorf("%w: too large for a link (%d bytes encoded)", ErrDescription, len(p))
+	}
+	var z bytes.Buffer
+	w, err := flate.NewWriter(&z, flate.BestCompression)
+	if err != nil {
+		return "", err
+	}
+	if _, err := w.Write(p); err != nil {
+		return "", err
+	}
+	if err := w.Close(); err != nil {
+		return "", err
+	}
+	return LinkPrefix + b64.EncodeToString(z.Bytes()), nil
+}
+
+func parseLink(s string) (*Description, error) {
+	z, err := decodeB64(s[len(LinkPrefix):])
+	if err != nil {
+		return nil, descErr("link: %v", err)
+	}
+	zr := bytes.NewReader(z)
+	fr := flate.NewReader(zr)
+	p, err := io.ReadAll(io.LimitReader(fr, maxLinkPayload+1))
+	if err != nil {
+		return nil, descErr("link: %v", err)
+	}
+	if len(p) > maxLinkPayload {
+		return nil, descErr("link: decompresses to more than %d bytes", maxLinkPayload)
+	}
+	if zr.Len() != 0 {
+		return nil, descErr("link: data after the compressed stream")
+	}
+	d, err := decodeLink(p)
+	if err != nil {
+		return nil, descErr("link: %v", err)
+	}
+	if err := d.Validate(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// linkDecoder reads the binary link encoding; the first error sticks.
+type linkDecoder struct {
+	p   []byte
+	err error
+}
+
+func (r *linkDecoder) fail(err error) {
+	if r.err == nil {
+		r.err = err
+	}
+	r.p = nil
+}
+
+func (r *linkDecoder) bytes(n int) []byte {
+	if r.err != nil {
+		return nil
+	}
+	if n > len(r.p) {
+		r.fail(io.ErrUnexpectedEOF)
+		return nil
+	}
+	b := bytes.Clone(r.p[:n])
+	r.p = r.p[n:]
+	return b
+}
+
+func (r *linkDecoder) uvarint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.p)
+	if n <= 0 {
+		r.fail(errors.New("bad varint"))
+		return 0
+	}
+	r.p = r.p[n:]
+	return v
+}
+
+// count reads a uvarint that counts items of at least minSize bytes each,
+// so that it cannot exceed what the rest of the input can hold.
+func (r *linkDecoder) count(minSize int) int {
+	v := r.uvarint()
+	if r.err == nil && v > uint64(len(r.p)/minSize) {
+		r.fail(fmt.Errorf("count %d exceeds the input", v))
+	}
+	if r.err != nil {
+		return 0
+	}
+	return int(v)
+}
+
+func decodeLink(p []byte) (*Description, error) {
+	r := &linkDecoder{p: p}
+	d := &Description{Version: DescriptionVersion}
+	switch party := r.bytes(1); {
+	case party == nil:
+	case party[0] == 1:
+		d.Party = PartyRecipient
+	case party[0] == 2:
+		d.Party = PartySender
+	default:
+		return nil, fmt.Errorf("party: unknown value %d", party[0])
+	}
+	d.Key = r.bytes(KeySize)
+	servers := make([]string, r.count(1))
+	seen := make(map[string]bool, len(servers))
+	for i := range servers {
+		servers[i] = string(r.bytes(r.count(1)))
+		if seen[servers[i]] {
+			return nil, fmt.Errorf("server %q listed twice", servers[i])
+		}
+		seen[servers[i]] = true
+	}
+	next := 0 // servers are listed in order of first use
+	// A chunk takes at least 1 (size) + 32 (digest) + 1 (replicas) bytes,
+	// a replica at least 1 (server) + 1 (ID length) + 32 (seed) bytes.
+	d.Chunks = make([]ChunkRef, r.count(34))
+	for i := range d.Chunks {
+		c := ChunkRef{Number: i + 1, Size: int64(r.uvarint())}
+		copy(c.Digest[:], r.bytes(len(c.Digest)))
+		c.Replicas = make([]Replica, r.count(34))
+		for j := range c.Replicas {
+			k := r.uvarint()
+			id := r.bytes(r.count(1))
+			seed := r.bytes(ed25519.SeedSize)
+			if r.err != nil {
+				return nil, r.err
+			}
+			if k > uint64(next) || k >= uint64(len(servers)) {
+				return nil, fmt.Errorf("chunk %d: server index %d out of order or range", i+1, k)
+			}
+			if k == uint64(next) {
+				next++
+			}
+			c.Replicas[j] = Replica{Server: servers[k], ID: id, Key: ed25519.NewKeyFromSeed(seed)}
+		}
+		d.Chunks[i] = c
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	if len(r.p) != 0 {
+		return nil, fmt.Errorf("%d bytes after the last chunk", len(r.p))
+	}
+	if next != len(servers) {
+		return nil, errors.New("a server is listed but not used")
+	}
+	for _, c := range d.Chunks {
+		d.Size += c.Size
+	}
+	return d, nil
+}
