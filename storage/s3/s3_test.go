@@ -1,0 +1,187 @@
+package s3
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/xftp/xftp/storage"
+	"github.com/xftp/xftp/storage/storagetest"
+)
+
+// testConfig returns a Config for the S3 service named by XFTP_TEST_S3_*.
+// Without it the test is skipped, or fails under CI=true.
+func testConfig(t *testing.T) Config {
+	t.Helper()
+	var v [3]string
+	for i, name := range []string{"XFTP_TEST_S3_ENDPOINT", "XFTP_TEST_S3_ACCESS_KEY", "XFTP_TEST_S3_SECRET_KEY"} {
+		if v[i] = os.Getenv(name); v[i] == "" {
+			msg := name + " not set; run scripts/test"
+			if os.Getenv("CI") == "true" {
+				t.Fatal(msg)
+			}
+			t.Skip(msg)
+		}
+	}
+	return Config{Endpoint: v[0], AccessKey: v[1], SecretKey: v[2], PathStyle: true}
+}
+
+func randomName(prefix string) string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+// openTemp opens cfg with a fresh bucket (unless cfg.Bucket is set) and
+// removes what the test stored when it ends.
+func openTemp(t *testing.T, cfg Config) *Store {
+	t.Helper()
+	if cfg.Bucket == "" {
+		cfg.Bucket = randomName("xftp-test-")
+	}
+	cfg.CreateBucket = true
+	s, err := Open(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { removeBucket(s.client, cfg.Bucket) })
+	return s
+}
+
+func removeBucket(c *minio.Client, bucket string) {
+	ctx := context.Background()
+	for obj := range c.ListObjectsIter(ctx, bucket, minio.ListObjectsOptions{Recursive: true}) {
+		if obj.Err == nil {
+			c.RemoveObject(ctx, bucket, obj.Key, minio.RemoveObjectOptions{})
+		}
+	}
+	c.RemoveBucket(ctx, bucket)
+}
+
+func TestContract(t *testing.T) {
+	cfg := testConfig(t)
+	t.Run("FreshBucket", func(t *testing.T) {
+		storagetest.TestStore(t, func(t *testing.T) storage.Store { return openTemp(t, cfg) })
+	})
+	t.Run("SharedBucketWithPrefix", func(t *testing.T) {
+		shared := openTemp(t, cfg)
+		// An object outside every prefix must not show up in List.
+		if _, err := shared.client.PutObject(t.Context(), shared.bucket, "other/"+storage.NewKey(),
+			bytes.NewReader([]byte("x")), 1, minio.PutObjectOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		storagetest.TestStore(t, func(t *testing.T) storage.Store {
+			c := cfg
+			c.Bucket, c.Prefix = shared.bucket, randomName("p")+"/"
+			s, err := Open(t.Context(), c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		})
+	})
+}
+
+func TestOpenMissingBucket(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Bucket = randomName("xftp-missing-")
+	_, err := Open(t.Context(), cfg)
+	if err == nil || !strings.Contains(err.Error(), "bucket "+cfg.Bucket+" does not exist") {
+		t.Fatalf("Open of a missing bucket: %v", err)
+	}
+	// CreateBucket makes it, and a second Open finds it.
+	s := openTemp(t, cfg)
+	if err := s.Ping(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(t.Context(), cfg); err != nil {
+		t.Fatalf("Open after creation: %v", err)
+	}
+}
+
+func TestOpenWrongCredentials(t *testing.T) {
+	good := testConfig(t)
+	s := openTemp(t, good)
+	for _, tc := range []struct{ name, access, secret string }{
+		{"WrongSecret", good.AccessKey, "not-the-secret-" + good.SecretKey},
+		{"UnknownAccessKey", "nosuchuser", "not-the-secret-" + good.SecretKey},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := good
+			cfg.Bucket, cfg.AccessKey, cfg.SecretKey = s.bucket, tc.access, tc.secret
+			_, err := Open(t.Context(), cfg)
+			if err == nil {
+				t.Fatal("Open with wrong credentials succeeded")
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, "refused the credentials") || !strings.Contains(msg, cfg.Endpoint) ||
+				!strings.Contains(msg, tc.access) {
+				t.Fatalf("unclear error: %v", err)
+			}
+			if strings.Contains(msg, tc.secret) {
+				t.Fatalf("error reveals the secret key: %v", err)
+			}
+		})
+	}
+}
+
+func TestUnreachableIsUnavailable(t *testing.T) {
+	testConfig(t) // only under the same conditions as the other tests
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	_, err = Open(ctx, Config{Endpoint: addr, Bucket: "xftp", AccessKey: "a", SecretKey: "b", PathStyle: true})
+	if !errors.Is(err, storage.ErrUnavailable) {
+		t.Fatalf("Open of a closed port: %v, want ErrUnavailable", err)
+	}
+	if !strings.Contains(err.Error(), addr) {
+		t.Fatalf("error does not name the endpoint: %v", err)
+	}
+}
+
+func TestServiceGoesAway(t *testing.T) {
+	cfg := testConfig(t)
+	s := openTemp(t, cfg)
+	// Same bucket, reached through a port nobody listens on.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	gone := *s
+	gone.endpoint = addr
+	gone.client, err = minio.New(addr, &minio.Options{Creds: credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""), BucketLookup: minio.BucketLookupPath, MaxRetries: 1, Region: "us-east-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	key := storage.NewKey()
+	for name, err := range map[string]error{
+		"Put":    gone.Put(ctx, key, bytes.NewReader([]byte("abc")), 3),
+		"Get":    func() error { _, _, err := gone.Get(ctx, key); return err }(),
+		"Stat":   func() error { _, err := gone.Stat(ctx, key); return err }(),
+		"Delete": gone.Delete(ctx, key),
+		"List":   gone.List(ctx, func(string) error { return nil }),
+		"Ping":   gone.Ping(ctx),
+	} {
+		if !errors.Is(err, storage.ErrUnavailable) {
+			t.Errorf("%s: %v, want ErrUnavailable", name, err)
+		}
+	}
+}
