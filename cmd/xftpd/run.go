@@ -4,74 +4,139 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
+	"gopkg.in/yaml.v3"
 
 	"github.com/xftp/xftp/api"
 	"github.com/xftp/xftp/identity"
 	"github.com/xftp/xftp/server"
-	"github.com/xftp/xftp/storage/disk"
-	"github.com/xftp/xftp/storage/embedded"
 )
 
-type flags struct {
-	data, listen, host  string
-	quota, chunkSizes   string
-	expiry, grace       time.Duration
-	passwordFile        string
-	noNew, plain        bool
-	logLevel, logFormat string
-	maxStreams          int
+// flagOverrides are the command-line flags; each overrides the config file
+// and environment only when given.
+type flagOverrides struct {
+	config, data, listen, host, quota, passwordFile, logLevel, logFormat string
+	expiry                                                               time.Duration
+	noNew, plain                                                         bool
 }
 
 func newCommand() *cobra.Command {
-	var f flags
+	var f flagOverrides
 	cmd := &cobra.Command{
-		Use:           "xftpd",
-		Short:         "xftp relay server",
+		Use:   "xftpd",
+		Short: "xftp relay server",
+		Long: `xftpd relays encrypted file chunks between xftp clients.
+
+Configuration comes from defaults, then the --config file (YAML; see
+'xftpd config example'), then XFTPD_* environment variables, then flags.`,
 		Args:          cobra.NoArgs,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return run(cmd.Context(), f, cmd.OutOrStdout())
+			cfg, err := resolve(cmd, f)
+			if err != nil {
+				return err
+			}
+			return run(cmd.Context(), cfg, os.Getenv, cmd.OutOrStdout())
 		},
 	}
-	fl := cmd.Flags()
-	fl.StringVar(&f.data, "data", envOr("XFTPD_DATA", "xftpd-data"), "data directory: identity key, chunk bodies, record database (env XFTPD_DATA)")
-	fl.StringVar(&f.listen, "listen", envOr("XFTPD_LISTEN", "127.0.0.1:5443"), "address to listen on; port 0 picks a free port (env XFTPD_LISTEN)")
-	fl.StringVar(&f.host, "host", envOr("XFTPD_HOST", ""), "host name clients use, for the printed address (default: the listen host) (env XFTPD_HOST)")
-	fl.StringVar(&f.quota, "quota", envOr("XFTPD_QUOTA", "0"), "storage quota over all created chunks, e.g. 10GiB; 0 means none (env XFTPD_QUOTA)")
-	fl.StringVar(&f.chunkSizes, "chunk-sizes", "64KiB,256KiB,1MiB,4MiB", "accepted chunk sizes")
-	fl.DurationVar(&f.expiry, "expiry", 48*time.Hour, "how long chunks live")
-	fl.DurationVar(&f.grace, "grace", 30*time.Second, "on shutdown, how long transfers in flight may take to finish")
+	fl := cmd.PersistentFlags()
+	fl.StringVar(&f.config, "config", os.Getenv("XFTPD_CONFIG"), "configuration file (env XFTPD_CONFIG)")
+	fl.StringVar(&f.data, "data", "", "data directory: identity key, chunk bodies, record database (default xftpd-data)")
+	fl.StringVar(&f.listen, "listen", "", "address to listen on; port 0 picks a free port (default 127.0.0.1:5443)")
+	fl.StringVar(&f.host, "host", "", "host name clients use, for the printed address (default: the listen host)")
+	fl.StringVar(&f.quota, "quota", "", "storage quota over all created chunks, e.g. 10GiB; 0 means none")
+	fl.DurationVar(&f.expiry, "expiry", 0, "how long chunks live (default 48h)")
 	fl.StringVar(&f.passwordFile, "password-file", "", "file holding the upload password (or env XFTPD_PASSWORD); it becomes part of the address")
 	fl.BoolVar(&f.noNew, "no-new-chunks", false, "refuse to create new chunks (downloads continue)")
 	fl.BoolVar(&f.plain, "plain", false, "serve HTTP/1.1 and h2c without TLS, behind a TLS-terminating reverse proxy (see docs/PROTOCOL.md)")
-	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
-	fl.StringVar(&f.logFormat, "log-format", "text", "text or json")
-	fl.IntVar(&f.maxStreams, "max-streams", 128, "concurrent HTTP/2 streams per connection")
+	fl.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error (default info)")
+	fl.StringVar(&f.logFormat, "log-format", "", "text or json (default text)")
+	cmd.AddCommand(configCommand(&f))
 	return cmd
 }
 
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
+// resolve layers defaults, file, environment and the flags that were given.
+func resolve(cmd *cobra.Command, f flagOverrides) (Config, error) {
+	cfg, err := loadConfig(f.config, os.Getenv)
+	if err != nil {
+		return cfg, err
 	}
-	return def
+	fl := cmd.Flags()
+	set := func(name string, apply func() error) error {
+		if fl.Changed(name) {
+			if err := apply(); err != nil {
+				return fmt.Errorf("--%s: %w", name, err)
+			}
+		}
+		return nil
+	}
+	for _, e := range []error{
+		set("data", func() error { cfg.Data = f.data; return nil }),
+		set("listen", func() error { cfg.Listen = f.listen; return nil }),
+		set("host", func() error { cfg.Host = f.host; return nil }),
+		set("quota", func() error { return cfg.Quota.set(f.quota) }),
+		set("expiry", func() error { cfg.Expiry = Duration(f.expiry); return nil }),
+		set("password-file", func() error { cfg.PasswordFile = f.passwordFile; return nil }),
+		set("no-new-chunks", func() error { cfg.NewChunks = !f.noNew; return nil }),
+		set("plain", func() error { cfg.TLS = !f.plain; return nil }),
+		set("log-level", func() error { cfg.Log.Level = f.logLevel; return nil }),
+		set("log-format", func() error { cfg.Log.Format = f.logFormat; return nil }),
+	} {
+		if e != nil {
+			return cfg, e
+		}
+	}
+	return cfg, nil
+}
+
+func configCommand(f *flagOverrides) *cobra.Command {
+	cmd := &cobra.Command{Use: "config", Short: "Check or print configuration"}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "check",
+		Short: "Validate the configuration (file, environment, flags) and print the result",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := resolve(cmd, *f)
+			if err != nil {
+				return err
+			}
+			if _, err := cfg.serverConfig(os.Getenv); err != nil {
+				return err
+			}
+			if _, err := newLogger(cfg.Log.Level, cfg.Log.Format); err != nil {
+				return err
+			}
+			out, _ := yaml.Marshal(cfg)
+			fmt.Fprintf(cmd.OutOrStdout(), "# configuration is valid\n%s", out)
+			return nil
+		},
+	})
+	cmd.AddCommand(&cobra.Command{
+		Use:   "example",
+		Short: "Print an example configuration file with every key explained",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := io.WriteString(cmd.OutOrStdout(), exampleConfig)
+			return err
+		},
+	})
+	return cmd
 }
 
 func newLogger(level, format string) (*slog.Logger, error) {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level: %w", err)
+		return nil, fmt.Errorf("log.level: %q is not debug, info, warn or error", level)
 	}
 	o := &slog.HandlerOptions{Level: lv}
 	switch format {
@@ -80,85 +145,54 @@ func newLogger(level, format string) (*slog.Logger, error) {
 	case "json":
 		return slog.New(slog.NewJSONHandler(os.Stderr, o)), nil
 	}
-	return nil, fmt.Errorf("--log-format: %q is neither text nor json", format)
+	return nil, fmt.Errorf("log.format: %q is neither text nor json", format)
 }
 
-func parseConfig(f flags) (server.Config, error) {
-	cfg := server.DefaultConfig()
-	cfg.Expiry = f.expiry
-	cfg.AllowNew = !f.noNew
-	q, err := humanize.ParseBytes(f.quota)
-	if err != nil {
-		return cfg, fmt.Errorf("--quota %q: want a size like 10GiB or 500MB", f.quota)
-	}
-	cfg.Quota = int64(q)
-	cfg.ChunkSizes = nil
-	for _, s := range strings.Split(f.chunkSizes, ",") {
-		n, err := humanize.ParseBytes(strings.TrimSpace(s))
-		if err != nil {
-			return cfg, fmt.Errorf("--chunk-sizes: %q is not a size", s)
-		}
-		cfg.ChunkSizes = append(cfg.ChunkSizes, int64(n))
-	}
-	cfg.Password = os.Getenv("XFTPD_PASSWORD")
-	if f.passwordFile != "" {
-		b, err := os.ReadFile(f.passwordFile)
-		if err != nil {
-			return cfg, fmt.Errorf("--password-file: %w", err)
-		}
-		cfg.Password = strings.TrimSpace(string(b))
-	}
-	return cfg, cfg.Validate()
-}
-
-func run(ctx context.Context, f flags, stdout interface{ Write([]byte) (int, error) }) error {
-	log, err := newLogger(f.logLevel, f.logFormat)
+func run(ctx context.Context, cfg Config, env func(string) string, stdout io.Writer) error {
+	log, err := newLogger(cfg.Log.Level, cfg.Log.Format)
 	if err != nil {
 		return err
 	}
-	cfg, err := parseConfig(f)
+	sc, err := cfg.serverConfig(env)
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(f.data, 0o700); err != nil {
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
-	id, created, err := identity.LoadOrCreate(filepath.Join(f.data, "identity.pem"))
+	id, created, err := identity.LoadOrCreate(filepath.Join(cfg.Data, "identity.pem"))
 	if err != nil {
 		return err
 	}
 	if created {
 		log.Info("created a new server identity", "fingerprint", id.Fingerprint().String())
 	}
-	store, err := disk.Open(filepath.Join(f.data, "chunks"))
+	b, err := openBackends(ctx, cfg, env, log)
 	if err != nil {
 		return err
 	}
-	records, err := embedded.Open(filepath.Join(f.data, "records.db"), 2*time.Second)
-	if err != nil {
-		return err
-	}
-	defer records.Close()
-	svc, err := server.New(cfg, server.Options{Identity: id, Store: store, Records: records, Logger: log})
+	defer b.close()
+	svc, err := server.New(sc, server.Options{Identity: id, Store: b.store, Records: b.records, Nonces: b.nonces, Logger: log})
 	if err != nil {
 		return err
 	}
 	handler := api.NewHandler(svc, api.HandlerOptions{Logger: log})
-	srv, err := api.NewHTTPServer(handler.Routes(), id, api.ServerOptions{Plain: f.plain, MaxConcurrentStreams: f.maxStreams, Logger: log})
+	srv, err := api.NewHTTPServer(handler.Routes(), id, api.ServerOptions{Plain: !cfg.TLS, MaxConcurrentStreams: cfg.MaxStreams, Logger: log})
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", f.listen)
+	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		return fmt.Errorf("--listen: %w", err)
+		return fmt.Errorf("listen: %w", err)
 	}
-	addr := api.Address{Fingerprint: id.Fingerprint(), Password: cfg.Password, Host: publicHost(f.host, ln.Addr().(*net.TCPAddr))}
-	if err := writeAddress(filepath.Join(f.data, "address"), addr.String()); err != nil {
+	addr := api.Address{Fingerprint: id.Fingerprint(), Password: sc.Password, Host: publicHost(cfg.Host, ln.Addr().(*net.TCPAddr))}
+	if err := writeAddress(filepath.Join(cfg.Data, "address"), addr.String()); err != nil {
 		ln.Close()
 		return err
 	}
 	fmt.Fprintln(stdout, addr.String())
-	log.Info("xftpd serving", "listen", ln.Addr().String(), "tls", !f.plain, "quota", humanize.IBytes(uint64(cfg.Quota)), "expiry", cfg.Expiry)
+	log.Info("xftpd serving", "listen", ln.Addr().String(), "tls", cfg.TLS, "storage", cfg.Storage.Backend,
+		"records", cfg.Records.Backend, "quota", humanize.IBytes(uint64(sc.Quota)), "expiry", sc.Expiry)
 
 	sweepCtx, stopSweep := context.WithCancel(context.Background())
 	sweepDone := make(chan struct{})
@@ -166,10 +200,10 @@ func run(ctx context.Context, f flags, stdout interface{ Write([]byte) (int, err
 
 	serveErr := make(chan error, 1)
 	go func() {
-		if f.plain {
-			serveErr <- srv.Serve(ln)
-		} else {
+		if cfg.TLS {
 			serveErr <- srv.ServeTLS(ln, "", "")
+		} else {
+			serveErr <- srv.Serve(ln)
 		}
 	}()
 	select {
@@ -179,8 +213,9 @@ func run(ctx context.Context, f flags, stdout interface{ Write([]byte) (int, err
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down", "grace", f.grace)
-	shutCtx, cancel := context.WithTimeout(context.Background(), f.grace)
+	grace := time.Duration(cfg.Grace)
+	log.Info("shutting down", "grace", grace)
+	shutCtx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	err = srv.Shutdown(shutCtx)
 	stopSweep()

@@ -360,3 +360,22 @@ func TestHashTag(t *testing.T) {
 		t.Fatalf("Open of a cluster client without a hash tag: %v", err)
 	}
 }
+
+func TestNonces(t *testing.T) {
+	client := newClient(t, testAddr(t))
+	n := NewNonces(client, newPrefix(t, client))
+	ctx := context.Background()
+	nonce := []byte("0123456789abcdef")
+	until := time.Now().Add(time.Minute)
+	if fresh, err := n.Use(ctx, nonce, until); !fresh || err != nil {
+		t.Fatalf("first use: %v %v", fresh, err)
+	}
+	// A second replica sharing the Redis sees the nonce as spent.
+	n2 := NewNonces(client, n.prefix)
+	if fresh, err := n2.Use(ctx, nonce, until); fresh || err != nil {
+		t.Fatalf("replayed nonce: %v %v", fresh, err)
+	}
+	if fresh, _ := n.Use(ctx, []byte("fedcba9876543210"), until); !fresh {
+		t.Fatal("another nonce was refused")
+	}
+}

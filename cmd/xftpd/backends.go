@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/xftp/xftp/server"
+	"github.com/xftp/xftp/storage"
+	"github.com/xftp/xftp/storage/disk"
+	"github.com/xftp/xftp/storage/embedded"
+	"github.com/xftp/xftp/storage/redis"
+	"github.com/xftp/xftp/storage/s3"
+)
+
+// backends are the stores the configuration selects.
+type backends struct {
+	store   storage.Store
+	records storage.Records
+	nonces  server.Nonces // nil: in-memory
+	bolt    *bolt.DB      // set with the embedded records
+	redis   goredis.UniversalClient
+	closers []func()
+}
+
+func (b *backends) close() {
+	for i := len(b.closers) - 1; i >= 0; i-- {
+		b.closers[i]()
+	}
+}
+
+func openBackends(ctx context.Context, cfg Config, env func(string) string, log *slog.Logger) (b *backends, err error) {
+	b = &backends{}
+	defer func() {
+		if err != nil {
+			b.close()
+		}
+	}()
+	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	switch cfg.Storage.Backend {
+	case "fs":
+		if b.store, err = disk.Open(filepath.Join(cfg.Data, "chunks")); err != nil {
+			return nil, err
+		}
+	case "s3":
+		sc := cfg.Storage.S3
+		secretKey, err := secret(env, "XFTPD_S3_SECRET_KEY", sc.SecretKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("storage.s3.secret_key_file: %w", err)
+		}
+		accessKey := sc.AccessKey
+		if v := env("XFTPD_S3_ACCESS_KEY"); v != "" {
+			accessKey = v
+		}
+		st, err := s3.Open(startCtx, s3.Config{
+			Endpoint: sc.Endpoint, Bucket: sc.Bucket, Region: sc.Region, AccessKey: accessKey, SecretKey: secretKey,
+			UseTLS: sc.UseTLS, PathStyle: sc.PathStyle, CreateBucket: sc.CreateBucket, Prefix: sc.Prefix,
+		})
+		if err != nil {
+			return nil, err
+		}
+		b.store = st
+	}
+	switch cfg.Records.Backend {
+	case "embedded":
+		r, err := embedded.Open(filepath.Join(cfg.Data, "records.db"), 2*time.Second)
+		if err != nil {
+			return nil, err
+		}
+		b.records, b.bolt = r, r.DB()
+		b.closers = append(b.closers, func() { r.Close() })
+	case "redis":
+		rc := cfg.Redis
+		password, err := secret(env, "XFTPD_REDIS_PASSWORD", rc.PasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("redis.password_file: %w", err)
+		}
+		opts := &goredis.Options{
+			Addr: rc.Address, Username: rc.Username, Password: password, DB: rc.DB,
+			DialTimeout: 3 * time.Second, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second,
+			DialerRetries: 1, PoolSize: 64,
+		}
+		if rc.TLS {
+			opts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		}
+		client := goredis.NewClient(opts)
+		b.redis = client
+		b.closers = append(b.closers, func() { client.Close() })
+		r, err := redis.Open(startCtx, client, rc.Prefix)
+		if err != nil {
+			return nil, fmt.Errorf("redis at %s: %w", rc.Address, err)
+		}
+		b.records = r
+		b.nonces = redis.NewNonces(client, rc.Prefix)
+	}
+	log.Debug("backends open", "storage", cfg.Storage.Backend, "records", cfg.Records.Backend)
+	return b, nil
+}

@@ -1,0 +1,284 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dustin/go-humanize"
+	"gopkg.in/yaml.v3"
+
+	"github.com/xftp/xftp/server"
+)
+
+// Config is xftpd's configuration file (YAML). Every key can also be set
+// from the environment as XFTPD_<PATH> (e.g. XFTPD_STORAGE_S3_BUCKET), and
+// the command-line flags override both. Secrets are read from files or the
+// environment, never from the command line.
+type Config struct {
+	Data       string   `yaml:"data"`
+	Listen     string   `yaml:"listen"`
+	Host       string   `yaml:"host"`
+	TLS        bool     `yaml:"tls"`
+	ChunkSizes []Size   `yaml:"chunk_sizes"`
+	Expiry     Duration `yaml:"expiry"`
+	Quota      Size     `yaml:"quota"`
+	// PasswordFile holds the upload password (or env XFTPD_PASSWORD).
+	PasswordFile string   `yaml:"password_file"`
+	NewChunks    bool     `yaml:"new_chunks"`
+	Grace        Duration `yaml:"grace"`
+	MaxStreams   int      `yaml:"max_streams"`
+	Log          struct {
+		Level  string `yaml:"level"`
+		Format string `yaml:"format"`
+	} `yaml:"log"`
+	Storage struct {
+		Backend string `yaml:"backend"` // fs or s3
+		S3      struct {
+			Endpoint      string `yaml:"endpoint"`
+			Bucket        string `yaml:"bucket"`
+			Region        string `yaml:"region"`
+			AccessKey     string `yaml:"access_key"`
+			SecretKeyFile string `yaml:"secret_key_file"` // or env XFTPD_S3_SECRET_KEY
+			UseTLS        bool   `yaml:"use_tls"`
+			PathStyle     bool   `yaml:"path_style"`
+			CreateBucket  bool   `yaml:"create_bucket"`
+			Prefix        string `yaml:"prefix"`
+		} `yaml:"s3"`
+	} `yaml:"storage"`
+	Records struct {
+		Backend string `yaml:"backend"` // embedded or redis
+	} `yaml:"records"`
+	Redis struct {
+		Address      string `yaml:"address"`
+		Username     string `yaml:"username"`
+		PasswordFile string `yaml:"password_file"` // or env XFTPD_REDIS_PASSWORD
+		DB           int    `yaml:"db"`
+		Prefix       string `yaml:"prefix"`
+		TLS          bool   `yaml:"tls"`
+	} `yaml:"redis"`
+}
+
+// Size is a byte count written with units: 64KiB, 10GiB, 500MB.
+type Size int64
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (s *Size) UnmarshalYAML(n *yaml.Node) error {
+	if err := s.set(n.Value); err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	return nil
+}
+
+func (s *Size) set(v string) error {
+	b, err := humanize.ParseBytes(v)
+	if err != nil || b > 1<<62 {
+		return fmt.Errorf("%q is not a size (use units like 64KiB, 10GiB, 500MB)", v)
+	}
+	*s = Size(b)
+	return nil
+}
+
+// MarshalYAML implements yaml.Marshaler.
+func (s Size) MarshalYAML() (any, error) { return humanize.IBytes(uint64(s)), nil }
+
+// Duration is a duration written like 48h, 90m, 30s or 7d.
+type Duration time.Duration
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if err := d.set(n.Value); err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	return nil
+}
+
+func (d *Duration) set(v string) error {
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		if n, err := strconv.Atoi(days); err == nil && n >= 0 {
+			*d = Duration(time.Duration(n) * 24 * time.Hour)
+			return nil
+		}
+	}
+	t, err := time.ParseDuration(v)
+	if err != nil {
+		return fmt.Errorf("%q is not a duration (use 48h, 90m, 30s or 7d)", v)
+	}
+	*d = Duration(t)
+	return nil
+}
+
+// MarshalYAML implements yaml.Marshaler.
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+func defaultConfig() Config {
+	var c Config
+	c.Data = "xftpd-data"
+	c.Listen = "127.0.0.1:5443"
+	c.TLS = true
+	for _, s := range server.DefaultConfig().ChunkSizes {
+		c.ChunkSizes = append(c.ChunkSizes, Size(s))
+	}
+	c.Expiry = Duration(48 * time.Hour)
+	c.NewChunks = true
+	c.Grace = Duration(30 * time.Second)
+	c.MaxStreams = 128
+	c.Log.Level, c.Log.Format = "info", "text"
+	c.Storage.Backend = "fs"
+	c.Storage.S3.Region = "us-east-1"
+	c.Storage.S3.PathStyle = true
+	c.Records.Backend = "embedded"
+	c.Redis.Prefix = "{xftp}:"
+	return c
+}
+
+// loadConfig reads the file at path (if any) over the defaults, then applies
+// the environment.
+func loadConfig(path string, env func(string) string) (Config, error) {
+	c := defaultConfig()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return c, fmt.Errorf("config: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(true)
+		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+			return c, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	if err := applyEnv(reflect.ValueOf(&c).Elem(), "XFTPD", env); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// applyEnv sets each field from XFTPD_<YAML PATH> when that variable is set.
+func applyEnv(v reflect.Value, prefix string, env func(string) string) error {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name := prefix + "_" + strings.ToUpper(strings.Split(f.Tag.Get("yaml"), ",")[0])
+		fv := v.Field(i)
+		if f.Type.Kind() == reflect.Struct {
+			if err := applyEnv(fv, name, env); err != nil {
+				return err
+			}
+			continue
+		}
+		val := env(name)
+		if val == "" {
+			continue
+		}
+		if err := setFromString(fv, val); err != nil {
+			return fmt.Errorf("environment %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func setFromString(fv reflect.Value, val string) error {
+	switch p := fv.Addr().Interface().(type) {
+	case *Size:
+		return p.set(val)
+	case *Duration:
+		return p.set(val)
+	case *[]Size:
+		var out []Size
+		for _, s := range strings.Split(val, ",") {
+			var z Size
+			if err := z.set(strings.TrimSpace(s)); err != nil {
+				return err
+			}
+			out = append(out, z)
+		}
+		*p = out
+		return nil
+	case *string:
+		*p = val
+		return nil
+	case *bool:
+		b, err := strconv.ParseBool(val)
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", val)
+		}
+		*p = b
+		return nil
+	case *int:
+		n, err := strconv.Atoi(val)
+		if err != nil {
+			return fmt.Errorf("%q is not a number", val)
+		}
+		*p = n
+		return nil
+	}
+	return fmt.Errorf("cannot be set from the environment")
+}
+
+// serverConfig validates c and derives the service's policy. Errors name
+// the key that is wrong.
+func (c Config) serverConfig(env func(string) string) (server.Config, error) {
+	sc := server.DefaultConfig()
+	sc.ChunkSizes = nil
+	for _, s := range c.ChunkSizes {
+		sc.ChunkSizes = append(sc.ChunkSizes, int64(s))
+	}
+	sc.Expiry = time.Duration(c.Expiry)
+	sc.Quota = int64(c.Quota)
+	sc.AllowNew = c.NewChunks
+	sc.Password = env("XFTPD_PASSWORD")
+	if c.PasswordFile != "" {
+		b, err := os.ReadFile(c.PasswordFile)
+		if err != nil {
+			return sc, fmt.Errorf("password_file: %w", err)
+		}
+		sc.Password = strings.TrimSpace(string(b))
+	}
+	switch {
+	case c.Data == "":
+		return sc, errors.New("data: must name a directory")
+	case c.Listen == "":
+		return sc, errors.New("listen: must be HOST:PORT")
+	case c.MaxStreams < 1 || c.MaxStreams > 10000:
+		return sc, errors.New("max_streams: must be between 1 and 10000")
+	case c.Grace < 0:
+		return sc, errors.New("grace: must not be negative")
+	case c.Storage.Backend != "fs" && c.Storage.Backend != "s3":
+		return sc, fmt.Errorf("storage.backend: %q is neither fs nor s3", c.Storage.Backend)
+	case c.Records.Backend != "embedded" && c.Records.Backend != "redis":
+		return sc, fmt.Errorf("records.backend: %q is neither embedded nor redis", c.Records.Backend)
+	case c.Storage.Backend == "s3" && c.Storage.S3.Endpoint == "":
+		return sc, errors.New("storage.s3.endpoint: required when storage.backend is s3")
+	case c.Storage.Backend == "s3" && c.Storage.S3.Bucket == "":
+		return sc, errors.New("storage.s3.bucket: required when storage.backend is s3")
+	case c.Records.Backend == "redis" && c.Redis.Address == "":
+		return sc, errors.New("redis.address: required when records.backend is redis")
+	case c.Storage.Backend == "s3" && c.Records.Backend == "embedded":
+		return sc, errors.New("storage.backend s3 needs records.backend redis: replicas sharing a bucket must share their records")
+	}
+	if err := sc.Validate(); err != nil {
+		return sc, fmt.Errorf("%s", strings.Replace(err.Error(), "chunk sizes", "chunk_sizes", 1))
+	}
+	return sc, nil
+}
+
+// secret reads a secret from the environment variable or else the file.
+func secret(env func(string) string, envName, file string) (string, error) {
+	if v := env(envName); v != "" {
+		return v, nil
+	}
+	if file == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(b)), nil
+}

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "xftpd.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestExampleConfigIsValidAndDeployed(t *testing.T) {
+	c, err := loadConfig(writeConfig(t, exampleConfig), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.serverConfig(env(nil)); err != nil {
+		t.Fatal(err)
+	}
+	if c.Quota != 10<<30 || time.Duration(c.Expiry) != 48*time.Hour || len(c.ChunkSizes) != 4 {
+		t.Fatalf("example parsed wrong: %+v", c)
+	}
+	deployed, err := os.ReadFile("../../deploy/xftpd.example.yaml")
+	if err != nil || string(deployed) != exampleConfig {
+		t.Fatalf("deploy/xftpd.example.yaml is missing or differs from 'xftpd config example' (%v)", err)
+	}
+}
+
+func TestEnvironmentOverridesFile(t *testing.T) {
+	p := writeConfig(t, "listen: 127.0.0.1:1\nquota: 1GiB\nstorage:\n  backend: fs\n")
+	c, err := loadConfig(p, env(map[string]string{
+		"XFTPD_LISTEN": "127.0.0.1:2", "XFTPD_QUOTA": "2GiB", "XFTPD_STORAGE_S3_BUCKET": "b",
+		"XFTPD_NEW_CHUNKS": "false", "XFTPD_CHUNK_SIZES": "64KiB,1MiB", "XFTPD_EXPIRY": "7d",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:2" || c.Quota != 2<<30 || c.Storage.S3.Bucket != "b" || c.NewChunks ||
+		len(c.ChunkSizes) != 2 || time.Duration(c.Expiry) != 7*24*time.Hour {
+		t.Fatalf("environment not applied: %+v", c)
+	}
+}
+
+func TestConfigErrorsNameTheKey(t *testing.T) {
+	cases := []struct{ file, env, want string }{
+		{"quota: lots\n", "", "line 1"},
+		{"lisen: x\n", "", "lisen"},
+		{"storage:\n  backend: s4\n", "", "storage.backend"},
+		{"storage:\n  backend: s3\nrecords:\n  backend: redis\nredis:\n  address: r:1\n", "", "storage.s3.endpoint"},
+		{"storage:\n  backend: s3\n  s3:\n    endpoint: m:9000\n    bucket: b\n", "", "records.backend redis"},
+		{"records:\n  backend: redis\n", "", "redis.address"},
+		{"chunk_sizes: []\n", "", "chunk_sizes"},
+		{"expiry: 10s\n", "", "expiry"},
+		{"", "XFTPD_NEW_CHUNKS=maybe", "XFTPD_NEW_CHUNKS"},
+	}
+	for _, tc := range cases {
+		e := map[string]string{}
+		if k, v, ok := strings.Cut(tc.env, "="); ok {
+			e[k] = v
+		}
+		c, err := loadConfig(writeConfig(t, tc.file), env(e))
+		if err == nil {
+			_, err = c.serverConfig(env(e))
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("config %q env %q: error %v, want one naming %q", tc.file, tc.env, err, tc.want)
+		}
+	}
+}

@@ -1,0 +1,70 @@
+package main
+
+// exampleConfig is printed by 'xftpd config example' and kept in sync with
+// deploy/xftpd.example.yaml by a test.
+const exampleConfig = `# xftpd configuration. Every key can also be set from the environment as
+# XFTPD_<KEY PATH> in upper case, e.g. XFTPD_LISTEN, XFTPD_STORAGE_S3_BUCKET;
+# command-line flags override both. Sizes take units (64KiB, 10GiB, 500MB),
+# durations take 30s, 90m, 48h or 7d.
+
+# Directory for the identity key, and for chunk bodies and records when
+# they are stored locally.
+data: /var/lib/xftpd
+# Address to listen on. Port 0 picks a free port.
+listen: 0.0.0.0:5443
+# Host name clients use; it goes into the printed server address.
+host: files.example.com
+# false serves plain HTTP/1.1 and h2c for a TLS-terminating reverse proxy
+# (see deploy/Caddyfile); clients then verify the identity by challenge.
+tls: true
+# The only chunk sizes accepted.
+chunk_sizes: [64KiB, 256KiB, 1MiB, 4MiB]
+# How long a chunk lives after it is created.
+expiry: 48h
+# Total size of all created chunks (uploaded or not); 0 means no limit.
+quota: 10GiB
+# File holding the upload password (or env XFTPD_PASSWORD). Clients need it
+# in the server address: xftp://FINGERPRINT:PASSWORD@HOST:PORT.
+password_file: ""
+# false refuses new chunks; downloads continue.
+new_chunks: true
+# On SIGTERM, how long transfers in flight may take to finish.
+grace: 30s
+# Concurrent HTTP/2 streams per client connection.
+max_streams: 128
+log:
+  level: info   # debug, info, warn, error
+  format: text  # text or json
+
+storage:
+  # fs: chunk bodies under data/chunks. s3: an S3-compatible bucket.
+  backend: fs
+  s3:
+    endpoint: minio:9000
+    bucket: xftp
+    region: us-east-1
+    access_key: xftp
+    # The secret key comes from this file or env XFTPD_S3_SECRET_KEY.
+    secret_key_file: /run/secrets/s3_secret_key
+    use_tls: false
+    path_style: true
+    # Create the bucket at start-up if it does not exist.
+    create_bucket: true
+    # Object name prefix (object names are random internal keys).
+    prefix: chunks/
+
+records:
+  # embedded: bbolt file in data/. redis: shared by all replicas (needed
+  # with storage s3).
+  backend: embedded
+
+redis:
+  address: redis:6379
+  username: ""
+  # The password comes from this file or env XFTPD_REDIS_PASSWORD.
+  password_file: ""
+  db: 0
+  # Key prefix; keep the {hash tag} for Redis Cluster.
+  prefix: "{xftp}:"
+  tls: false
+`
