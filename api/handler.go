@@ -27,6 +27,9 @@ type HandlerOptions struct {
 	// RequestTimeout bounds every other request, except that downloads
 	// get UploadTimeout to stream.
 	RequestTimeout time.Duration
+	// Observe, if set, is told of every request: its route pattern (never
+	// the path, which holds IDs), status and duration.
+	Observe func(op string, status int, d time.Duration)
 }
 
 // Handler is the relay's HTTP binding.
@@ -58,6 +61,9 @@ func NewHandler(svc *server.Service, opts HandlerOptions) *Handler {
 func (h *Handler) Routes() chi.Router {
 	r := chi.NewRouter()
 	r.Use(h.requestID)
+	if h.opts.Observe != nil {
+		r.Use(h.observe)
+	}
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, ErrorResponse{Error: CodeNotFound})
 	})
@@ -80,6 +86,39 @@ func (h *Handler) requestID(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r.WithContext(withRequestID(r.Context(), id)))
 	})
 }
+
+// observe reports each request's route, status and duration.
+func (h *Handler) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		defer func() {
+			op := "unmatched"
+			if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
+				op = r.Method + " " + rc.RoutePattern()
+			}
+			h.opts.Observe(op, sw.status, time.Since(start))
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+// statusWriter remembers the status; Unwrap keeps http.ResponseController
+// (deadlines, flushing) working through it.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // fail writes the error answer for err. Internal error text is logged,
 // never sent.

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -433,5 +435,28 @@ func TestConcurrentClients(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+func TestObserveReportsRoutesNotIDs(t *testing.T) {
+	ts := newTestServer(t, nil)
+	var mu sync.Mutex
+	var ops []string
+	h := NewHandler(ts.svc, HandlerOptions{Observe: func(op string, status int, d time.Duration) {
+		mu.Lock()
+		ops = append(ops, fmt.Sprintf("%s %d", op, status))
+		mu.Unlock()
+	}})
+	srv := httptest.NewServer(h.Routes())
+	defer srv.Close()
+	resp, err := http.Post(srv.URL+"/v1/chunks/"+enc.EncodeToString(make([]byte, 24))+"/ack", "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(ops) != 1 || ops[0] != "POST /v1/chunks/{id}/ack 400" {
+		t.Fatalf("observed %q", ops)
 	}
 }
