@@ -82,6 +82,11 @@ func LoadOrCreate(path string) (id *Identity, created bool, err error) {
 	}
 	data := pem.EncodeToMemory(&pem.Block{Type: pemType, Bytes: priv.Seed()})
 	if err := writeFileAtomic(path, data, 0o600); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			// Another replica sharing the file created it first: use theirs.
+			id, _, err := LoadOrCreate(path)
+			return id, false, err
+		}
 		return nil, false, fmt.Errorf("identity: saving new key: %w", err)
 	}
 	return &Identity{Key: priv}, true, nil

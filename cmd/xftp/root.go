@@ -26,7 +26,7 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}
-	root.AddCommand(uploadCmd(), downloadCmd(), deleteCmd(), infoCmd(), linkCmd())
+	root.AddCommand(uploadCmd(), downloadCmd(), deleteCmd(), infoCmd(), linkCmd(), checkCmd())
 	return root
 }
 
