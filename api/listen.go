@@ -58,11 +58,14 @@ func NewHTTPServer(handler http.Handler, id *identity.Identity, o ServerOptions)
 	if err != nil {
 		return nil, err
 	}
+	// HTTP/1.1 stays on for health probes and simple tools; clients
+	// negotiate h2.
+	srv.Protocols.SetHTTP1(true)
 	srv.Protocols.SetHTTP2(true)
 	srv.TLSConfig = &tls.Config{
 		MinVersion:   tls.VersionTLS13,
 		Certificates: []tls.Certificate{cert},
-		NextProtos:   []string{"h2"},
+		NextProtos:   []string{"h2", "http/1.1"},
 	}
 	return srv, nil
 }
