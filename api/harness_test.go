@@ -129,10 +129,6 @@ func (ts *testServer) client() *Client {
 	return c
 }
 
-type party struct {
-	key ed25519.PrivateKey
-}
-
 func newKey() ed25519.PrivateKey {
 	_, k, _ := ed25519.GenerateKey(rand.Reader)
 	return k

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/xftp/xftp/storage"
 )
@@ -34,7 +35,7 @@ var _ storage.Records = (*Records)(nil)
 // timeout if another process holds the file.
 func Open(path string, timeout time.Duration) (*Records, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("record database %s is in use by another process", path)
 	}
 	if err != nil {
