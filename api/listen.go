@@ -1,9 +1,12 @@
 package api
 
 import (
+	"context"
 	"crypto/tls"
+	"log"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"time"
 
 	"github.com/xftp/xftp/identity"
@@ -47,8 +50,8 @@ func NewHTTPServer(handler http.Handler, id *identity.Identity, o ServerOptions)
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	// net/http's own messages (TLS handshake errors) name peer addresses:
-	// keep them at debug level.
-	srv.ErrorLog = slog.NewLogLogger(o.Logger.Handler(), slog.LevelDebug)
+	// scrub them, and keep them at debug level.
+	srv.ErrorLog = log.New(scrubWriter{o.Logger}, "", 0)
 	if o.Plain {
 		srv.Protocols.SetHTTP1(true)
 		srv.Protocols.SetUnencryptedHTTP2(true)
@@ -68,4 +71,17 @@ func NewHTTPServer(handler http.Handler, id *identity.Identity, o ServerOptions)
 		NextProtos:   []string{"h2", "http/1.1"},
 	}
 	return srv, nil
+}
+
+// peerAddr matches IPv4 and bracketed IPv6 addresses with ports.
+var peerAddr = regexp.MustCompile(`(\d{1,3}\.){3}\d{1,3}(:\d+)?|\[[0-9a-fA-F:.%]+\](:\d+)?`)
+
+// scrubWriter logs net/http's messages at debug level without peer
+// addresses: xftpd never logs client IPs.
+type scrubWriter struct{ log *slog.Logger }
+
+func (w scrubWriter) Write(p []byte) (int, error) {
+	msg := peerAddr.ReplaceAllString(string(p), "[peer]")
+	w.log.Log(context.Background(), slog.LevelDebug, "http server", "msg", msg)
+	return len(p), nil
 }
