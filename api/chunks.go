@@ -12,11 +12,11 @@ import (
 
 func (h *Handler) chunkRoutes() chi.Router {
 	r := chi.NewRouter()
-	r.Post("/", h.create)
+	r.Post("/", h.limit(h.createLimit, h.create))
 	r.Put("/{id}", h.upload)
 	r.Delete("/{id}", h.delete)
 	r.Post("/{id}/recipients", h.addRecipients)
-	r.Post("/{id}/download", h.download)
+	r.Post("/{id}/download", h.limit(h.downloadLimit, h.download))
 	r.Post("/{id}/ack", h.ack)
 	return r
 }

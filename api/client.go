@@ -146,10 +146,17 @@ func (c *Client) VerifyIdentity(ctx context.Context) (ed25519.PublicKey, error) 
 
 func (c *Client) clock() time.Time { return c.now().Add(time.Duration(c.skew.Load())) }
 
-// send signs and sends one request and returns the successful response.
+// send is sendAbout for a request about no chunk.
+func (c *Client) send(ctx context.Context, method, path string, key ed25519.PrivateKey, jsonBody []byte, upload io.Reader, size int64) (*http.Response, error) {
+	return c.sendAbout(ctx, method, path, nil, key, jsonBody, upload, size)
+}
+
+// sendAbout signs and sends one request and returns the successful response.
 // body is either raw JSON (signed by hash) or an upload stream (unsigned,
 // length size). A CLOCK refusal is retried once with the server's clock.
-func (c *Client) send(ctx context.Context, method, path string, key ed25519.PrivateKey, jsonBody []byte, upload io.Reader, size int64) (*http.Response, error) {
+// A 451 answer becomes *blocklist.BlockedError only if its record verifies
+// for chunkID, the ID (or create digest) the request is about.
+func (c *Client) sendAbout(ctx context.Context, method, path string, chunkID []byte, key ed25519.PrivateKey, jsonBody []byte, upload io.Reader, size int64) (*http.Response, error) {
 	if _, err := c.VerifyIdentity(ctx); err != nil {
 		return nil, err
 	}
@@ -180,6 +187,9 @@ func (c *Client) send(ctx context.Context, method, path string, key ed25519.Priv
 		}
 		if resp.StatusCode == http.StatusOK {
 			return resp, nil
+		}
+		if resp.StatusCode == StatusBlocked {
+			return nil, c.blocked(resp, chunkID)
 		}
 		apiErr := readError(resp)
 		if apiErr.Code == CodeClock && attempt == 0 && upload == nil {
@@ -224,7 +234,7 @@ func decodeJSON(resp *http.Response, out any) error {
 	return nil
 }
 
-func (c *Client) sendJSON(ctx context.Context, method, path string, key ed25519.PrivateKey, in, out any) error {
+func (c *Client) sendJSON(ctx context.Context, method, path string, chunkID []byte, key ed25519.PrivateKey, in, out any) error {
 	body := []byte{}
 	if in != nil {
 		var err error
@@ -232,7 +242,7 @@ func (c *Client) sendJSON(ctx context.Context, method, path string, key ed25519.
 			return err
 		}
 	}
-	resp, err := c.send(ctx, method, path, key, body, nil, 0)
+	resp, err := c.sendAbout(ctx, method, path, chunkID, key, body, nil, 0)
 	if err != nil {
 		return err
 	}
@@ -264,7 +274,7 @@ func (c *Client) Create(ctx context.Context, sender ed25519.PrivateKey, size int
 		req.RecipientKeys = append(req.RecipientKeys, B64(k))
 	}
 	var resp CreateResponse
-	if err := c.sendJSON(ctx, http.MethodPost, "/v1/chunks", sender, req, &resp); err != nil {
+	if err := c.sendJSON(ctx, http.MethodPost, "/v1/chunks", digest[:], sender, req, &resp); err != nil {
 		return nil, err
 	}
 	if len(resp.SenderID) == 0 || len(resp.RecipientIDs) != len(recipients) {
@@ -279,7 +289,7 @@ func (c *Client) Create(ctx context.Context, sender ed25519.PrivateKey, size int
 
 // Upload sends the chunk body: exactly size bytes from body.
 func (c *Client) Upload(ctx context.Context, senderID []byte, sender ed25519.PrivateKey, body io.Reader, size int64) error {
-	resp, err := c.send(ctx, http.MethodPut, chunkPath(senderID, ""), sender, nil, body, size)
+	resp, err := c.sendAbout(ctx, http.MethodPut, chunkPath(senderID, ""), senderID, sender, nil, body, size)
 	if err != nil {
 		return err
 	}
@@ -294,7 +304,7 @@ func (c *Client) AddRecipients(ctx context.Context, senderID []byte, sender ed25
 		req.RecipientKeys = append(req.RecipientKeys, B64(k))
 	}
 	var resp RecipientsResponse
-	if err := c.sendJSON(ctx, http.MethodPost, chunkPath(senderID, "/recipients"), sender, req, &resp); err != nil {
+	if err := c.sendJSON(ctx, http.MethodPost, chunkPath(senderID, "/recipients"), senderID, sender, req, &resp); err != nil {
 		return nil, err
 	}
 	if len(resp.RecipientIDs) != len(recipients) {
@@ -309,12 +319,12 @@ func (c *Client) AddRecipients(ctx context.Context, senderID []byte, sender ed25
 
 // Delete removes a chunk.
 func (c *Client) Delete(ctx context.Context, senderID []byte, sender ed25519.PrivateKey) error {
-	return c.sendJSON(ctx, http.MethodDelete, chunkPath(senderID, ""), sender, nil, nil)
+	return c.sendJSON(ctx, http.MethodDelete, chunkPath(senderID, ""), senderID, sender, nil, nil)
 }
 
 // Ack tells the server this recipient is done with the chunk.
 func (c *Client) Ack(ctx context.Context, recipientID []byte, recipient ed25519.PrivateKey) error {
-	return c.sendJSON(ctx, http.MethodPost, chunkPath(recipientID, "/ack"), recipient, nil, nil)
+	return c.sendJSON(ctx, http.MethodPost, chunkPath(recipientID, "/ack"), recipientID, recipient, nil, nil)
 }
 
 // ErrTransport means a download's transport encryption failed: the server
@@ -338,7 +348,7 @@ func (c *Client) Download(ctx context.Context, recipientID []byte, recipient ed2
 	if err != nil {
 		return nil, err
 	}
-	resp, err := c.send(ctx, http.MethodPost, chunkPath(recipientID, "/download"), recipient, body, nil, 0)
+	resp, err := c.sendAbout(ctx, http.MethodPost, chunkPath(recipientID, "/download"), recipientID, recipient, body, nil, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/xftp/xftp/blocklist"
 	"github.com/xftp/xftp/server"
 )
 
@@ -27,12 +28,20 @@ const (
 	CodeCorrupt     = "CORRUPT"
 	CodeInternal    = "INTERNAL"
 	CodeNotFound    = "NOT_FOUND"
+	CodeBlocked     = "BLOCKED" // with HTTP 451 and the signed record; see blocked.go
+	// Admin API only.
+	CodeNotBlocked     = "NOT_BLOCKED"
+	CodeAlreadyBlocked = "ALREADY_BLOCKED"
+	CodeNotConfigured  = "NOT_CONFIGURED"
 )
 
 // statusOf is the one mapping from domain errors to HTTP status and code.
 func statusOf(err error) (int, string) {
 	var mbe *http.MaxBytesError
+	var be *blocklist.BlockedError
 	switch {
+	case errors.As(err, &be):
+		return StatusBlocked, CodeBlocked
 	case errors.Is(err, server.ErrUnavailable):
 		return http.StatusServiceUnavailable, CodeUnavailable
 	case errors.Is(err, server.ErrAuth):
@@ -53,6 +62,14 @@ func statusOf(err error) (int, string) {
 		return http.StatusForbidden, CodeProhibited
 	case errors.Is(err, server.ErrCorrupt):
 		return http.StatusInternalServerError, CodeCorrupt
+	case errors.Is(err, server.ErrUnknownChunk):
+		return http.StatusNotFound, CodeNotFound
+	case errors.Is(err, server.ErrNotBlocked):
+		return http.StatusNotFound, CodeNotBlocked
+	case errors.Is(err, server.ErrAlreadyBlocked):
+		return http.StatusConflict, CodeAlreadyBlocked
+	case errors.Is(err, server.ErrNoBlocklist):
+		return http.StatusNotImplemented, CodeNotConfigured
 	case errors.As(err, &mbe):
 		return http.StatusRequestEntityTooLarge, CodeTooLarge
 	case errors.Is(err, context.DeadlineExceeded):
@@ -102,6 +119,7 @@ var codeText = map[string]string{
 	CodeUnavailable: "the server's storage is temporarily unavailable; try again later (UNAVAILABLE)",
 	CodeCorrupt:     "the server's copy of the chunk is corrupt (CORRUPT)",
 	CodeInternal:    "the server had an internal error (INTERNAL)",
+	CodeBlocked:     "the server's operator blocked the chunk (BLOCKED)",
 }
 
 func parseRetryAfter(v string) time.Duration {

@@ -30,6 +30,9 @@ type HandlerOptions struct {
 	// Observe, if set, is told of every request: its route pattern (never
 	// the path, which holds IDs), status and duration.
 	Observe func(op string, status int, d time.Duration)
+	// Limits are the per-source request rates (connections are limited by
+	// LimitListener).
+	Limits Limits
 }
 
 // Handler is the relay's HTTP binding.
@@ -39,6 +42,8 @@ type Handler struct {
 	log  *slog.Logger
 	opts HandlerOptions
 	bufs sync.Pool
+
+	createLimit, downloadLimit *rateLimiter
 }
 
 // NewHandler binds svc to HTTP.
@@ -54,6 +59,8 @@ func NewHandler(svc *server.Service, opts HandlerOptions) *Handler {
 	}
 	h := &Handler{svc: svc, self: svc.Identity().Fingerprint(), log: opts.Logger, opts: opts}
 	h.bufs.New = func() any { b := make([]byte, 256<<10); return &b }
+	h.createLimit = newRateLimiter(opts.Limits.CreatesPerMinute)
+	h.downloadLimit = newRateLimiter(opts.Limits.DownloadsPerMinute)
 	return h
 }
 
@@ -136,7 +143,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		// Lets a client with a skewed clock correct itself.
 		w.Header().Set("Date", h.svc.Now().UTC().Format(http.TimeFormat))
 	}
-	writeJSON(w, status, ErrorResponse{Error: code})
+	writeJSON(w, status, errorBody(err, code))
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

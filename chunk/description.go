@@ -63,6 +63,24 @@ const (
 //	  - "no": 2
 //	    ...
 //
+// A file with Reed-Solomon parity (see "Erasure coding" in the package
+// documentation) has two more fields: erasure, right after key, and parity
+// after chunks, listing the parity chunks in the same form, numbered 1..p;
+// stripe s (0-based) has parity chunks s*M+1..s*M+M:
+//
+//	key: AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8
+//	erasure: {data: 2, parity: 1}
+//	chunks:
+//	  ...
+//	parity:
+//	  - "no": 1
+//	    size: 262144
+//	    ...
+//
+// A description without parity has neither field, so its form is the one
+// older readers know. Older readers reject a description with parity
+// (unknown field) instead of misreading it, so the version stays 1.
+//
 // ("no" is quoted because YAML 1.1 readers take a bare no for false; Parse
 // accepts it bare too.) Parse is strict: unknown fields, duplicate keys,
 // numbers that are not integers, non-canonical base64 and more than one
@@ -70,14 +88,29 @@ const (
 type Description struct {
 	Version int    // DescriptionVersion
 	Party   Party  // PartyRecipient or PartySender
-	Size    int64  // total encrypted size, the sum of the chunk sizes
+	Size    int64  // total encrypted size, the sum of the (data) chunk sizes
 	Key     []byte // the KeySize-byte file key
 	Chunks  []ChunkRef
+	// Erasure is the Reed-Solomon scheme of the file; the zero value means
+	// no parity, and then Parity is empty.
+	Erasure ErasureParams
+	// Parity lists the parity chunks, stripe by stripe: stripe s has
+	// Parity[s*M : s*M+M] for M = Erasure.Parity. A parity chunk is as
+	// large as the largest data chunk of its stripe. Numbers run 1..len.
+	Parity []ChunkRef
 }
 
-// ChunkRef describes one encrypted chunk.
+// ErasureParams is a Reed-Solomon scheme: stripes of Data data chunks
+// (the last may have fewer) each get Parity parity chunks. In a
+// description both are at least 1 and Data+Parity is at most MaxShards,
+// or both are zero for no parity.
+type ErasureParams struct {
+	Data, Parity int
+}
+
+// ChunkRef describes one encrypted chunk or one parity chunk.
 type ChunkRef struct {
-	Number   int      // 1-based position in the file; chunks are numbered 1..n in order
+	Number   int      // 1-based position in its list; chunks are numbered 1..n in order
 	Size     int64    // a positive multiple of SealedSegmentSize, at most Size4M
 	Digest   [32]byte // SHA-256 of the encrypted chunk as stored
 	Replicas []Replica
@@ -130,26 +163,72 @@ func (d *Description) Validate() error {
 	if len(d.Chunks) > MaxChunks {
 		return descErr("chunks: %d, more than %d", len(d.Chunks), MaxChunks)
 	}
-	var sum int64
-	for i, c := range d.Chunks {
-		if c.Number != i+1 {
-			return descErr("chunks[%d].no: %d, want %d", i, c.Number, i+1)
-		}
-		if c.Size <= 0 || c.Size%SealedSegmentSize != 0 || c.Size > Size4M {
-			return descErr("chunks[%d].size: %d is not a positive multiple of %d up to %d", i, c.Size, SealedSegmentSize, Size4M)
-		}
-		sum += c.Size
-		if len(c.Replicas) == 0 {
-			return descErr("chunks[%d].replicas: none", i)
-		}
-		for j, r := range c.Replicas {
-			if err := r.validate(); err != nil {
-				return descErr("chunks[%d].replicas[%d].%v", i, j, err)
-			}
-		}
+	sum, err := validateRefs("chunks", d.Chunks)
+	if err != nil {
+		return err
 	}
 	if sum != d.Size {
 		return descErr("size: %d, but the chunk sizes add up to %d", d.Size, sum)
+	}
+	return d.validateParity()
+}
+
+// validateRefs checks the chunk list called name and returns the sum of
+// the chunk sizes.
+func validateRefs(name string, refs []ChunkRef) (int64, error) {
+	var sum int64
+	for i, c := range refs {
+		if c.Number != i+1 {
+			return 0, descErr("%s[%d].no: %d, want %d", name, i, c.Number, i+1)
+		}
+		if c.Size <= 0 || c.Size%SealedSegmentSize != 0 || c.Size > Size4M {
+			return 0, descErr("%s[%d].size: %d is not a positive multiple of %d up to %d", name, i, c.Size, SealedSegmentSize, Size4M)
+		}
+		sum += c.Size
+		if len(c.Replicas) == 0 {
+			return 0, descErr("%s[%d].replicas: none", name, i)
+		}
+		for j, r := range c.Replicas {
+			if err := r.validate(); err != nil {
+				return 0, descErr("%s[%d].replicas[%d].%v", name, i, j, err)
+			}
+		}
+	}
+	return sum, nil
+}
+
+// validateParity checks Erasure and Parity against the chunks.
+func (d *Description) validateParity() error {
+	k, m := d.Erasure.Data, d.Erasure.Parity
+	if k == 0 && m == 0 {
+		if len(d.Parity) != 0 {
+			return descErr("parity: %d chunks without erasure coding", len(d.Parity))
+		}
+		return nil
+	}
+	if k < 1 || m < 1 || k > MaxShards || m > MaxShards-k {
+		return descErr("erasure: %d+%d, want at least 1 data and 1 parity shard, at most %d in all", k, m, MaxShards)
+	}
+	if len(d.Parity) > MaxChunks {
+		return descErr("parity: %d, more than %d", len(d.Parity), MaxChunks)
+	}
+	stripes := (len(d.Chunks) + k - 1) / k
+	if want := stripes * m; len(d.Parity) != want {
+		return descErr("parity: %d chunks, want %d (%d stripes of %d+%d)", len(d.Parity), want, stripes, k, m)
+	}
+	if _, err := validateRefs("parity", d.Parity); err != nil {
+		return err
+	}
+	for s := range stripes {
+		var shard int64
+		for _, c := range d.Chunks[s*k : min((s+1)*k, len(d.Chunks))] {
+			shard = max(shard, c.Size)
+		}
+		for j := s * m; j < (s+1)*m; j++ {
+			if d.Parity[j].Size != shard {
+				return descErr("parity[%d].size: %d, want %d, the largest chunk of stripe %d", j, d.Parity[j].Size, shard, s)
+			}
+		}
 	}
 	return nil
 }
@@ -182,11 +261,18 @@ func (r *Replica) validate() error {
 
 // The YAML form. Field order here is the order in the output.
 type yamlDescription struct {
-	Version yamlInt     `yaml:"xftp_description"`
-	Party   string      `yaml:"party"`
-	Size    yamlInt     `yaml:"size"`
-	Key     string      `yaml:"key"`
-	Chunks  []yamlChunk `yaml:"chunks"`
+	Version yamlInt      `yaml:"xftp_description"`
+	Party   string       `yaml:"party"`
+	Size    yamlInt      `yaml:"size"`
+	Key     string       `yaml:"key"`
+	Erasure *yamlErasure `yaml:"erasure,omitempty,flow"`
+	Chunks  []yamlChunk  `yaml:"chunks"`
+	Parity  []yamlChunk  `yaml:"parity,omitempty"`
+}
+
+type yamlErasure struct {
+	Data   yamlInt `yaml:"data"`
+	Parity yamlInt `yaml:"parity"`
 }
 
 type yamlChunk struct {
@@ -240,14 +326,11 @@ func (d *Description) Marshal() ([]byte, error) {
 		Party:   string(d.Party),
 		Size:    yamlInt(d.Size),
 		Key:     b64.EncodeToString(d.Key),
-		Chunks:  make([]yamlChunk, len(d.Chunks)),
+		Chunks:  marshalRefs(d.Chunks),
 	}
-	for i, c := range d.Chunks {
-		yc := yamlChunk{No: yamlInt(c.Number), Size: yamlInt(c.Size), Digest: b64.EncodeToString(c.Digest[:]), Replicas: make([]yamlReplica, len(c.Replicas))}
-		for j, r := range c.Replicas {
-			yc.Replicas[j] = yamlReplica{Server: r.Server, ID: b64.EncodeToString(r.ID), Key: b64.EncodeToString(r.Key.Seed())}
-		}
-		y.Chunks[i] = yc
+	if d.Erasure != (ErasureParams{}) {
+		y.Erasure = &yamlErasure{Data: yamlInt(d.Erasure.Data), Parity: yamlInt(d.Erasure.Parity)}
+		y.Parity = marshalRefs(d.Parity)
 	}
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
@@ -259,6 +342,18 @@ func (d *Description) Marshal() ([]byte, error) {
 		return nil, fmt.Errorf("chunk: encoding description: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+func marshalRefs(refs []ChunkRef) []yamlChunk {
+	ys := make([]yamlChunk, len(refs))
+	for i, c := range refs {
+		yc := yamlChunk{No: yamlInt(c.Number), Size: yamlInt(c.Size), Digest: b64.EncodeToString(c.Digest[:]), Replicas: make([]yamlReplica, len(c.Replicas))}
+		for j, r := range c.Replicas {
+			yc.Replicas[j] = yamlReplica{Server: r.Server, ID: b64.EncodeToString(r.ID), Key: b64.EncodeToString(r.Key.Seed())}
+		}
+		ys[i] = yc
+	}
+	return ys
 }
 
 // Parse parses a description in its YAML form or its link form (see
@@ -298,36 +393,60 @@ func parseYAML(b []byte) (d *Description, err error) {
 	if d.Key, err = decodeB64(y.Key); err != nil {
 		return nil, descErr("key: %v", err)
 	}
-	if len(y.Chunks) > MaxChunks {
-		return nil, descErr("chunks: %d, more than %d", len(y.Chunks), MaxChunks)
+	if d.Chunks, err = parseRefs("chunks", y.Chunks); err != nil {
+		return nil, err
 	}
-	d.Chunks = make([]ChunkRef, len(y.Chunks))
-	for i, yc := range y.Chunks {
-		if yc.No < 1 || yc.No > MaxChunks {
-			return nil, descErr("chunks[%d].no: %d, want %d", i, yc.No, i+1)
+	if e := y.Erasure; e != nil {
+		// Zero is how a description says "no parity": by leaving the
+		// field out, so that every description has one YAML form.
+		if e.Data < 1 || e.Parity < 1 || e.Data > MaxShards || e.Parity > MaxShards {
+			return nil, descErr("erasure: %d+%d, want at least 1 data and 1 parity shard, at most %d in all", e.Data, e.Parity, MaxShards)
 		}
-		c := ChunkRef{Number: int(yc.No), Size: int64(yc.Size), Replicas: make([]Replica, len(yc.Replicas))}
-		digest, err := decodeB64(yc.Digest)
-		if err != nil || len(digest) != len(c.Digest) {
-			return nil, descErr("chunks[%d].digest: want %d bytes of unpadded base64url", i, len(c.Digest))
+		d.Erasure = ErasureParams{Data: int(e.Data), Parity: int(e.Parity)}
+	}
+	if y.Parity != nil {
+		if d.Parity, err = parseRefs("parity", y.Parity); err != nil {
+			return nil, err
 		}
-		copy(c.Digest[:], digest)
-		for j, yr := range yc.Replicas {
-			r := Replica{Server: yr.Server}
-			if r.ID, err = decodeB64(yr.ID); err != nil {
-				return nil, descErr("chunks[%d].replicas[%d].id: %v", i, j, err)
-			}
-			seed, err := decodeB64(yr.Key)
-			if err != nil || len(seed) != ed25519.SeedSize {
-				return nil, descErr("chunks[%d].replicas[%d].key: want a %d-byte seed in unpadded base64url", i, j, ed25519.SeedSize)
-			}
-			r.Key = ed25519.NewKeyFromSeed(seed)
-			c.Replicas[j] = r
+		if len(d.Parity) == 0 {
+			d.Parity = nil
 		}
-		d.Chunks[i] = c
 	}
 	if err := d.Validate(); err != nil {
 		return nil, err
 	}
 	return d, nil
+}
+
+// parseRefs decodes the chunk list called name; Validate checks the rest.
+func parseRefs(name string, ys []yamlChunk) ([]ChunkRef, error) {
+	if len(ys) > MaxChunks {
+		return nil, descErr("%s: %d, more than %d", name, len(ys), MaxChunks)
+	}
+	refs := make([]ChunkRef, len(ys))
+	for i, yc := range ys {
+		if yc.No < 1 || yc.No > MaxChunks {
+			return nil, descErr("%s[%d].no: %d, want %d", name, i, yc.No, i+1)
+		}
+		c := ChunkRef{Number: int(yc.No), Size: int64(yc.Size), Replicas: make([]Replica, len(yc.Replicas))}
+		digest, err := decodeB64(yc.Digest)
+		if err != nil || len(digest) != len(c.Digest) {
+			return nil, descErr("%s[%d].digest: want %d bytes of unpadded base64url", name, i, len(c.Digest))
+		}
+		copy(c.Digest[:], digest)
+		for j, yr := range yc.Replicas {
+			r := Replica{Server: yr.Server}
+			if r.ID, err = decodeB64(yr.ID); err != nil {
+				return nil, descErr("%s[%d].replicas[%d].id: %v", name, i, j, err)
+			}
+			seed, err := decodeB64(yr.Key)
+			if err != nil || len(seed) != ed25519.SeedSize {
+				return nil, descErr("%s[%d].replicas[%d].key: want a %d-byte seed in unpadded base64url", name, i, j, ed25519.SeedSize)
+			}
+			r.Key = ed25519.NewKeyFromSeed(seed)
+			c.Replicas[j] = r
+		}
+		refs[i] = c
+	}
+	return refs, nil
 }

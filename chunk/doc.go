@@ -38,10 +38,31 @@
 // retry or resume without temporary files. An Opener checks and opens
 // chunks independently, in any order and concurrently.
 //
+// # Erasure coding
+//
+// A file may be spread over servers with Reed-Solomon parity
+// (github.com/klauspost/reedsolomon, GF(2^8)), so that it survives the
+// loss of some chunks. With K data and M parity shards (Erasure), the
+// chunks in file order are cut into stripes of K consecutive chunks; the
+// last stripe may have fewer, and its missing data shards are virtual
+// all-zero shards that are never stored. A stripe's shard size is its
+// largest chunk size; smaller chunks are zero-extended for coding only and
+// keep their own size when stored. Each stripe gets M parity chunks of
+// exactly the shard size, itself a chunk size servers accept, so a server
+// cannot tell parity from data. Any K of a stripe's data and parity chunks
+// rebuild its missing data chunks, which are then checked against their
+// digests and opened like any other. Coding streams in 64 KiB blocks:
+// encoding or rebuilding a stripe holds (K+M) × 64 KiB of buffers, not
+// its chunks.
+//
+// XFTP pads the number of recipient IDs so that a server cannot count a
+// file's audience; PaddedRecipients gives the padded count.
+//
 // # File description
 //
 // A Description lists the file key and, for every chunk, its size, its
 // SHA-256 digest and the servers holding a replica with the ID and key that
-// authorize access to it. It has a YAML form (Marshal) and a compact link
-// form (Link); Parse accepts both.
+// authorize access to it, and for a file with parity, the scheme and the
+// parity chunks in the same form. It has a YAML form (Marshal) and a
+// compact link form (Link); Parse accepts both.
 package chunk

@@ -34,17 +34,26 @@ const maxLinkPayload = 16 << 20
 //	              uvarint server index (0-based, into the servers above)
 //	              uvarint ID length, the ID bytes
 //	              [32]byte key seed
+//	only for a file with parity (Erasure not zero), after the chunks:
+//	uvarint   data shards K (1..MaxShards)
+//	uvarint   parity shards M (1..MaxShards-K)
+//	uvarint   number of parity chunks P, then P times, in order,
+//	            a chunk as above
 //
 // Chunk numbers and the total size are implied. Each server appears once,
-// in order of first use, and every server is used. A decoded payload may
-// be at most 16 MiB.
+// in order of first use (chunks first, then parity chunks), and every
+// server is used. A decoded payload may be at most 16 MiB.
+//
+// The parity part was added without changing the version: a link without
+// it is exactly what it was before, and an older reader rejects a link with
+// it ("bytes after the last chunk") rather than misreading it.
 func (d *Description) Link() (string, error) {
 	if err := d.Validate(); err != nil {
 		return "", err
 	}
 	var servers []string
 	index := map[string]uint64{}
-	for _, c := range d.Chunks {
+	for _, c := range append(d.Chunks[:len(d.Chunks):len(d.Chunks)], d.Parity...) {
 		for _, r := range c.Replicas {
 			if _, ok := index[r.Server]; !ok {
 				index[r.Server] = uint64(len(servers))
@@ -64,17 +73,25 @@ func (d *Description) Link() (string, error) {
 		p = binary.AppendUvarint(p, uint64(len(s)))
 		p = append(p, s...)
 	}
-	p = binary.AppendUvarint(p, uint64(len(d.Chunks)))
-	for _, c := range d.Chunks {
-		p = binary.AppendUvarint(p, uint64(c.Size))
-		p = append(p, c.Digest[:]...)
-		p = binary.AppendUvarint(p, uint64(len(c.Replicas)))
-		for _, r := range c.Replicas {
-			p = binary.AppendUvarint(p, index[r.Server])
-			p = binary.AppendUvarint(p, uint64(len(r.ID)))
-			p = append(p, r.ID...)
-			p = append(p, r.Key.Seed()...)
+	appendRefs := func(refs []ChunkRef) {
+		p = binary.AppendUvarint(p, uint64(len(refs)))
+		for _, c := range refs {
+			p = binary.AppendUvarint(p, uint64(c.Size))
+			p = append(p, c.Digest[:]...)
+			p = binary.AppendUvarint(p, uint64(len(c.Replicas)))
+			for _, r := range c.Replicas {
+				p = binary.AppendUvarint(p, index[r.Server])
+				p = binary.AppendUvarint(p, uint64(len(r.ID)))
+				p = append(p, r.ID...)
+				p = append(p, r.Key.Seed()...)
+			}
 		}
+	}
+	appendRefs(d.Chunks)
+	if d.Erasure != (ErasureParams{}) {
+		p = binary.AppendUvarint(p, uint64(d.Erasure.Data))
+		p = binary.AppendUvarint(p, uint64(d.Erasure.Parity))
+		appendRefs(d.Parity)
 	}
 	if len(p) > maxLinkPayload {
 		return "", fmt.Errorf("%w: too large for a link (%d bytes encoded)", ErrDescription, len(p))
@@ -197,30 +214,47 @@ func decodeLink(p []byte) (*Description, error) {
 	next := 0 // servers are listed in order of first use
 	// A chunk takes at least 1 (size) + 32 (digest) + 1 (replicas) bytes,
 	// a replica at least 1 (server) + 1 (ID length) + 32 (seed) bytes.
-	d.Chunks = make([]ChunkRef, r.count(34))
-	for i := range d.Chunks {
-		c := ChunkRef{Number: i + 1, Size: int64(r.uvarint())}
-		copy(c.Digest[:], r.bytes(len(c.Digest)))
-		c.Replicas = make([]Replica, r.count(34))
-		for j := range c.Replicas {
-			k := r.uvarint()
-			id := r.bytes(r.count(1))
-			seed := r.bytes(ed25519.SeedSize)
-			if r.err != nil {
-				return nil, r.err
+	refs := func(name string) ([]ChunkRef, error) {
+		cs := make([]ChunkRef, r.count(34))
+		for i := range cs {
+			c := ChunkRef{Number: i + 1, Size: int64(r.uvarint())}
+			copy(c.Digest[:], r.bytes(len(c.Digest)))
+			c.Replicas = make([]Replica, r.count(34))
+			for j := range c.Replicas {
+				k := r.uvarint()
+				id := r.bytes(r.count(1))
+				seed := r.bytes(ed25519.SeedSize)
+				if r.err != nil {
+					return nil, r.err
+				}
+				if k > uint64(next) || k >= uint64(len(servers)) {
+					return nil, fmt.Errorf("%s %d: server index %d out of order or range", name, i+1, k)
+				}
+				if k == uint64(next) {
+					next++
+				}
+				c.Replicas[j] = Replica{Server: servers[k], ID: id, Key: ed25519.NewKeyFromSeed(seed)}
 			}
-			if k > uint64(next) || k >= uint64(len(servers)) {
-				return nil, fmt.Errorf("chunk %d: server index %d out of order or range", i+1, k)
-			}
-			if k == uint64(next) {
-				next++
-			}
-			c.Replicas[j] = Replica{Server: servers[k], ID: id, Key: ed25519.NewKeyFromSeed(seed)}
+			cs[i] = c
 		}
-		d.Chunks[i] = c
+		return cs, r.err
 	}
-	if r.err != nil {
-		return nil, r.err
+	var err error
+	if d.Chunks, err = refs("chunk"); err != nil {
+		return nil, err
+	}
+	if len(r.p) != 0 {
+		k, m := r.uvarint(), r.uvarint()
+		if r.err != nil {
+			return nil, r.err
+		}
+		if k < 1 || m < 1 || k > MaxShards || m > MaxShards {
+			return nil, fmt.Errorf("erasure: %d+%d, want at least 1 data and 1 parity shard, at most %d in all", k, m, MaxShards)
+		}
+		d.Erasure = ErasureParams{Data: int(k), Parity: int(m)}
+		if d.Parity, err = refs("parity chunk"); err != nil {
+			return nil, err
+		}
 	}
 	if len(r.p) != 0 {
 		return nil, fmt.Errorf("%d bytes after the last chunk", len(r.p))

@@ -7,12 +7,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/xftp/xftp/api"
+	"github.com/xftp/xftp/blocklist"
 	"github.com/xftp/xftp/chunk"
 )
 
@@ -55,6 +57,9 @@ func Download(ctx context.Context, req DownloadRequest, o Options) (res *Downloa
 	if d.Party != chunk.PartyRecipient {
 		return nil, ErrNotRecipient
 	}
+	if err := o.checkServers(descriptionServers(d), blocklist.RestrictNoSenderFiles); err != nil {
+		return nil, err
+	}
 	dir := req.Dir
 	if req.Output != "" {
 		dir = filepath.Dir(req.Output)
@@ -82,6 +87,7 @@ func Download(ctx context.Context, req DownloadRequest, o Options) (res *Downloa
 	err = forEach(ctx, len(d.Chunks), o.Parallel, func(ctx context.Context, i int) error {
 		ref := d.Chunks[i]
 		var last error
+		var blocked *BlockedError
 		for _, rep := range ref.Replicas {
 			c, err := p.get(rep.Server)
 			if err != nil {
@@ -105,6 +111,12 @@ func Download(ctx context.Context, req DownloadRequest, o Options) (res *Downloa
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
+			if be := o.blocked(last, rep.Server, "download", i+1, len(d.Chunks)); be != nil && blocked == nil {
+				blocked = be // another replica may still serve it
+			}
+		}
+		if blocked != nil {
+			return blocked
 		}
 		return fmt.Errorf("chunk %d: %w", i+1, last)
 	})
@@ -204,6 +216,8 @@ func Delete(ctx context.Context, d *chunk.Description, o Options) (gone int, err
 	p := newPool(o.ClientOptions)
 	defer p.close()
 	var already atomic.Int64
+	var blockedMu sync.Mutex
+	var blocked *BlockedError
 	err = forEach(ctx, len(d.Chunks), o.Parallel, func(ctx context.Context, i int) error {
 		for _, rep := range d.Chunks[i].Replicas {
 			c, err := p.get(rep.Server)
@@ -211,6 +225,15 @@ func Delete(ctx context.Context, d *chunk.Description, o Options) (gone int, err
 				return err
 			}
 			err = retry(ctx, o.Attempts, func() error { return c.Delete(ctx, rep.ID, rep.Key) }, nil)
+			if be := o.blocked(err, rep.Server, "delete", i+1, len(d.Chunks)); be != nil {
+				// Keep deleting the rest; report the block at the end.
+				blockedMu.Lock()
+				if blocked == nil || be.Chunk < blocked.Chunk {
+					blocked = be
+				}
+				blockedMu.Unlock()
+				continue
+			}
 			var ae *api.Error
 			if errors.As(err, &ae) && ae.Code == api.CodeAuth {
 				already.Add(1)
@@ -222,6 +245,9 @@ func Delete(ctx context.Context, d *chunk.Description, o Options) (gone int, err
 		}
 		return nil
 	})
+	if err == nil && blocked != nil {
+		err = blocked
+	}
 	return int(already.Load()), err
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/xftp/xftp/api"
+	"github.com/xftp/xftp/blocklist"
 	"github.com/xftp/xftp/chunk"
 	"github.com/xftp/xftp/identity"
 	"github.com/xftp/xftp/internal/stream"
@@ -26,6 +27,13 @@ type Options struct {
 	Progress func(Event)
 	// ClientOptions configure the connections to servers.
 	ClientOptions api.ClientOptions
+	// Restrictions, if set, is the restriction store: operations consult
+	// it and record the restrictions of verified blocking records in it.
+	Restrictions *Restrictions
+	// IgnoreRestrictions proceeds despite restrictions, after a warning.
+	IgnoreRestrictions bool
+	// Warn, if set, receives warnings for the user.
+	Warn func(string)
 }
 
 func (o *Options) defaults() {
@@ -84,9 +92,12 @@ func (p *pool) close() {
 func temporary(err error) bool {
 	var ae *api.Error
 	var ne net.Error
+	var be *blocklist.BlockedError
 	switch {
 	case errors.Is(err, context.Canceled), errors.Is(err, identity.ErrWrongIdentity):
 		return false
+	case errors.As(err, &be), errors.Is(err, api.ErrInvalidBlockingRecord):
+		return false // a verified block is final; a forged one is the server's fault
 	case errors.As(err, &ae):
 		return ae.Temporary()
 	case errors.Is(err, api.ErrTransport), errors.Is(err, stream.ErrAuth):

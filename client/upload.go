@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/xftp/xftp/blocklist"
 	"github.com/xftp/xftp/chunk"
 )
 
@@ -64,6 +65,9 @@ func Upload(ctx context.Context, req UploadRequest, o Options) (*Uploaded, error
 		if _, err := p.get(s); err != nil {
 			return nil, err
 		}
+	}
+	if err := o.checkServers(req.Servers, blocklist.RestrictNoUploads); err != nil {
+		return nil, err
 	}
 	f, err := os.Open(req.Path)
 	if err != nil {
@@ -121,12 +125,18 @@ func Upload(ctx context.Context, req UploadRequest, o Options) (*Uploaded, error
 			k.senderID, k.recipientIDs = created.SenderID, created.RecipientIDs
 			return nil
 		}, onRetry)
+		if be := o.blocked(err, k.server, "upload", i+1, len(sizes)); be != nil {
+			return be
+		}
 		if err != nil {
 			return fmt.Errorf("chunk %d: creating on %s: %w", i+1, redact(k.server), err)
 		}
 		err = retry(ctx, o.Attempts, func() error {
 			return c.Upload(ctx, k.senderID, k.sender, sealer.Chunk(i), sizes[i])
 		}, onRetry)
+		if be := o.blocked(err, k.server, "upload", i+1, len(sizes)); be != nil {
+			return be
+		}
 		if err != nil {
 			return fmt.Errorf("chunk %d: uploading to %s: %w", i+1, redact(k.server), err)
 		}

@@ -54,10 +54,13 @@ func (s *Service) verify(ctx context.Context, key ed25519.PublicKey, a Auth) err
 }
 
 // authorize resolves id, which must belong to role, and checks that a is
-// signed by its key. Unknown, expired and wrong-role IDs and bad signatures
+// signed by its key. A blocked id answers *blocklist.BlockedError first. Unknown, expired and wrong-role IDs and bad signatures
 // all give ErrAuth after the same work.
 func (s *Service) authorize(ctx context.Context, id []byte, role storage.Role, a Auth) (*storage.Record, error) {
 	if err := s.checkClock(a); err != nil {
+		return nil, err
+	}
+	if err := s.checkBlocked(ctx, id, role, a); err != nil {
 		return nil, err
 	}
 	rec, got, err := s.records.Lookup(ctx, id)

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/xftp/xftp/blocklist"
 	"github.com/xftp/xftp/identity"
 	"github.com/xftp/xftp/storage"
 )
@@ -31,6 +32,10 @@ type Service struct {
 	log     *slog.Logger
 	now     func() time.Time
 	metrics Metrics
+	// Takedowns (block.go).
+	blocks     blocklist.Store
+	quarantine storage.Store
+	audit      AuditLog
 }
 
 // Options are a Service's collaborators. Store, Records and Identity are
@@ -45,6 +50,14 @@ type Options struct {
 	// Now defaults to time.Now; tests inject clocks.
 	Now     func() time.Time
 	Metrics Metrics
+	// Blocklist holds blocked chunks; nil disables blocking. Every
+	// request is checked against it (see block.go).
+	Blocklist blocklist.Store
+	// Quarantine, if set, receives the bodies of blocked chunks instead
+	// of their being deleted.
+	Quarantine storage.Store
+	// Audit records blocklist changes; nil records nothing.
+	Audit AuditLog
 }
 
 // New returns a Service.
@@ -67,9 +80,13 @@ func New(cfg Config, o Options) (*Service, error) {
 	if o.Metrics == nil {
 		o.Metrics = nopMetrics{}
 	}
+	if o.Audit == nil {
+		o.Audit = nopAudit{}
+	}
 	cfg.ChunkSizes = slices.Clone(cfg.ChunkSizes)
 	return &Service{cfg: cfg, id: o.Identity, store: o.Store, records: o.Records,
-		nonces: o.Nonces, log: o.Logger, now: o.Now, metrics: o.Metrics}, nil
+		nonces: o.Nonces, log: o.Logger, now: o.Now, metrics: o.Metrics,
+		blocks: o.Blocklist, quarantine: o.Quarantine, audit: o.Audit}, nil
 }
 
 // Identity returns the server's identity.
@@ -123,6 +140,9 @@ func (s *Service) Create(ctx context.Context, req CreateRequest, a Auth) (*Creat
 	}
 	if s.cfg.Password != "" && subtle.ConstantTimeCompare([]byte(req.Password), []byte(s.cfg.Password)) != 1 {
 		return nil, ErrAuth
+	}
+	if err := s.checkDigestBlocked(ctx, req.Digest); err != nil {
+		return nil, err
 	}
 	if !slices.Contains(s.cfg.ChunkSizes, req.Size) {
 		return nil, ErrSize

@@ -27,6 +27,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 	}
 	root.AddCommand(uploadCmd(), downloadCmd(), deleteCmd(), infoCmd(), linkCmd(), checkCmd())
+	addTakedownCommands(root) // restrictions.go
 	return root
 }
 
@@ -87,7 +88,7 @@ func uploadCmd() *cobra.Command {
 				return fmt.Errorf("%s already exists: remove it or choose another folder with --out", out)
 			}
 			res, err := client.Upload(cmd.Context(), client.UploadRequest{Path: file, Servers: servers, Recipients: recipients},
-				client.Options{Parallel: parallel, Progress: progress(quiet, cmd.ErrOrStderr())})
+				restricted(cmd, client.Options{Parallel: parallel, Progress: progress(quiet, cmd.ErrOrStderr())}))
 			if err != nil {
 				return fmt.Errorf("upload of %s failed: %w", file, err)
 			}
@@ -190,7 +191,7 @@ func downloadCmd() *cobra.Command {
 				return err
 			}
 			res, err := client.Download(cmd.Context(), client.DownloadRequest{Description: d, Output: output, Keep: keep},
-				client.Options{Parallel: parallel, Progress: progress(quiet, cmd.ErrOrStderr())})
+				restricted(cmd, client.Options{Parallel: parallel, Progress: progress(quiet, cmd.ErrOrStderr())}))
 			if err != nil {
 				return fmt.Errorf("download failed: %w", err)
 			}
@@ -218,7 +219,7 @@ func deleteCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			gone, err := client.Delete(cmd.Context(), d, client.Options{})
+			gone, err := client.Delete(cmd.Context(), d, restricted(cmd, client.Options{}))
 			if err != nil {
 				return fmt.Errorf("delete failed: %w", err)
 			}

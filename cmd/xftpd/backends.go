@@ -37,9 +37,10 @@ func (b *backends) close() {
 
 func openBackends(ctx context.Context, cfg Config, env func(string) string, log *slog.Logger) (b *backends, err error) {
 	b = &backends{}
+	opened := b // "return nil, err" clears b before this runs
 	defer func() {
 		if err != nil {
-			b.close()
+			opened.close()
 		}
 	}()
 	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)

@@ -63,6 +63,7 @@ type Config struct {
 		Prefix       string `yaml:"prefix"`
 		TLS          bool   `yaml:"tls"`
 	} `yaml:"redis"`
+	Admin AdminConfig `yaml:"admin"` // see admin.go
 }
 
 // Size is a byte count written with units: 64KiB, 10GiB, 500MB.
@@ -135,6 +136,7 @@ func defaultConfig() Config {
 	c.Storage.S3.PathStyle = true
 	c.Records.Backend = "embedded"
 	c.Redis.Prefix = "{xftp}:"
+	c.Admin.Listen = defaultAdminListen
 	return c
 }
 
@@ -261,6 +263,9 @@ func (c Config) serverConfig(env func(string) string) (server.Config, error) {
 		return sc, errors.New("redis.address: required when records.backend is redis")
 	case c.Storage.Backend == "s3" && c.Records.Backend == "embedded":
 		return sc, errors.New("storage.backend s3 needs records.backend redis: replicas sharing a bucket must share their records")
+	}
+	if err := c.Admin.validate(); err != nil {
+		return sc, err
 	}
 	if err := sc.Validate(); err != nil {
 		return sc, fmt.Errorf("%s", strings.Replace(err.Error(), "chunk sizes", "chunk_sizes", 1))

@@ -67,4 +67,19 @@ redis:
   # Key prefix; keep the {hash tag} for Redis Cluster.
   prefix: "{xftp}:"
   tls: false
+
+# Operator admin API for takedowns (see docs/TAKEDOWNS.md). Blocked chunks
+# are kept in the records backend: embedded, or Redis (shared by replicas).
+admin:
+  # Plain HTTP with a bearer token; keep it on loopback. Empty disables it.
+  # Its actual address is also written to DATA/admin.address.
+  listen: 127.0.0.1:5444
+  # The token; generated (mode 0600) on first run if missing. Default
+  # DATA/admin.token.
+  token_file: ""
+  # Append-only log of every block and unblock. Default DATA/admin-audit.log.
+  audit_log: ""
+  # true keeps the bodies of blocked chunks under DATA/quarantine instead
+  # of deleting them; they are never served.
+  quarantine: false
 `

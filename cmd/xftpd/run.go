@@ -172,8 +172,16 @@ func run(ctx context.Context, cfg Config, env func(string) string, stdout io.Wri
 		return err
 	}
 	defer b.close()
-	svc, err := server.New(sc, server.Options{Identity: id, Store: b.store, Records: b.records, Nonces: b.nonces, Logger: log})
+	td, err := openTakedowns(cfg, b, log) // blocklist, audit log, admin API: admin.go
 	if err != nil {
+		return err
+	}
+	defer td.close()
+	svc, err := server.New(sc, td.options(server.Options{Identity: id, Store: b.store, Records: b.records, Nonces: b.nonces, Logger: log}))
+	if err != nil {
+		return err
+	}
+	if err := td.serve(svc); err != nil {
 		return err
 	}
 	handler := api.NewHandler(svc, api.HandlerOptions{Logger: log})

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// fileSection uploads and downloads one file through the xftp command (the
+// client engine) across cfg.Servers xftpd processes. The client runs as a
+// child process, so its peak RSS is its own (wait4 rusage).
+func fileSection(ctx context.Context, cfg *config, dir string, logf func(string, ...any)) ([]row, error) {
+	var addrs []string
+	for i := range cfg.Servers {
+		srv, addr, err := startXftpd(cfg.XftpdBin, dir, fmt.Sprintf("file-%d", i+1), backendConfig{})
+		if err != nil {
+			return nil, err
+		}
+		defer stopXftpd(srv, dir)
+		addrs = append(addrs, addr.String())
+	}
+	in := filepath.Join(dir, "file.bin")
+	sum, err := writeRandomFile(in, cfg.FileSize)
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(in)
+	note := fmt.Sprintf("%d xftpd, no parity", cfg.Servers)
+	args := []string{"upload", in, "--out", filepath.Join(dir, "file.xftp"), "-q"}
+	for _, a := range addrs {
+		args = append(args, "--server", a)
+	}
+	var rows []row
+	up, err := clientRun(ctx, cfg.XftpBin, args, "upload", cfg.FileSize)
+	if err != nil {
+		return rows, err
+	}
+	up.Note = note
+	rows = append(rows, up)
+	logf("%s", shortLine(up))
+	out := filepath.Join(dir, "file.out")
+	down, err := clientRun(ctx, cfg.XftpBin, []string{"download", filepath.Join(dir, "file.xftp", "rcv1.xftp"), "-o", out, "-q"}, "download", cfg.FileSize)
+	if err != nil {
+		return rows, err
+	}
+	defer os.Remove(out)
+	got, err := fileSum(out)
+	if err != nil {
+		return rows, err
+	}
+	if got != sum {
+		return rows, fmt.Errorf("the downloaded file differs from the uploaded one")
+	}
+	down.Note = note + ", verified"
+	rows = append(rows, down)
+	logf("%s", shortLine(down))
+	rows = append(rows, row{Section: "file", Op: "upload+download", Size: cfg.FileSize, Note: "4+2 erasure coding: n/a (issue 5)"})
+	return rows, nil
+}
+
+// clientRun runs the xftp command and reports its wall time, CPU time and
+// peak RSS.
+func clientRun(ctx context.Context, bin string, args []string, op string, size int64) (row, error) {
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = childEnv()
+	cmd.Stderr = &stderr
+	t := time.Now()
+	err := cmd.Run()
+	el := time.Since(t)
+	if err != nil {
+		return row{}, fmt.Errorf("xftp %s: %v: %s", op, err, strings.TrimSpace(stderr.String()))
+	}
+	ru, _ := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	rw := row{Section: "file", Op: op, Size: size, Ops: 1, Seconds: el.Seconds(), MBps: float64(size) / 1e6 / el.Seconds()}
+	if ru != nil {
+		cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		rw.CPUPerGB = cpu.Seconds() / (float64(size) / 1e9)
+		rw.PeakRSSMiB = float64(ru.Maxrss) / 1024 // Linux: KiB
+	}
+	rw.Note = fmt.Sprintf("%.1fs", el.Seconds())
+	return rw, nil
+}
+
+func writeRandomFile(path string, size int64) ([32]byte, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	defer f.Close()
+	var seed [32]byte
+	copy(seed[:], randHex(16))
+	src := rand.NewChaCha8(seed)
+	h := sha256.New()
+	w := bufio.NewWriterSize(io.MultiWriter(f, h), 1<<20)
+	if _, err := io.CopyN(w, src, size); err != nil {
+		return [32]byte{}, err
+	}
+	if err := w.Flush(); err != nil {
+		return [32]byte{}, err
+	}
+	var sum [32]byte
+	h.Sum(sum[:0])
+	return sum, f.Close()
+}
+
+func fileSum(path string) ([32]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.CopyBuffer(h, f, make([]byte, 1<<20)); err != nil {
+		return [32]byte{}, err
+	}
+	var sum [32]byte
+	h.Sum(sum[:0])
+	return sum, nil
+}

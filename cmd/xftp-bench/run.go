@@ -1,0 +1,236 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/dustin/go-humanize"
+)
+
+// row is one line of the table.
+type row struct {
+	Section    string  `json:"section"`
+	Op         string  `json:"op"`
+	Size       int64   `json:"size"`
+	Conc       int     `json:"concurrency"`
+	Ops        int64   `json:"ops"`
+	Seconds    float64 `json:"seconds"`
+	MBps       float64 `json:"mb_per_s"`
+	OpsPerSec  float64 `json:"ops_per_s"`
+	P50ms      float64 `json:"p50_ms"`
+	P99ms      float64 `json:"p99_ms"`
+	CPUPerGB   float64 `json:"cpu_s_per_gb,omitempty"`
+	PeakRSSMiB float64 `json:"peak_rss_mib,omitempty"`
+	Ratio      float64 `json:"ratio,omitempty"`
+	RatioTo    string  `json:"ratio_to,omitempty"`
+	Note       string  `json:"note,omitempty"`
+	Err        string  `json:"error,omitempty"`
+}
+
+type machine struct {
+	NumCPU     int    `json:"nproc"`
+	GOMAXPROCS int    `json:"gomaxprocs"`
+	CPU        string `json:"cpu"`
+	Go         string `json:"go"`
+	Kernel     string `json:"kernel"`
+	LoadStart  string `json:"load_start"`
+	LoadEnd    string `json:"load_end"`
+	Started    string `json:"started"`
+	Took       string `json:"took"`
+}
+
+type report struct {
+	Machine machine `json:"machine"`
+	Config  *config `json:"config"`
+	Rows    []row   `json:"rows"`
+}
+
+func newRow(section, op string, size int64, conc int, r loadResult, err error) row {
+	rw := row{Section: section, Op: op, Size: size, Conc: conc}
+	if err != nil {
+		rw.Err = err.Error()
+		return rw
+	}
+	s := r.Elapsed.Seconds()
+	rw.Ops, rw.Seconds = r.Ops, s
+	rw.MBps = float64(r.Bytes) / 1e6 / s
+	rw.OpsPerSec = float64(r.Ops) / s
+	rw.P50ms = float64(percentile(r.Latencies, 0.50)) / 1e6
+	rw.P99ms = float64(percentile(r.Latencies, 0.99)) / 1e6
+	if r.ServerCPU > 0 && r.Bytes > 0 {
+		rw.CPUPerGB = r.ServerCPU.Seconds() / (float64(r.Bytes) / 1e9)
+	}
+	rw.PeakRSSMiB = float64(r.ServerPeakRSS) / (1 << 20)
+	return rw
+}
+
+// relate sets rw's ratio to its baseline's throughput.
+func relate(rw *row, base row, name string) {
+	if rw.Err == "" && base.Err == "" && base.MBps > 0 {
+		rw.Ratio = rw.MBps / base.MBps
+		rw.RatioTo = name
+	}
+}
+
+func run(ctx context.Context, cfg *config, out, logw io.Writer) error {
+	start := time.Now()
+	rep := &report{Config: cfg, Machine: machine{
+		NumCPU: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), CPU: cpuModel(), Go: runtime.Version(),
+		Kernel: readTrim("/proc/sys/kernel/osrelease"), LoadStart: loadAvg(), Started: start.UTC().Format(time.RFC3339),
+	}}
+	dir, err := os.MkdirTemp("", "xftp-bench-")
+	if err != nil {
+		return err
+	}
+	if cfg.Keep {
+		fmt.Fprintln(logw, "scratch directory:", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
+	logf := func(format string, a ...any) { fmt.Fprintf(logw, "# "+format+"\n", a...) }
+	logf("load average %s; building xftpd and xftp", rep.Machine.LoadStart)
+	if err := buildBinaries(ctx, cfg, dir); err != nil {
+		return err
+	}
+	spec := loadSpec{Warmup: cfg.Warmup, Duration: cfg.Duration, MaxOps: cfg.MaxOps}
+	payloads := map[int64]payload{}
+	for _, s := range cfg.Sizes {
+		payloads[s] = newPayload(s)
+	}
+
+	// 1 and 2: ceiling and xftpd on disk, measured cell by cell next to
+	// each other so that background load affects both alike.
+	ceiling, base, err := startCeiling(dir)
+	if err != nil {
+		return err
+	}
+	for _, size := range cfg.Sizes {
+		p := payloads[size]
+		for _, op := range []string{"upload", "download"} {
+			for _, n := range cfg.Conc {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				ops, closeAll := ceilingOps(base, op, p.data, n, cfg.Shared)
+				r, err := runLoad(ctx, spec, ceiling.pid(), ops)
+				closeAll()
+				c := newRow("ceiling", op, size, n, r, err)
+				x := xftpdCell(ctx, cfg, dir, spec, op, p, n, backendConfig{}, "xftpd-disk")
+				relate(&x, c, "ceiling")
+				rep.Rows = append(rep.Rows, c, x)
+				logf("%s", shortLine(c))
+				logf("%s", shortLine(x))
+			}
+		}
+	}
+	ceiling.stop()
+
+	// 3: MinIO and Redis.
+	if cfg.NoS3 {
+		rep.Rows = append(rep.Rows, row{Section: "xftpd-s3", Note: "skipped: --no-s3"})
+	} else if rows, err := s3Section(ctx, cfg, dir, spec, payloads, logf); err != nil {
+		rep.Rows = append(rep.Rows, row{Section: "xftpd-s3", Note: "skipped: " + err.Error()})
+		logf("S3 section skipped: %v", err)
+	} else {
+		rep.Rows = append(rep.Rows, rows...)
+	}
+
+	// 4: whole files.
+	if !cfg.NoFile {
+		rows, err := fileSection(ctx, cfg, dir, logf)
+		if err != nil {
+			rows = append(rows, row{Section: "file", Op: "round trip", Size: cfg.FileSize, Err: err.Error()})
+		}
+		rep.Rows = append(rep.Rows, rows...)
+	}
+
+	rep.Machine.LoadEnd = loadAvg()
+	rep.Machine.Took = time.Since(start).Round(time.Second).String()
+	printReport(out, rep)
+	if cfg.JSON != "" {
+		b, _ := json.MarshalIndent(rep, "", "  ")
+		if err := os.WriteFile(cfg.JSON, append(b, '\n'), 0o644); err != nil {
+			return err
+		}
+	}
+	for _, r := range rep.Rows {
+		if r.Err != "" {
+			return fmt.Errorf("some cells failed (see the table)")
+		}
+	}
+	return nil
+}
+
+// payload is a chunk body and its digest.
+type payload struct {
+	data   []byte
+	digest [32]byte
+}
+
+func newPayload(size int64) payload {
+	p := payload{data: make([]byte, size)}
+	rand.Read(p.data)
+	p.digest = sha256.Sum256(p.data)
+	return p
+}
+
+func startCeiling(dir string) (*child, string, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, "", err
+	}
+	cmd := exec.Command(self)
+	cmd.Env = append(os.Environ(), roleEnv+"=ceiling", dirEnv+"="+dir)
+	c, base, err := startChild("ceiling", dir, cmd, true)
+	return c, base, err
+}
+
+// xftpdCell measures one cell on a fresh xftpd process.
+func xftpdCell(ctx context.Context, cfg *config, dir string, spec loadSpec, op string, p payload, n int, b backendConfig, section string) row {
+	size := int64(len(p.data))
+	fail := func(err error) row { return newRow(section, op, size, n, loadResult{}, err) }
+	srv, addr, err := startXftpd(cfg.XftpdBin, dir, fmt.Sprintf("%s-%s-%d-%d", section, op, size, n), b)
+	if err != nil {
+		return fail(err)
+	}
+	defer stopXftpd(srv, dir)
+	clients := xftpdClients(addr, n, cfg.Shared)
+	defer closeClients(clients)
+	var ops []opFunc
+	switch op {
+	case "upload":
+		ops = xftpdUploadOps(clients, p.data, p.digest)
+	case "download":
+		refs, err := precreate(ctx, addr, p.data, p.digest, min(n, 16))
+		if err != nil {
+			return fail(err)
+		}
+		ops = xftpdDownloadOps(clients, refs, size)
+	}
+	r, err := runLoad(ctx, spec, srv.pid(), ops)
+	if err != nil {
+		err = fmt.Errorf("%w (server log: %s)", err, srv.tail())
+	}
+	return newRow(section, op, size, n, r, err)
+}
+
+func readTrim(path string) string {
+	b, _ := os.ReadFile(path)
+	return strings.TrimSpace(string(b))
+}
+
+func shortLine(r row) string {
+	if r.Err != "" {
+		return fmt.Sprintf("%-12s %-8s %6s x%-3d error: %s", r.Section, r.Op, humanize.IBytes(uint64(r.Size)), r.Conc, r.Err)
+	}
+	return fmt.Sprintf("%-12s %-8s %6s x%-3d %8.1f MB/s %8.1f ops/s", r.Section, r.Op, humanize.IBytes(uint64(r.Size)), r.Conc, r.MBps, r.OpsPerSec)
+}

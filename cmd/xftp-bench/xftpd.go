@@ -1,0 +1,191 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/xftp/xftp/api"
+)
+
+// buildBinaries builds xftpd and xftp into dir unless paths were given.
+func buildBinaries(ctx context.Context, cfg *config, dir string) error {
+	for _, b := range []struct {
+		path *string
+		pkg  string
+	}{{&cfg.XftpdBin, "github.com/xftp/xftp/cmd/xftpd"}, {&cfg.XftpBin, "github.com/xftp/xftp/cmd/xftp"}} {
+		if *b.path != "" {
+			continue
+		}
+		out := filepath.Join(dir, filepath.Base(b.pkg))
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", out, b.pkg)
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go build %s (run xftp-bench inside the repository, or pass --xftpd and --xftp): %v\n%s", b.pkg, err, msg)
+		}
+		*b.path = out
+	}
+	return nil
+}
+
+// childEnv is the environment without XFTPD_* settings from the caller,
+// plus extra.
+func childEnv(extra ...string) []string {
+	var env []string
+	for _, e := range os.Environ() {
+		if !strings.HasPrefix(e, "XFTPD_") {
+			env = append(env, e)
+		}
+	}
+	return append(env, extra...)
+}
+
+// backendConfig is the storage part of an xftpd configuration file.
+type backendConfig struct {
+	yaml string   // storage/records/redis sections; empty: fs + embedded
+	env  []string // secrets
+}
+
+// startXftpd starts a real xftpd process with a fresh data directory.
+func startXftpd(bin, dir, name string, b backendConfig) (*child, api.Address, error) {
+	data := filepath.Join(dir, name)
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		return nil, api.Address{}, err
+	}
+	// The admin API is off: several processes would race for its port.
+	conf := fmt.Sprintf("data: %s\nlisten: 127.0.0.1:0\nexpiry: 1h\ngrace: 2s\nadmin:\n  listen: \"\"\nlog:\n  level: warn\n  format: text\n%s", data, b.yaml)
+	cf := filepath.Join(data, "xftpd.yaml")
+	if err := os.WriteFile(cf, []byte(conf), 0o600); err != nil {
+		return nil, api.Address{}, err
+	}
+	cmd := exec.Command(bin, "--config", cf)
+	cmd.Env = childEnv(b.env...)
+	c, line, err := startChild(name, dir, cmd, true)
+	if err != nil {
+		return nil, api.Address{}, err
+	}
+	addr, err := api.ParseAddress(line)
+	if err != nil {
+		c.stop()
+		return nil, api.Address{}, fmt.Errorf("%s printed %q, not an address: %w", name, line, err)
+	}
+	return c, addr, nil
+}
+
+// stopXftpd stops the process and removes its data.
+func stopXftpd(c *child, dir string) {
+	c.stop()
+	os.RemoveAll(filepath.Join(dir, c.name))
+}
+
+// xftpdClients returns one api.Client per worker, or one shared by all.
+func xftpdClients(addr api.Address, workers int, shared bool) []*api.Client {
+	cs := make([]*api.Client, workers)
+	for i := range cs {
+		if i == 0 || !shared {
+			cs[i] = api.NewClient(addr, api.ClientOptions{})
+		} else {
+			cs[i] = cs[0]
+		}
+	}
+	return cs
+}
+
+// xftpdUploadOps: each operation creates a chunk with a fresh sender key
+// and one recipient, and uploads its body (two requests).
+func xftpdUploadOps(clients []*api.Client, data []byte, digest [32]byte) []opFunc {
+	size := int64(len(data))
+	ops := make([]opFunc, len(clients))
+	for i, c := range clients {
+		rpub, _, _ := ed25519.GenerateKey(rand.Reader)
+		recipients := []ed25519.PublicKey{rpub}
+		ops[i] = func(ctx context.Context) (int64, error) {
+			_, sk, err := ed25519.GenerateKey(rand.Reader)
+			if err != nil {
+				return 0, err
+			}
+			cr, err := c.Create(ctx, sk, size, digest, recipients)
+			if err != nil {
+				return 0, fmt.Errorf("create: %w", err)
+			}
+			if err := c.Upload(ctx, cr.SenderID, sk, bytes.NewReader(data), size); err != nil {
+				return 0, fmt.Errorf("upload: %w", err)
+			}
+			return size, nil
+		}
+	}
+	return ops
+}
+
+type recipientRef struct {
+	id  []byte
+	key ed25519.PrivateKey
+}
+
+// precreate uploads n chunks of data (8 at a time) and returns one
+// recipient of each, for download cells.
+func precreate(ctx context.Context, addr api.Address, data []byte, digest [32]byte, n int) ([]recipientRef, error) {
+	c := api.NewClient(addr, api.ClientOptions{})
+	defer c.Close()
+	size := int64(len(data))
+	refs := make([]recipientRef, n)
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	sem := make(chan struct{}, 8)
+	for i := range refs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			_, sk, _ := ed25519.GenerateKey(rand.Reader)
+			rpub, rkey, _ := ed25519.GenerateKey(rand.Reader)
+			cr, err := c.Create(ctx, sk, size, digest, []ed25519.PublicKey{rpub})
+			if err == nil {
+				err = c.Upload(ctx, cr.SenderID, sk, bytes.NewReader(data), size)
+			}
+			if err != nil {
+				errs <- fmt.Errorf("pre-creating chunks: %w", err)
+				return
+			}
+			refs[i] = recipientRef{id: cr.RecipientIDs[0], key: rkey}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return refs, <-errs
+}
+
+// xftpdDownloadOps: worker i downloads chunk i mod len(refs) again and
+// again (the server re-encrypts each time), reading it all.
+func xftpdDownloadOps(clients []*api.Client, refs []recipientRef, size int64) []opFunc {
+	ops := make([]opFunc, len(clients))
+	for i, c := range clients {
+		ref := refs[i%len(refs)]
+		buf := make([]byte, copyBufSize)
+		ops[i] = func(ctx context.Context) (int64, error) {
+			rc, err := c.Download(ctx, ref.id, ref.key, size)
+			if err != nil {
+				return 0, fmt.Errorf("download: %w", err)
+			}
+			defer rc.Close()
+			n, err := drain(rc, buf)
+			if err != nil {
+				return n, fmt.Errorf("download: %w", err)
+			}
+			return n, nil
+		}
+	}
+	return ops
+}
+
+func closeClients(cs []*api.Client) {
+	for _, c := range cs {
+		c.Close()
+	}
+}
