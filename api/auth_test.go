@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xftp/xftp/identity"
 	"github.com/xftp/xftp/server"
 )
 
@@ -161,6 +163,14 @@ func TestBehindReverseProxy(t *testing.T) {
 	roots.AddCert(proxy.Certificate())
 	addr := ts.addr
 	addr.Host = strings.TrimPrefix(proxy.URL, "https://")
+	// Without tls=web, a web certificate is refused even when it is valid:
+	// pinned addresses trust no certificate authority.
+	pinned := NewClient(addr, ClientOptions{RootCAs: roots})
+	defer pinned.Close()
+	if _, err := pinned.Ping(bg); !errors.Is(err, identity.ErrWrongIdentity) {
+		t.Fatalf("pinned address accepted a web certificate: %v", err)
+	}
+	addr.WebTLS = true
 	c := NewClient(addr, ClientOptions{RootCAs: roots})
 	defer c.Close()
 	body, digest := randomChunk(size64K)

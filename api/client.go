@@ -60,7 +60,7 @@ func NewClient(addr Address, o ClientOptions) *Client {
 		// VerifyConnection, or from the web PKI plus an identity challenge.
 		InsecureSkipVerify: true,
 		VerifyConnection: func(cs tls.ConnectionState) error {
-			return verifyConnection(addr.Fingerprint, o.RootCAs, cs)
+			return verifyConnection(addr.Fingerprint, addr.WebTLS, o.RootCAs, cs)
 		},
 	}
 	tr := &http.Transport{
@@ -91,16 +91,20 @@ func NewClient(addr Address, o ClientOptions) *Client {
 }
 
 // verifyConnection accepts a TLS peer that presents the pinned key itself,
-// or a certificate valid under the web PKI for the host name (a reverse
-// proxy in front of the server); in the latter case the identity is proved
-// by the challenge that precedes every first command.
-func verifyConnection(want identity.Fingerprint, roots *x509.CertPool, cs tls.ConnectionState) error {
+// or, only for addresses marked tls=web, a certificate valid under the web
+// PKI for the host name (a reverse proxy in front of the server); the
+// identity is then proved by the challenge that precedes every first
+// command, and every download key is signed by it.
+func verifyConnection(want identity.Fingerprint, webTLS bool, roots *x509.CertPool, cs tls.ConnectionState) error {
 	if len(cs.PeerCertificates) == 0 {
 		return fmt.Errorf("%w: no certificate", identity.ErrWrongIdentity)
 	}
 	leaf := cs.PeerCertificates[0]
 	if pub, ok := leaf.PublicKey.(ed25519.PublicKey); ok && want.Matches(pub) {
 		return nil
+	}
+	if !webTLS {
+		return fmt.Errorf("%w: the server presented another key (a reverse proxy terminating TLS needs ?tls=web in the address)", identity.ErrWrongIdentity)
 	}
 	inter := x509.NewCertPool()
 	for _, c := range cs.PeerCertificates[1:] {
@@ -192,10 +196,14 @@ func (c *Client) sendAbout(ctx context.Context, method, path string, chunkID []b
 			return nil, c.blocked(resp, chunkID)
 		}
 		apiErr := readError(resp)
-		if apiErr.Code == CodeClock && attempt == 0 && upload == nil {
+		if apiErr.Code == CodeClock {
+			// Learn the server's clock; retry at once unless the body (an
+			// upload stream) is spent: the caller's retry then succeeds.
 			if t, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
 				c.skew.Store(int64(t.Sub(c.now())))
-				continue
+				if attempt == 0 && upload == nil {
+					continue
+				}
 			}
 		}
 		return nil, apiErr

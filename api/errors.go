@@ -99,7 +99,7 @@ func (e *Error) Error() string {
 // Temporary reports whether retrying the same request may succeed.
 func (e *Error) Temporary() bool {
 	switch e.Code {
-	case CodeUnavailable, CodeTimeout, CodeInternal:
+	case CodeUnavailable, CodeTimeout, CodeInternal, CodeClock:
 		return true
 	}
 	return e.Status == http.StatusTooManyRequests || e.Status >= 500 && e.Code != CodeQuota && e.Code != CodeCorrupt

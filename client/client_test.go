@@ -16,6 +16,7 @@ import (
 
 	"github.com/xftp/xftp/chunk"
 	"github.com/xftp/xftp/internal/testrelay"
+	"github.com/xftp/xftp/server"
 )
 
 const hdr = 512 // chunk.HeaderSize
@@ -287,5 +288,30 @@ func TestSafeName(t *testing.T) {
 		if got := safeName(in); got != want {
 			t.Errorf("safeName(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestManyRecipientsAndNoPasswordInDescriptions(t *testing.T) {
+	cfg := server.DefaultConfig()
+	cfg.Password = "upload-secret"
+	r := testrelay.Start(t, &cfg)
+	dir := t.TempDir()
+	in := writeRandomFile(t, dir, 1000, 7)
+	up, err := Upload(context.Background(), UploadRequest{Path: in, Servers: servers(r), Recipients: 450}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(up.Recipients) != 450 {
+		t.Fatalf("%d recipient descriptions", len(up.Recipients))
+	}
+	for _, d := range []*chunk.Description{up.Sender, up.Recipients[0], up.Recipients[449]} {
+		b, _ := d.Marshal()
+		if strings.Contains(string(b), "upload-secret") {
+			t.Fatal("a description carries the upload password")
+		}
+	}
+	out := filepath.Join(dir, "out")
+	if _, err := Download(context.Background(), DownloadRequest{Description: up.Recipients[449], Output: out}, Options{}); err != nil {
+		t.Fatalf("the 450th recipient cannot download: %v", err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/xftp/xftp/api"
 	"github.com/xftp/xftp/blocklist"
 	"github.com/xftp/xftp/chunk"
 )
@@ -117,14 +118,28 @@ func Upload(ctx context.Context, req UploadRequest, o Options) (*Uploaded, error
 		onRetry := func(err error) {
 			o.emit(Event{Op: "upload", Chunk: i + 1, Chunks: len(sizes), Bytes: sizes[i], Retry: true, Err: err})
 		}
+		// A request carries at most maxKeysPerRequest recipient keys; more
+		// are added in batches.
+		first := pubs[:min(len(pubs), maxKeysPerRequest)]
 		err = retry(ctx, o.Attempts, func() error {
-			created, err := c.Create(ctx, k.sender, sizes[i], digests[i], pubs)
+			created, err := c.Create(ctx, k.sender, sizes[i], digests[i], first)
 			if err != nil {
 				return err
 			}
 			k.senderID, k.recipientIDs = created.SenderID, created.RecipientIDs
 			return nil
 		}, onRetry)
+		for rest := pubs[len(first):]; err == nil && len(rest) > 0; {
+			batch := rest[:min(len(rest), maxKeysPerRequest)]
+			err = retry(ctx, o.Attempts, func() error {
+				ids, err := c.AddRecipients(ctx, k.senderID, k.sender, batch)
+				if err == nil {
+					k.recipientIDs = append(k.recipientIDs, ids...)
+				}
+				return err
+			}, onRetry)
+			rest = rest[len(batch):]
+		}
 		if be := o.blocked(err, k.server, "upload", i+1, len(sizes)); be != nil {
 			return be
 		}
@@ -166,10 +181,23 @@ func describe(party chunk.Party, key []byte, sizes []int64, digests [][32]byte, 
 		d.Size += sizes[i]
 		d.Chunks = append(d.Chunks, chunk.ChunkRef{
 			Number: i + 1, Size: sizes[i], Digest: digests[i],
-			Replicas: []chunk.Replica{{Server: keys[i].server, ID: id, Key: k}},
+			Replicas: []chunk.Replica{{Server: publicAddress(keys[i].server), ID: id, Key: k}},
 		})
 	}
 	return d
+}
+
+// maxKeysPerRequest is the servers' limit of recipient keys per request.
+const maxKeysPerRequest = 200
+
+// publicAddress is a server address without its upload password: the
+// password lets its holder upload, and descriptions travel to recipients.
+func publicAddress(server string) string {
+	a, err := api.ParseAddress(server)
+	if err != nil {
+		return server
+	}
+	return a.Redacted()
 }
 
 func (o *Options) emit(e Event) {

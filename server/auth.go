@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
 	"errors"
 	"time"
 
@@ -23,9 +24,17 @@ type Auth struct {
 	Nonce     []byte
 }
 
-// dummyKey stands in for the key of an unknown ID, so that a request naming
-// an unknown ID costs the same signature check as one with a bad signature.
-var dummyKey = ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)).Public().(ed25519.PublicKey)
+// newDummyKey makes the key that stands in for the key of an unknown ID, so
+// that a request naming an unknown ID costs the same signature check as one
+// with a bad signature. It is random per process: nobody can sign for it,
+// so requests for unknown IDs never spend nonces.
+func newDummyKey() ed25519.PublicKey {
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return pub
+}
 
 // checkClock refuses requests whose timestamps are outside the window. It
 // runs before any lookup, so it reveals nothing about IDs.
@@ -70,7 +79,7 @@ func (s *Service) authorize(ctx context.Context, id []byte, role storage.Role, a
 	case err != nil:
 		return nil, unavailable(err)
 	}
-	key := dummyKey
+	key := s.dummyKey
 	if rec != nil && got == role && s.now().Before(rec.ExpiresAt) {
 		switch role {
 		case storage.RoleSender:

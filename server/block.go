@@ -89,7 +89,7 @@ func (s *Service) checkBlocked(ctx context.Context, id []byte, role storage.Role
 	case err != nil:
 		return unavailable(err)
 	}
-	ed25519.Verify(dummyKey, a.Message, a.Signature) // same work as a refusal
+	ed25519.Verify(s.dummyKey, a.Message, a.Signature) // same work as a refusal
 	return &blocklist.BlockedError{Record: e.Record}
 }
 

@@ -22,6 +22,9 @@ type Config struct {
 	AllowNew bool
 	// MaxRecipients caps the recipient keys in one request.
 	MaxRecipients int
+	// MaxRecipientsPerChunk caps a chunk's recipient IDs in all, so that
+	// repeated additions cannot grow a record without bound.
+	MaxRecipientsPerChunk int
 	// ClockSkew is how far a request's timestamp may be from the server's
 	// clock. Nonces are remembered for twice as long.
 	ClockSkew time.Duration
@@ -33,12 +36,13 @@ type Config struct {
 // DefaultConfig returns the defaults documented in the README.
 func DefaultConfig() Config {
 	return Config{
-		ChunkSizes:    []int64{64 << 10, 256 << 10, 1 << 20, 4 << 20},
-		Expiry:        48 * time.Hour,
-		AllowNew:      true,
-		MaxRecipients: 200,
-		ClockSkew:     2 * time.Minute,
-		SweepInterval: 10 * time.Minute,
+		ChunkSizes:            []int64{64 << 10, 256 << 10, 1 << 20, 4 << 20},
+		Expiry:                48 * time.Hour,
+		AllowNew:              true,
+		MaxRecipients:         200,
+		MaxRecipientsPerChunk: 4096,
+		ClockSkew:             2 * time.Minute,
+		SweepInterval:         10 * time.Minute,
 	}
 }
 
@@ -55,6 +59,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("quota: must not be negative")
 	case c.MaxRecipients < 1:
 		return fmt.Errorf("max recipients: must be at least 1")
+	case c.MaxRecipientsPerChunk < c.MaxRecipients:
+		return fmt.Errorf("max recipients per chunk: must be at least the per-request maximum")
 	case c.ClockSkew < 10*time.Second:
 		return fmt.Errorf("clock skew: %v is too small to be usable", c.ClockSkew)
 	case c.SweepInterval < time.Second:

@@ -32,6 +32,8 @@ type Service struct {
 	log     *slog.Logger
 	now     func() time.Time
 	metrics Metrics
+
+	dummyKey ed25519.PublicKey
 	// Takedowns (block.go).
 	blocks     blocklist.Store
 	quarantine storage.Store
@@ -86,7 +88,7 @@ func New(cfg Config, o Options) (*Service, error) {
 	cfg.ChunkSizes = slices.Clone(cfg.ChunkSizes)
 	return &Service{cfg: cfg, id: o.Identity, store: o.Store, records: o.Records,
 		nonces: o.Nonces, log: o.Logger, now: o.Now, metrics: o.Metrics,
-		blocks: o.Blocklist, quarantine: o.Quarantine, audit: o.Audit}, nil
+		blocks: o.Blocklist, quarantine: o.Quarantine, audit: o.Audit, dummyKey: newDummyKey()}, nil
 }
 
 // Identity returns the server's identity.
@@ -132,14 +134,16 @@ func (s *Service) Create(ctx context.Context, req CreateRequest, a Auth) (*Creat
 	if err := s.checkRecipientKeys(req.RecipientKeys); err != nil {
 		return nil, err
 	}
-	if err := s.verify(ctx, req.SenderKey, a); err != nil {
-		return nil, err
-	}
 	if !s.cfg.AllowNew {
 		return nil, ErrProhibited
 	}
+	// The password is checked before the signature, so that requests
+	// without it spend no nonce (the sender key is the requester's own).
 	if s.cfg.Password != "" && subtle.ConstantTimeCompare([]byte(req.Password), []byte(s.cfg.Password)) != 1 {
 		return nil, ErrAuth
+	}
+	if err := s.verify(ctx, req.SenderKey, a); err != nil {
+		return nil, err
 	}
 	if err := s.checkDigestBlocked(ctx, req.Digest); err != nil {
 		return nil, err
@@ -272,6 +276,9 @@ func (s *Service) AddRecipients(ctx context.Context, senderID []byte, keys []ed2
 	rec, err := s.authorize(ctx, senderID, storage.RoleSender, a)
 	if err != nil {
 		return nil, err
+	}
+	if len(rec.Recipients)+len(keys) > s.cfg.MaxRecipientsPerChunk {
+		return nil, fmt.Errorf("%w: a chunk has at most %d recipients", ErrSyntax, s.cfg.MaxRecipientsPerChunk)
 	}
 	rs := make([]storage.Recipient, len(keys))
 	ids := make([][]byte, len(keys))

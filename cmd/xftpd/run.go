@@ -193,7 +193,7 @@ func run(ctx context.Context, cfg Config, env func(string) string, stdout io.Wri
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	addr := api.Address{Fingerprint: id.Fingerprint(), Password: sc.Password, Host: publicHost(cfg.Host, ln.Addr().(*net.TCPAddr))}
+	addr := api.Address{Fingerprint: id.Fingerprint(), Password: sc.Password, Host: publicHost(cfg.Host, ln.Addr().(*net.TCPAddr)), WebTLS: !cfg.TLS}
 	if err := writeAddress(filepath.Join(cfg.Data, "address"), addr.String()); err != nil {
 		ln.Close()
 		return err
