@@ -44,6 +44,9 @@ func startDaemon(t *testing.T, data string, extra ...string) *daemon {
 	t.Helper()
 	args := append([]string{"--data", data, "--listen", "127.0.0.1:0"}, extra...)
 	cmd := exec.Command(filepath.Join(bin, "xftpd"), args...)
+	// Many daemons run at once: their admin APIs take free ports (each
+	// writes its address to DATA/admin.address) unless a test says otherwise.
+	cmd.Env = append([]string{"XFTPD_ADMIN_LISTEN=127.0.0.1:0"}, os.Environ()...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

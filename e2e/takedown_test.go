@@ -25,10 +25,6 @@ import (
 	"github.com/xftp/xftp/chunk"
 )
 
-// Every xftpd these tests start gets its admin API on a free port, so that
-// concurrent test runs on one machine do not fight over 127.0.0.1:5444.
-// (Set when the test binary starts, before TestMain.)
-var _ = os.Setenv("XFTPD_ADMIN_LISTEN", "127.0.0.1:0")
 
 // testRedis is a Redis for the test: our own AOF instance when
 // XFTP_TEST_REDIS_SERVER names a redis-server binary (restartable), else

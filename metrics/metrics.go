@@ -47,7 +47,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		}, []string{"backend", "op"}),
 	}
 	for _, e := range []server.Event{server.EventCreated, server.EventRecipients, server.EventUploaded, server.EventDownloaded,
-		server.EventAcked, server.EventDeleted, server.EventExpired, server.EventOrphans, server.EventCorrupt, "blocked"} {
+		server.EventAcked, server.EventDeleted, server.EventExpired, server.EventOrphans, server.EventCorrupt, server.EventBlocked} {
 		m.events.WithLabelValues(string(e))
 	}
 	reg.MustRegister(m.events, m.bytes, m.requests, m.backend, m.errors)

@@ -198,6 +198,7 @@ func (s *Service) Block(ctx context.Context, req BlockRequest) (*BlockCase, erro
 		return nil, unavailable(fmt.Errorf("audit log: %w", err))
 	}
 	out := &BlockCase{Code: code, Record: tmpl, Keys: keys, Body: body}
+	s.metrics.Count(EventBlocked, 1)
 	ctx = context.WithoutCancel(ctx) // the block stands; finish the clean-up
 	if body == "quarantined" {
 		if err := s.quarantineBody(ctx, rec); err != nil {

@@ -13,6 +13,7 @@ const (
 	EventExpired    Event = "expired"
 	EventOrphans    Event = "orphans_removed"
 	EventCorrupt    Event = "corrupt"
+	EventBlocked    Event = "blocked"
 )
 
 // Metrics receives the service's counters. It never gets IDs or addresses.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/dustin/go-humanize"
 	"gopkg.in/yaml.v3"
 
+	"github.com/xftp/xftp/api"
 	"github.com/xftp/xftp/server"
 )
 
@@ -64,6 +66,26 @@ type Config struct {
 		TLS          bool   `yaml:"tls"`
 	} `yaml:"redis"`
 	Admin AdminConfig `yaml:"admin"` // see admin.go
+	// IdentityFile is the identity key (default DATA/identity.pem);
+	// replicas share one.
+	IdentityFile string `yaml:"identity_file"`
+	Metrics      struct {
+		// Listen serves Prometheus metrics on /metrics; empty disables.
+		Listen string `yaml:"listen"`
+	} `yaml:"metrics"`
+	Limits struct {
+		ConnsPerSource     int `yaml:"conns_per_source"`
+		CreatesPerMinute   int `yaml:"creates_per_minute"`
+		DownloadsPerMinute int `yaml:"downloads_per_minute"`
+	} `yaml:"limits"`
+}
+
+// identityPath is where the identity key lives.
+func (c Config) identityPath() string {
+	if c.IdentityFile != "" {
+		return c.IdentityFile
+	}
+	return filepath.Join(c.Data, "identity.pem")
 }
 
 // Size is a byte count written with units: 64KiB, 10GiB, 500MB.
@@ -137,6 +159,8 @@ func defaultConfig() Config {
 	c.Records.Backend = "embedded"
 	c.Redis.Prefix = "{xftp}:"
 	c.Admin.Listen = defaultAdminListen
+	l := api.DefaultLimits()
+	c.Limits.ConnsPerSource, c.Limits.CreatesPerMinute, c.Limits.DownloadsPerMinute = l.ConnsPerSource, l.CreatesPerMinute, l.DownloadsPerMinute
 	return c
 }
 
@@ -251,6 +275,8 @@ func (c Config) serverConfig(env func(string) string) (server.Config, error) {
 		return sc, errors.New("max_streams: must be between 1 and 10000")
 	case c.Grace < 0:
 		return sc, errors.New("grace: must not be negative")
+	case c.Limits.ConnsPerSource < 0 || c.Limits.CreatesPerMinute < 0 || c.Limits.DownloadsPerMinute < 0:
+		return sc, errors.New("limits: must not be negative (0 switches a limit off)")
 	case c.Storage.Backend != "fs" && c.Storage.Backend != "s3":
 		return sc, fmt.Errorf("storage.backend: %q is neither fs nor s3", c.Storage.Backend)
 	case c.Records.Backend != "embedded" && c.Records.Backend != "redis":

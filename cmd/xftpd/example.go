@@ -82,4 +82,20 @@ admin:
   # true keeps the bodies of blocked chunks under DATA/quarantine instead
   # of deleting them; they are never served.
   quarantine: false
+
+# The identity key. Default DATA/identity.pem. Replicas behind one address
+# share one identity: point them all at the same file.
+identity_file: ""
+
+metrics:
+  # Prometheus metrics on http://LISTEN/metrics (no IDs or addresses in
+  # labels). Empty disables.
+  listen: ""
+
+# Per source IP address (kept in memory only, never logged). 0 switches a
+# limit off. Behind a reverse proxy every client shares the proxy's address.
+limits:
+  conns_per_source: 64
+  creates_per_minute: 6000
+  downloads_per_minute: 12000
 `

@@ -18,6 +18,7 @@ import (
 
 	"github.com/xftp/xftp/api"
 	"github.com/xftp/xftp/identity"
+	"github.com/xftp/xftp/metrics"
 	"github.com/xftp/xftp/server"
 )
 
@@ -61,7 +62,7 @@ Configuration comes from defaults, then the --config file (YAML; see
 	fl.BoolVar(&f.plain, "plain", false, "serve HTTP/1.1 and h2c without TLS, behind a TLS-terminating reverse proxy (see docs/PROTOCOL.md)")
 	fl.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error (default info)")
 	fl.StringVar(&f.logFormat, "log-format", "", "text or json (default text)")
-	cmd.AddCommand(configCommand(&f))
+	cmd.AddCommand(configCommand(&f), probeCommand(&f))
 	return cmd
 }
 
@@ -160,7 +161,7 @@ func run(ctx context.Context, cfg Config, env func(string) string, stdout io.Wri
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
-	id, created, err := identity.LoadOrCreate(filepath.Join(cfg.Data, "identity.pem"))
+	id, created, err := identity.LoadOrCreate(cfg.identityPath())
 	if err != nil {
 		return err
 	}
@@ -172,27 +173,42 @@ func run(ctx context.Context, cfg Config, env func(string) string, stdout io.Wri
 		return err
 	}
 	defer b.close()
+	mx, stopMetrics, err := startMetrics(cfg, b, sc.Quota, log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	td, err := openTakedowns(cfg, b, log) // blocklist, audit log, admin API: admin.go
 	if err != nil {
 		return err
 	}
 	defer td.close()
-	svc, err := server.New(sc, td.options(server.Options{Identity: id, Store: b.store, Records: b.records, Nonces: b.nonces, Logger: log}))
+	opts := server.Options{Identity: id, Store: b.store, Records: b.records, Nonces: b.nonces, Logger: log}
+	var observe func(string, int, time.Duration)
+	if mx != nil {
+		opts.Store = metrics.InstrumentStore(b.store, mx, cfg.Storage.Backend)
+		opts.Records = metrics.InstrumentRecords(b.records, mx, cfg.Records.Backend)
+		opts.Metrics = mx
+		observe = mx.ObserveRequest
+	}
+	svc, err := server.New(sc, td.options(opts))
 	if err != nil {
 		return err
 	}
 	if err := td.serve(svc); err != nil {
 		return err
 	}
-	handler := api.NewHandler(svc, api.HandlerOptions{Logger: log})
+	handler := api.NewHandler(svc, api.HandlerOptions{Logger: log, Observe: observe, Limits: api.Limits{
+		CreatesPerMinute: cfg.Limits.CreatesPerMinute, DownloadsPerMinute: cfg.Limits.DownloadsPerMinute}})
 	srv, err := api.NewHTTPServer(handler.Routes(), id, api.ServerOptions{Plain: !cfg.TLS, MaxConcurrentStreams: cfg.MaxStreams, Logger: log})
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	rawLn, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	ln := api.LimitListener(rawLn, cfg.Limits.ConnsPerSource)
 	addr := api.Address{Fingerprint: id.Fingerprint(), Password: sc.Password, Host: publicHost(cfg.Host, ln.Addr().(*net.TCPAddr)), WebTLS: !cfg.TLS}
 	if err := writeAddress(filepath.Join(cfg.Data, "address"), addr.String()); err != nil {
 		ln.Close()
