@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -38,29 +39,88 @@ func testDescription() *Description {
 	}
 }
 
+// testErasureDescription is the description in
+// testdata/descriptions/valid/erasure-2+1.yaml: three chunks in stripes of
+// 2+1, so the parity chunks are 256 KiB (the larger chunk of stripe 0) and
+// 64 KiB (the lone chunk of stripe 1).
+func testErasureDescription() *Description {
+	d := testDescription()
+	c := d.Chunks[1]
+	c.Number = 3
+	c.Digest = sha256.Sum256([]byte("chunk 3"))
+	d.Chunks = append(d.Chunks, c)
+	d.Size += c.Size
+	d.Erasure = ErasureParams{Data: 2, Parity: 1}
+	const p = "xftp://nbTQ9KK5Wa1y1wN-8YMIIq2ZV-5TvrYg0tUcXxAiJ2c@parity.example.net:443"
+	d.Parity = []ChunkRef{
+		{Number: 1, Size: Size256K, Digest: sha256.Sum256([]byte("parity 1")), Replicas: []Replica{{Server: p, ID: []byte("parity-1"), Key: ed25519.NewKeyFromSeed(testSeed("parity-1"))}}},
+		{Number: 2, Size: Size64K, Digest: sha256.Sum256([]byte("parity 2")), Replicas: []Replica{{Server: p, ID: []byte("parity-2"), Key: ed25519.NewKeyFromSeed(testSeed("parity-2"))}}},
+	}
+	return d
+}
+
+// TestDescriptionGolden checks Marshal against the golden files; the
+// one without parity has kept its bytes since before parity existed.
 func TestDescriptionGolden(t *testing.T) {
-	const path = "testdata/descriptions/valid/two-chunks.yaml"
-	want := testDescription()
-	b, err := want.Marshal()
+	for path, want := range map[string]*Description{
+		"testdata/descriptions/valid/two-chunks.yaml":  testDescription(),
+		"testdata/descriptions/valid/erasure-2+1.yaml": testErasureDescription(),
+	} {
+		b, err := want.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if os.Getenv("UPDATE_GOLDEN") != "" {
+			os.WriteFile(path, b, 0o644)
+		}
+		golden, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(b, golden) {
+			t.Fatalf("Marshal() =\n%s\nwant\n%s", b, golden)
+		}
+		got, err := Parse(golden)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("Parse(golden) = %+v, want %+v", got, want)
+		}
+	}
+	// A link without parity decodes to the same payload as before parity
+	// existed (two-chunks.link was made then, by the same encoding).
+	old, err := os.ReadFile("testdata/descriptions/valid/two-chunks.link")
 	if err != nil {
 		t.Fatal(err)
 	}
+	z, err := b64.DecodeString(strings.TrimPrefix(strings.TrimSpace(string(old)), LinkPrefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := io.ReadAll(flate.NewReader(bytes.NewReader(z))); err != nil || !bytes.Equal(p, linkPayload(t, testDescription())) {
+		t.Fatalf("two-chunks.link payload changed (%v)", err)
+	}
+	// The link vector was made by Link; DEFLATE output may change between
+	// Go releases, so only its meaning is compared.
+	const path = "testdata/descriptions/valid/erasure-2+1.link"
 	if os.Getenv("UPDATE_GOLDEN") != "" {
-		os.WriteFile(path, b, 0o644)
+		link, err := testErasureDescription().Link()
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(path, []byte(link+"\n"), 0o644)
 	}
-	golden, err := os.ReadFile(path)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(b, golden) {
-		t.Fatalf("Marshal() =\n%s\nwant\n%s", b, golden)
-	}
-	got, err := Parse(golden)
+	got, err := Parse(b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("Parse(golden) = %+v, want %+v", got, want)
+	if !reflect.DeepEqual(got, testErasureDescription()) {
+		t.Fatalf("Parse(%s) = %+v", path, got)
 	}
 }
 
@@ -142,7 +202,17 @@ func TestDescriptionRoundTrip(t *testing.T) {
 		})
 		big.Size += Size4M
 	}
-	for name, d := range map[string]*Description{"two chunks": testDescription(), "1000 chunks": big} {
+	bigCoded := *big
+	bigCoded.Erasure = ErasureParams{Data: 10, Parity: 4}
+	bigCoded.Parity = nil
+	for j := range 400 {
+		server := fmt.Sprint("xftp://p@parity:", j%4)
+		bigCoded.Parity = append(bigCoded.Parity, ChunkRef{
+			Number: j + 1, Size: Size4M, Digest: sha256.Sum256([]byte{byte(j), byte(j >> 8), 'p'}),
+			Replicas: []Replica{{Server: server, ID: testSeed(server)[:24], Key: ed25519.NewKeyFromSeed(testSeed(fmt.Sprint("p", j)))}},
+		})
+	}
+	for name, d := range map[string]*Description{"two chunks": testDescription(), "1000 chunks": big, "2+1": testErasureDescription(), "1000 chunks 10+4": &bigCoded} {
 		t.Run(name, func(t *testing.T) {
 			y, err := d.Marshal()
 			if err != nil {
@@ -171,6 +241,24 @@ func TestDescriptionRoundTrip(t *testing.T) {
 	}
 }
 
+// linkPayload returns the decompressed binary encoding of d's link.
+func linkPayload(t *testing.T, d *Description) []byte {
+	t.Helper()
+	link, err := d.Link()
+	if err != nil {
+		t.Fatal(err)
+	}
+	z, err := b64.DecodeString(strings.TrimPrefix(link, LinkPrefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := io.ReadAll(flate.NewReader(bytes.NewReader(z)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // compressLink builds a link around an arbitrary payload.
 func compressLink(t *testing.T, p []byte) string {
 	t.Helper()
@@ -184,6 +272,11 @@ func compressLink(t *testing.T, p []byte) string {
 func TestMalformedDescriptions(t *testing.T) {
 	valid := func(edit func(d *Description)) *Description {
 		d := testDescription()
+		edit(d)
+		return d
+	}
+	erasure := func(edit func(d *Description)) *Description {
+		d := testErasureDescription()
 		edit(d)
 		return d
 	}
@@ -215,6 +308,20 @@ func TestMalformedDescriptions(t *testing.T) {
 		{"long id", valid(func(d *Description) { d.Chunks[1].Replicas[0].ID = make([]byte, 65) }), "chunks[1].replicas[0].id"},
 		{"no replica key", valid(func(d *Description) { d.Chunks[1].Replicas[0].Key = nil }), "chunks[1].replicas[0].key"},
 		{"replica key is a seed", valid(func(d *Description) { d.Chunks[1].Replicas[0].Key = d.Chunks[1].Replicas[0].Key.Seed() }), "chunks[1].replicas[0].key"},
+		{"parity without erasure", valid(func(d *Description) { d.Parity = testErasureDescription().Parity }), "parity: 2 chunks without erasure coding"},
+		{"erasure 0+1", erasure(func(d *Description) { d.Erasure.Data = 0 }), "erasure: 0+1"},
+		{"erasure 2+0", erasure(func(d *Description) { d.Erasure.Parity = 0 }), "erasure: 2+0"},
+		{"erasure 2+-1", erasure(func(d *Description) { d.Erasure.Parity = -1 }), "erasure: 2+-1"},
+		{"erasure 200+57", erasure(func(d *Description) { d.Erasure = ErasureParams{200, 57} }), "erasure: 200+57"},
+		{"erasure without parity", erasure(func(d *Description) { d.Parity = nil }), "parity: 0 chunks, want 2"},
+		{"parity count", erasure(func(d *Description) { d.Erasure.Parity = 2 }), "parity: 2 chunks, want 4"},
+		{"parity count for stripes", erasure(func(d *Description) { d.Erasure.Data = 3 }), "parity: 2 chunks, want 1"},
+		{"parity number", erasure(func(d *Description) { d.Parity[1].Number = 1 }), "parity[1].no: 1, want 2"},
+		{"parity size", erasure(func(d *Description) { d.Parity[1].Size = Size256K }), "parity[1].size: 262144, want 65536"},
+		{"parity size small", erasure(func(d *Description) { d.Parity[0].Size = Size64K }), "parity[0].size: 65536, want 262144"},
+		{"parity size odd", erasure(func(d *Description) { d.Parity[0].Size = 1000 }), "parity[0].size: 1000 is not"},
+		{"parity replicas", erasure(func(d *Description) { d.Parity[0].Replicas = nil }), "parity[0].replicas: none"},
+		{"parity replica id", erasure(func(d *Description) { d.Parity[1].Replicas[0].ID = nil }), "parity[1].replicas[0].id"},
 		{"replica key halves mismatch", valid(func(d *Description) {
 			k := bytes.Clone(d.Chunks[1].Replicas[0].Key)
 			k[40] ^= 1
@@ -275,6 +382,45 @@ func TestMalformedDescriptions(t *testing.T) {
 			t.Log(err)
 		})
 	}
+	// Malformed parity parts: payload is the link payload of the 2+1
+	// description, whose parity part starts at tail.
+	coded := linkPayload(t, testErasureDescription())
+	// A parity chunk: 3 (size) + 32 (digest) + 1 (replicas) + 1 (server)
+	// + 1 (ID length) + 8 (ID) + 32 (seed) bytes.
+	tail := len(coded) - 2*(3+32+1+1+1+8+32) - 3
+	if coded[tail] != 2 || coded[tail+1] != 1 || coded[tail+2] != 2 {
+		t.Fatalf("parity part not found: %x", coded[tail:tail+3])
+	}
+	withTail := func(p ...byte) []byte { return append(bytes.Clone(coded[:tail]), p...) }
+	serverIndex := func(k byte) []byte {
+		p := bytes.Clone(coded)
+		i := tail + 3 + 3 + 32 + 1 // the first parity chunk's first replica
+		if p[i] != 2 {
+			t.Fatalf("server index %d, want 2", p[i])
+		}
+		p[i] = k
+		return p
+	}
+	for _, tc := range []struct{ name, link, want string }{
+		{"erasure only K", compressLink(t, withTail(2)), "link: bad varint"},
+		{"erasure 0+1", compressLink(t, withTail(append([]byte{0}, coded[tail+1:]...)...)), "link: erasure: 0+1"},
+		{"erasure 2+0", compressLink(t, withTail(append([]byte{2, 0}, coded[tail+2:]...)...)), "link: erasure: 2+0"},
+		{"erasure 2+300", compressLink(t, withTail(append([]byte{2, 0xac, 0x02}, coded[tail+2:]...)...)), "link: erasure: 2+300"},
+		{"no parity chunks", compressLink(t, withTail(2, 1, 0)), "link: a server is listed but not used"},
+		{"parity truncated", compressLink(t, coded[:len(coded)-1]), "link: unexpected EOF"},
+		{"parity extra byte", compressLink(t, append(bytes.Clone(coded), 0)), "link: 1 bytes after the last chunk"},
+		{"parity count too large", compressLink(t, withTail(append([]byte{2, 1, 5}, coded[tail+3:]...)...)), "link: count 5 exceeds the input"},
+		{"parity count 3", compressLink(t, withTail(append([]byte{2, 1, 3}, coded[tail+3:]...)...)), "link: bad varint"},
+		{"parity server out of order", compressLink(t, serverIndex(3)), "link: parity chunk 1: server index 3 out of order"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.link))
+			if !errors.Is(err, ErrDescription) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Parse: %v, want ErrDescription mentioning %q", err, tc.want)
+			}
+		})
+	}
+
 	// The payload re-compressed differently still parses: only the
 	// decompressed bytes matter.
 	if _, err := Parse([]byte(compressLink(t, payload))); err != nil {
@@ -293,11 +439,13 @@ func FuzzParse(f *testing.F) {
 			f.Add(b)
 		}
 	}
-	link, err := testDescription().Link()
-	if err != nil {
-		f.Fatal(err)
+	for _, d := range []*Description{testDescription(), testErasureDescription()} {
+		link, err := d.Link()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add([]byte(link))
 	}
-	f.Add([]byte(link))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		d, err := Parse(b)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 
 	"github.com/klauspost/reedsolomon"
@@ -39,7 +40,7 @@ func NewErasure(data, parity int) (*Erasure, error) {
 	}
 	e := &Erasure{data: data, parity: parity}
 	if parity > 0 {
-		enc, err := reedsolomon.New(data, parity)
+		enc, err := reedsolomon.New(data, parity, reedsolomon.WithMaxGoroutines(1))
 		if err != nil {
 			return nil, fmt.Errorf("chunk: erasure coding %d+%d: %w", data, parity, err)
 		}
@@ -79,7 +80,7 @@ func (e *Erasure) Stripes(sizes []int64) []Stripe {
 	stripes := make([]Stripe, n)
 	for s := range stripes {
 		first, end := s*e.data, min((s+1)*e.data, len(sizes))
-		st := Stripe{Index: s, Data: make([]int, 0, end-first), Sizes: sizes[first:end:end], Parity: make([]int, e.parity)}
+		st := Stripe{Index: s, Data: make([]int, 0, end-first), Sizes: slices.Clone(sizes[first:end]), Parity: make([]int, e.parity)}
 		for i := first; i < end; i++ {
 			st.Data = append(st.Data, i)
 		}
@@ -333,8 +334,10 @@ func (e *Erasure) RebuildStripe(shards []io.Reader, sizes []int64, shardSize int
 
 // Reconstruct is RebuildStripe for a stripe held in memory: shards has
 // len(sizes)+ParityShards entries, the data chunks then the parity chunks,
-// nil (or empty) for an erasure. It fills every missing data entry with a
-// fresh slice of its size; missing parity entries stay nil.
+// nil (or empty) for an erasure. It fills every missing data entry with
+// its rebuilt chunk, using the entry's memory if it has zero length and
+// enough capacity (so buffers can be reused), else a fresh slice; missing
+// parity entries are left as they are.
 //
 // Memory: the caller's chunks (at most (DataShards+ParityShards) × 4 MiB
 // for a stripe), the rebuilt chunks, and (DataShards+ParityShards) × 64
@@ -354,7 +357,12 @@ func (e *Erasure) Reconstruct(shards [][]byte, sizes []int64, shardSize int64) e
 	for i, b := range shards {
 		if len(b) == 0 {
 			if i < k {
-				rebuilt[i] = &sliceWriter{b: make([]byte, 0, sizes[i])}
+				if int64(cap(b)) >= sizes[i] {
+					b = b[:0]
+				} else {
+					b = make([]byte, 0, sizes[i])
+				}
+				rebuilt[i] = &sliceWriter{b: b}
 				out[i] = rebuilt[i]
 			}
 			continue

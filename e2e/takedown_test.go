@@ -25,7 +25,6 @@ import (
 	"github.com/xftp/xftp/chunk"
 )
 
-
 // testRedis is a Redis for the test: our own AOF instance when
 // XFTP_TEST_REDIS_SERVER names a redis-server binary (restartable), else
 // the shared one at XFTP_TEST_REDIS (not restartable).
