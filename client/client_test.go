@@ -94,7 +94,7 @@ func TestRoundTripBoundarySizes(t *testing.T) {
 			t.Fatalf("%d bytes: upload: %v", n, err)
 		}
 		var total int64
-		for _, c := range up.Recipients[0].Chunks {
+		for _, c := range append(up.Recipients[0].Chunks, up.Recipients[0].Parity...) {
 			total += c.Size
 		}
 		if total != up.Encrypted || up.Size != n {
@@ -120,7 +120,7 @@ func TestRoundTripBoundarySizes(t *testing.T) {
 func TestChunksSpreadAcrossServers(t *testing.T) {
 	relays := []*testrelay.Relay{testrelay.Start(t, nil), testrelay.Start(t, nil), testrelay.Start(t, nil)}
 	in := writeRandomFile(t, t.TempDir(), 700<<10, 1) // 2 x 256 KiB + 3 x 64 KiB
-	up, err := Upload(context.Background(), UploadRequest{Path: in, Servers: servers(relays...), Recipients: 1}, Options{})
+	up, err := Upload(context.Background(), UploadRequest{Path: in, Servers: servers(relays...), Recipients: 1, DataShards: 1}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,6 +30,10 @@ type DownloadRequest struct {
 	// is acknowledged (and so deleted for this recipient) after the whole
 	// file is written.
 	Keep bool
+	// Resume keeps a failed or interrupted download's verified part next to
+	// the output (a hidden .xftp-*.partial file and its .state) and
+	// continues from it when the same description is downloaded again.
+	Resume bool
 }
 
 // Downloaded is the result of a download.
@@ -67,15 +71,30 @@ func Download(ctx context.Context, req DownloadRequest, o Options) (res *Downloa
 	if dir == "" {
 		dir = "."
 	}
-	tmp, err := os.CreateTemp(dir, ".xftp-download-*")
+	var tmp *os.File
+	var prog *downloadProgress
+	if req.Resume {
+		tmp, prog, err = openPartial(dir, d)
+	} else {
+		tmp, err = os.CreateTemp(dir, ".xftp-download-*")
+	}
 	if err != nil {
 		return nil, err
 	}
 	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
+		if err == nil {
+			return
 		}
+		if prog != nil && resumable(err) {
+			if serr := prog.save(tmp, true); serr == nil {
+				err = fmt.Errorf("%w (the verified part is kept: run the same download again to continue)", err)
+				tmp.Close()
+				return
+			}
+		}
+		tmp.Close()
+		os.Remove(tmp.Name())
+		prog.remove()
 	}()
 	opener, err := chunk.NewOpener(d.Key, d.ChunkSizes(), tmp)
 	if err != nil {
@@ -83,44 +102,12 @@ func Download(ctx context.Context, req DownloadRequest, o Options) (res *Downloa
 	}
 	p := newPool(o.ClientOptions)
 	defer p.close()
-	var done atomic.Int64
-	err = forEach(ctx, len(d.Chunks), o.Parallel, func(ctx context.Context, i int) error {
-		ref := d.Chunks[i]
-		var last error
-		var blocked *BlockedError
-		for _, rep := range ref.Replicas {
-			c, err := p.get(rep.Server)
-			if err != nil {
-				last = err
-				continue
-			}
-			last = retry(ctx, o.Attempts, func() error {
-				rc, err := c.Download(ctx, rep.ID, rep.Key, ref.Size)
-				if err != nil {
-					return err
-				}
-				defer rc.Close()
-				return opener.OpenChunk(i, ref.Digest, rc)
-			}, func(err error) {
-				o.emit(Event{Op: "download", Chunk: i + 1, Chunks: len(d.Chunks), Bytes: ref.Size, Retry: true, Err: err})
-			})
-			if last == nil {
-				o.emit(Event{Op: "download", Chunk: i + 1, Chunks: len(d.Chunks), Bytes: ref.Size, Done: done.Add(ref.Size), Total: d.Size})
-				return nil
-			}
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			if be := o.blocked(last, rep.Server, "download", i+1, len(d.Chunks)); be != nil && blocked == nil {
-				blocked = be // another replica may still serve it
-			}
-		}
-		if blocked != nil {
-			return blocked
-		}
-		return fmt.Errorf("chunk %d: %w", i+1, last)
-	})
+	dl, err := newDownloader(d, &o, p, opener)
 	if err != nil {
+		return nil, err
+	}
+	dl.progressFile, dl.partial = prog, tmp
+	if err := dl.run(ctx); err != nil {
 		return nil, err
 	}
 	hdr, err := opener.Header()
@@ -136,6 +123,7 @@ func Download(ctx context.Context, req DownloadRequest, o Options) (res *Downloa
 	if err := tmp.Close(); err != nil {
 		return nil, err
 	}
+	prog.remove()
 	out := req.Output
 	if out == "" {
 		if out, err = freeName(dir, hdr.Name); err != nil {
@@ -159,8 +147,9 @@ func Download(ctx context.Context, req DownloadRequest, o Options) (res *Downloa
 // ackAll acknowledges every chunk; failures are harmless (the chunks expire)
 // and are not reported as a failed download.
 func ackAll(ctx context.Context, p *pool, d *chunk.Description, o Options) {
-	forEach(ctx, len(d.Chunks), o.Parallel, func(ctx context.Context, i int) error {
-		for _, rep := range d.Chunks[i].Replicas {
+	refs := append(append([]chunk.ChunkRef{}, d.Chunks...), d.Parity...)
+	forEach(ctx, len(refs), o.Parallel, func(ctx context.Context, i int) error {
+		for _, rep := range refs[i].Replicas {
 			if c, err := p.get(rep.Server); err == nil {
 				c.Ack(ctx, rep.ID, rep.Key)
 			}

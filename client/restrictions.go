@@ -125,7 +125,7 @@ func writeFileAtomic(path string, b []byte) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, ".restrictions-*")
+	tmp, err := os.CreateTemp(dir, ".xftp-tmp-*")
 	if err != nil {
 		return err
 	}
@@ -290,7 +290,7 @@ func (o *Options) checkServers(servers []string, x blocklist.Restriction) error 
 // descriptionServers returns every server a description uses.
 func descriptionServers(d *chunk.Description) []string {
 	var out []string
-	for _, c := range d.Chunks {
+	for _, c := range append(append([]chunk.ChunkRef{}, d.Chunks...), d.Parity...) {
 		for _, r := range c.Replicas {
 			out = append(out, r.Server)
 		}

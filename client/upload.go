@@ -1,14 +1,18 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -24,7 +28,18 @@ type UploadRequest struct {
 	// Servers are the relay addresses; chunks are spread across them.
 	Servers []string
 	// Recipients is the number of recipient descriptions to make (≥ 1).
+	// Servers see a padded count (chunk.PaddedRecipients).
 	Recipients int
+	// DataShards and ParityShards set the Reed-Solomon striping: each
+	// stripe of DataShards chunks gets ParityShards parity chunks, and the
+	// chunks of a stripe go to different servers. Zero for both picks
+	// DefaultShards(len(Servers)).
+	DataShards, ParityShards int
+	// StateFile, if set, keeps the upload's progress so that running the
+	// same upload again after an interruption continues where it stopped
+	// (no chunk that reached its server is sent again). The caller removes
+	// it once the descriptions are stored (RemoveState).
+	StateFile string
 }
 
 // Uploaded is the result of an upload.
@@ -33,24 +48,48 @@ type Uploaded struct {
 	Recipients []*chunk.Description
 	// Sender is the sender's description, which can delete the chunks.
 	Sender *chunk.Description
-	// Size is the plaintext size; Encrypted the bytes sent.
+	// Size is the plaintext size; Encrypted the bytes sent (with parity).
 	Size, Encrypted int64
-	Chunks          int
-	Elapsed         time.Duration
+	// Chunks and ParityChunks count what was stored.
+	Chunks, ParityChunks int
+	Erasure              chunk.ErasureParams
+	Servers              int
+	// Resumed counts chunks that an earlier, interrupted run had sent.
+	Resumed int
+	Elapsed time.Duration
 }
 
-// chunkKeys are the fresh keys and IDs of one uploaded chunk.
-type chunkKeys struct {
-	server       string
-	sender       ed25519.PrivateKey
-	senderID     []byte
-	recipients   []ed25519.PrivateKey
-	recipientIDs [][]byte
+// DefaultShards is the striping used when the request names none: no
+// parity with one server, mirroring with two, one parity chunk per stripe
+// with three to five, and 4+2 with six or more.
+func DefaultShards(servers int) (data, parity int) {
+	switch {
+	case servers >= 6:
+		return 4, 2
+	case servers >= 3:
+		return servers - 1, 1
+	case servers == 2:
+		return 1, 1
+	}
+	return 1, 0
+}
+
+// RemoveState deletes an upload's resume state.
+func RemoveState(path string) error {
+	if path == "" {
+		return nil
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
 }
 
 // Upload encrypts and uploads a file, returning its descriptions. Every
 // chunk gets a fresh sender key and fresh keys per recipient, so nothing
-// links one chunk's IDs to another's on the servers.
+// links one chunk's IDs to another's on the servers; parity chunks have the
+// sizes of data chunks and are sent with the same requests, so servers
+// cannot tell them apart.
 func Upload(ctx context.Context, req UploadRequest, o Options) (*Uploaded, error) {
 	o.defaults()
 	start := time.Now()
@@ -59,6 +98,17 @@ func Upload(ctx context.Context, req UploadRequest, o Options) (*Uploaded, error
 	}
 	if req.Recipients < 1 || req.Recipients > 1000 {
 		return nil, fmt.Errorf("recipients: %d is not between 1 and 1000", req.Recipients)
+	}
+	if req.DataShards == 0 && req.ParityShards == 0 {
+		req.DataShards, req.ParityShards = DefaultShards(len(req.Servers))
+	}
+	erasure, err := chunk.NewErasure(req.DataShards, req.ParityShards)
+	if err != nil {
+		return nil, err
+	}
+	if req.ParityShards > 0 && req.DataShards+req.ParityShards > len(req.Servers) {
+		return nil, fmt.Errorf("%d+%d striping puts each stripe's %d chunks on different servers, but only %d server(s) were given",
+			req.DataShards, req.ParityShards, req.DataShards+req.ParityShards, len(req.Servers))
 	}
 	p := newPool(o.ClientOptions)
 	defer p.close()
@@ -82,107 +132,377 @@ func Upload(ctx context.Context, req UploadRequest, o Options) (*Uploaded, error
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s is not a regular file", req.Path)
 	}
+	want := &uploadState{Version: stateVersion, Name: filepath.Base(req.Path), Size: fi.Size(), ModTime: fi.ModTime().UnixNano(),
+		Servers: req.Servers, Recipients: req.Recipients, Data: req.DataShards, Parity: req.ParityShards}
+	st, err := openUploadState(req.StateFile, want)
+	if err != nil {
+		return nil, err
+	}
+	sealer, err := chunk.NewSealer(st.st.Key, want.Name, f, fi.Size())
+	if err != nil {
+		return nil, err
+	}
+	u := &uploader{req: req, o: &o, pool: p, sealer: sealer, erasure: erasure, state: st,
+		sizes: sealer.ChunkSizes()}
+	u.stripes = erasure.Stripes(u.sizes)
+	if err := u.prepare(ctx); err != nil {
+		return nil, err
+	}
+	err = u.run(ctx)
+	if serr := st.save(true); err == nil {
+		err = serr
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := u.result()
+	out.Size = fi.Size()
+	out.Elapsed = time.Since(start)
+	return out, nil
+}
+
+// openUploadState continues the state at path if it belongs to this upload,
+// or starts a new one.
+func openUploadState(path string, want *uploadState) (*stateFile, error) {
+	sf := &stateFile{path: path, interval: 200 * time.Millisecond}
+	if path != "" {
+		old, err := loadState(path)
+		if err != nil {
+			return nil, err
+		}
+		if old != nil {
+			if why := old.mismatch(want); why != "" {
+				return nil, fmt.Errorf("cannot resume from %s: %s; remove it to start the upload over", path, why)
+			}
+			sf.st = old
+			return sf, nil
+		}
+	}
 	key, err := chunk.NewKey()
 	if err != nil {
 		return nil, err
 	}
-	sealer, err := chunk.NewSealer(key, filepath.Base(req.Path), f, fi.Size())
+	want.Key = key
+	sf.st = want
+	return sf, nil
+}
+
+type uploader struct {
+	req     UploadRequest
+	o       *Options
+	pool    *pool
+	sealer  *chunk.Sealer
+	erasure *chunk.Erasure
+	state   *stateFile
+	sizes   []int64
+	stripes []chunk.Stripe
+	parity  []*stripeParity // per stripe, computed on demand
+	total   int64
+	done    atomic.Int64
+	resumed int
+}
+
+// stripeParity holds one stripe's parity chunks while they are uploaded.
+type stripeParity struct {
+	once    sync.Once
+	err     error
+	bufs    [][]byte
+	pending atomic.Int32 // parity chunks still to upload; at 0 bufs are freed
+}
+
+// item is one chunk to upload: data chunk i < n, or parity chunk i-n.
+func (u *uploader) isParity(i int) bool { return i >= len(u.sizes) }
+
+func (u *uploader) size(i int) int64 {
+	if u.isParity(i) {
+		return u.stripes[(i-len(u.sizes))/u.erasure.ParityShards()].ShardSize
+	}
+	return u.sizes[i]
+}
+
+// prepare computes data digests, assigns servers and fresh keys to chunks
+// not yet known from an earlier run, and checks that the file is unchanged.
+func (u *uploader) prepare(ctx context.Context) error {
+	digests, err := u.sealer.Digests(ctx)
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("reading %s: %w", u.req.Path, err)
 	}
-	digests, err := sealer.Digests(ctx)
+	n := len(u.sizes) + len(u.stripes)*u.erasure.ParityShards()
+	u.parity = make([]*stripeParity, len(u.stripes))
+	for s := range u.parity {
+		u.parity[s] = &stripeParity{}
+	}
+	var err2 error
+	u.state.update(func(st *uploadState) {
+		if len(st.Items) != 0 && len(st.Items) != n {
+			err2 = fmt.Errorf("resume state does not fit the file; remove %s to start over", u.state.path)
+			return
+		}
+		if len(st.Items) == 0 {
+			st.Items = make([]itemState, n)
+			u.assignServers(st.Items)
+		}
+		for i, d := range digests {
+			if st.Items[i].Digest != nil && !bytes.Equal(st.Items[i].Digest, d[:]) {
+				err2 = fmt.Errorf("%s changed since the interrupted upload; remove %s to start over", u.req.Path, u.state.path)
+				return
+			}
+			st.Items[i].Digest = bytes.Clone(d[:])
+		}
+		padded := chunk.PaddedRecipients(u.req.Recipients)
+		for i := range st.Items {
+			it := &st.Items[i]
+			if len(it.Sender) == 0 {
+				it.Sender = newSeed()
+				it.Recipients = make([][]byte, padded)
+				for r := range it.Recipients {
+					it.Recipients[r] = newSeed()
+				}
+			}
+			if it.Uploaded {
+				u.resumed++
+				u.done.Add(u.size(i))
+			}
+			u.total += u.size(i)
+		}
+	})
+	return err2
+}
+
+func newSeed() []byte {
+	b := make([]byte, ed25519.SeedSize)
+	rand.Read(b)
+	return b
+}
+
+// assignServers spreads chunks over servers from a random start; the chunks
+// of one stripe (data and parity) land on different servers.
+func (u *uploader) assignServers(items []itemState) {
+	servers := u.req.Servers
+	first := mrand.N(len(servers))
+	m := u.erasure.ParityShards()
+	if m == 0 {
+		for i := range items {
+			items[i].Server = servers[(first+i)%len(servers)]
+		}
+		return
+	}
+	for _, st := range u.stripes {
+		// Rotating by one per stripe spreads parity over all servers.
+		base := first + st.Index
+		for j, i := range st.Data {
+			items[i].Server = servers[(base+j)%len(servers)]
+		}
+		for j, pi := range st.Parity {
+			items[len(u.sizes)+pi].Server = servers[(base+u.erasure.DataShards()+j)%len(servers)]
+		}
+	}
+}
+
+// run uploads every chunk not yet uploaded, stripe by stripe, so that at
+// most a few stripes' parity chunks are in memory at once.
+func (u *uploader) run(ctx context.Context) error {
+	var order []int
+	for _, st := range u.stripes {
+		order = append(order, st.Data...)
+		for _, pi := range st.Parity {
+			order = append(order, len(u.sizes)+pi)
+		}
+	}
+	var items []itemState
+	u.state.update(func(st *uploadState) { items = st.Items })
+	for _, st := range u.stripes {
+		n := 0
+		for _, pi := range st.Parity {
+			if !items[len(u.sizes)+pi].Uploaded {
+				n++
+			}
+		}
+		u.parity[st.Index].pending.Store(int32(n))
+	}
+	return forEach(ctx, len(order), u.o.Parallel, func(ctx context.Context, k int) error {
+		return u.one(ctx, order[k])
+	})
+}
+
+// body returns a fresh reader of chunk i's bytes.
+func (u *uploader) body(i int) (io.Reader, error) {
+	if !u.isParity(i) {
+		return u.sealer.Chunk(i), nil
+	}
+	pi := i - len(u.sizes)
+	m := u.erasure.ParityShards()
+	sp := u.parity[pi/m]
+	sp.once.Do(func() { sp.bufs, sp.err = u.computeParity(u.stripes[pi/m]) })
+	if sp.err != nil {
+		return nil, sp.err
+	}
+	return bytes.NewReader(sp.bufs[pi%m]), nil
+}
+
+// computeParity streams a stripe's data chunks through the Reed-Solomon
+// encoder into memory (M chunks of the stripe's shard size).
+func (u *uploader) computeParity(st chunk.Stripe) ([][]byte, error) {
+	readers := make([]io.Reader, len(st.Data))
+	for j, i := range st.Data {
+		readers[j] = u.sealer.Chunk(i)
+	}
+	m := u.erasure.ParityShards()
+	buffers := make([]*bytes.Buffer, m)
+	writers := make([]io.Writer, m)
+	for j := range buffers {
+		buffers[j] = bytes.NewBuffer(make([]byte, 0, st.ShardSize))
+		writers[j] = buffers[j]
+	}
+	if err := u.erasure.EncodeStripe(readers, st.Sizes, st.ShardSize, writers); err != nil {
+		return nil, fmt.Errorf("computing parity of stripe %d: %w", st.Index+1, err)
+	}
+	bufs := make([][]byte, m)
+	for j, b := range buffers {
+		bufs[j] = b.Bytes()
+	}
+	return bufs, nil
+}
+
+// label numbers chunks for messages: data chunks first, then parity.
+func (u *uploader) label(i int) (no, of int) {
+	return i + 1, len(u.sizes) + len(u.parity)*u.erasure.ParityShards()
+}
+
+// one creates (if needed) and uploads chunk i, saving progress after each.
+func (u *uploader) one(ctx context.Context, i int) error {
+	var it itemState
+	u.state.update(func(st *uploadState) { it = st.Items[i] })
+	no, of := u.label(i)
+	size := u.size(i)
+	if it.Uploaded {
+		return nil
+	}
+	c, err := u.pool.get(it.Server)
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", req.Path, err)
+		return err
 	}
-	sizes := sealer.ChunkSizes()
-	var total int64
-	for _, s := range sizes {
-		total += s
+	onRetry := func(err error) {
+		u.o.emit(Event{Op: "upload", Chunk: no, Chunks: of, Bytes: size, Retry: true, Err: err})
 	}
-	keys := make([]chunkKeys, len(sizes))
-	first := mrand.N(len(req.Servers))
-	var done atomic.Int64
-	err = forEach(ctx, len(sizes), o.Parallel, func(ctx context.Context, i int) error {
-		k := &keys[i]
-		k.server = req.Servers[(first+i)%len(req.Servers)]
-		c, _ := p.get(k.server)
-		var err error
-		if _, k.sender, err = ed25519.GenerateKey(rand.Reader); err != nil {
+	if u.isParity(i) && it.Digest == nil {
+		r, err := u.body(i)
+		if err != nil {
 			return err
 		}
-		pubs := make([]ed25519.PublicKey, req.Recipients)
-		k.recipients = make([]ed25519.PrivateKey, req.Recipients)
-		for r := range k.recipients {
-			pubs[r], k.recipients[r], _ = ed25519.GenerateKey(rand.Reader)
-		}
-		onRetry := func(err error) {
-			o.emit(Event{Op: "upload", Chunk: i + 1, Chunks: len(sizes), Bytes: sizes[i], Retry: true, Err: err})
+		h := sha256.New()
+		io.Copy(h, r)
+		it.Digest = h.Sum(nil)
+	}
+	var digest [32]byte
+	copy(digest[:], it.Digest)
+	sender := it.senderKey()
+	if !it.created() {
+		pubs := make([]ed25519.PublicKey, len(it.Recipients))
+		for r, seed := range it.Recipients {
+			pubs[r] = ed25519.NewKeyFromSeed(seed).Public().(ed25519.PublicKey)
 		}
 		// A request carries at most maxKeysPerRequest recipient keys; more
 		// are added in batches.
 		first := pubs[:min(len(pubs), maxKeysPerRequest)]
-		err = retry(ctx, o.Attempts, func() error {
-			created, err := c.Create(ctx, k.sender, sizes[i], digests[i], first)
+		err = retry(ctx, u.o.Attempts, func() error {
+			created, err := c.Create(ctx, sender, size, digest, first)
 			if err != nil {
 				return err
 			}
-			k.senderID, k.recipientIDs = created.SenderID, created.RecipientIDs
+			it.SenderID, it.RecipientIDs = created.SenderID, created.RecipientIDs
 			return nil
 		}, onRetry)
 		for rest := pubs[len(first):]; err == nil && len(rest) > 0; {
 			batch := rest[:min(len(rest), maxKeysPerRequest)]
-			err = retry(ctx, o.Attempts, func() error {
-				ids, err := c.AddRecipients(ctx, k.senderID, k.sender, batch)
+			err = retry(ctx, u.o.Attempts, func() error {
+				ids, err := c.AddRecipients(ctx, it.SenderID, sender, batch)
 				if err == nil {
-					k.recipientIDs = append(k.recipientIDs, ids...)
+					it.RecipientIDs = append(it.RecipientIDs, ids...)
 				}
 				return err
 			}, onRetry)
 			rest = rest[len(batch):]
 		}
-		if be := o.blocked(err, k.server, "upload", i+1, len(sizes)); be != nil {
+		if be := u.o.blocked(err, it.Server, "upload", no, of); be != nil {
 			return be
 		}
 		if err != nil {
-			return fmt.Errorf("chunk %d: creating on %s: %w", i+1, redact(k.server), err)
+			return fmt.Errorf("chunk %d: creating on %s: %w", no, redact(it.Server), err)
 		}
-		err = retry(ctx, o.Attempts, func() error {
-			return c.Upload(ctx, k.senderID, k.sender, sealer.Chunk(i), sizes[i])
-		}, onRetry)
-		if be := o.blocked(err, k.server, "upload", i+1, len(sizes)); be != nil {
-			return be
-		}
+		u.state.update(func(st *uploadState) { st.Items[i] = it })
+	}
+	err = retry(ctx, u.o.Attempts, func() error {
+		r, err := u.body(i)
 		if err != nil {
-			return fmt.Errorf("chunk %d: uploading to %s: %w", i+1, redact(k.server), err)
+			return err
 		}
-		o.emit(Event{Op: "upload", Chunk: i + 1, Chunks: len(sizes), Bytes: sizes[i], Done: done.Add(sizes[i]), Total: total})
-		return nil
-	})
+		return c.Upload(ctx, it.SenderID, sender, r, size)
+	}, onRetry)
+	if be := u.o.blocked(err, it.Server, "upload", no, of); be != nil {
+		return be
+	}
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("chunk %d: uploading to %s: %w", no, redact(it.Server), err)
 	}
-	out := &Uploaded{Size: fi.Size(), Encrypted: total, Chunks: len(sizes)}
-	out.Sender = describe(chunk.PartySender, key, sizes, digests, keys, func(k *chunkKeys) ([]byte, ed25519.PrivateKey) {
-		return k.senderID, k.sender
-	})
-	for r := 0; r < req.Recipients; r++ {
-		out.Recipients = append(out.Recipients, describe(chunk.PartyRecipient, key, sizes, digests, keys, func(k *chunkKeys) ([]byte, ed25519.PrivateKey) {
-			return k.recipientIDs[r], k.recipients[r]
-		}))
+	it.Uploaded = true
+	u.state.update(func(st *uploadState) { st.Items[i] = it })
+	if u.isParity(i) {
+		sp := u.parity[(i-len(u.sizes))/u.erasure.ParityShards()]
+		if sp.pending.Add(-1) == 0 {
+			sp.bufs = nil // the stripe's parity is sent: free it
+		}
 	}
-	out.Elapsed = time.Since(start)
-	return out, nil
+	if err := u.state.save(false); err != nil {
+		return err
+	}
+	u.o.emit(Event{Op: "upload", Chunk: no, Chunks: of, Bytes: size, Done: u.done.Add(size), Total: u.total})
+	return nil
 }
 
-func describe(party chunk.Party, key []byte, sizes []int64, digests [][32]byte, keys []chunkKeys, pick func(*chunkKeys) ([]byte, ed25519.PrivateKey)) *chunk.Description {
-	d := &chunk.Description{Version: chunk.DescriptionVersion, Party: party, Key: key}
-	for i := range sizes {
-		id, k := pick(&keys[i])
-		d.Size += sizes[i]
-		d.Chunks = append(d.Chunks, chunk.ChunkRef{
-			Number: i + 1, Size: sizes[i], Digest: digests[i],
-			Replicas: []chunk.Replica{{Server: publicAddress(keys[i].server), ID: id, Key: k}},
-		})
+// result builds the descriptions from the final state.
+func (u *uploader) result() *Uploaded {
+	var st *uploadState
+	u.state.update(func(s *uploadState) { st = s })
+	m := u.erasure.ParityShards()
+	out := &Uploaded{Chunks: len(u.sizes), ParityChunks: len(u.stripes) * m, Resumed: u.resumed,
+		Servers: len(u.req.Servers)}
+	if m > 0 {
+		out.Erasure = chunk.ErasureParams{Data: u.erasure.DataShards(), Parity: m}
+	}
+	for i := range st.Items {
+		out.Encrypted += u.size(i)
+	}
+	out.Sender = u.describe(st, chunk.PartySender, func(it *itemState) ([]byte, ed25519.PrivateKey) {
+		return it.SenderID, it.senderKey()
+	})
+	for r := 0; r < u.req.Recipients; r++ {
+		out.Recipients = append(out.Recipients, u.describe(st, chunk.PartyRecipient, func(it *itemState) ([]byte, ed25519.PrivateKey) {
+			return it.RecipientIDs[r], ed25519.NewKeyFromSeed(it.Recipients[r])
+		}))
+	}
+	return out
+}
+
+func (u *uploader) describe(st *uploadState, party chunk.Party, pick func(*itemState) ([]byte, ed25519.PrivateKey)) *chunk.Description {
+	d := &chunk.Description{Version: chunk.DescriptionVersion, Party: party, Key: st.Key}
+	ref := func(i, number int) chunk.ChunkRef {
+		it := &st.Items[i]
+		id, k := pick(it)
+		var digest [32]byte
+		copy(digest[:], it.Digest)
+		return chunk.ChunkRef{Number: number, Size: u.size(i), Digest: digest,
+			Replicas: []chunk.Replica{{Server: publicAddress(it.Server), ID: id, Key: k}}}
+	}
+	for i := range u.sizes {
+		d.Size += u.sizes[i]
+		d.Chunks = append(d.Chunks, ref(i, i+1))
+	}
+	if m := u.erasure.ParityShards(); m > 0 {
+		d.Erasure = chunk.ErasureParams{Data: u.erasure.DataShards(), Parity: m}
+		for p := 0; p < len(u.stripes)*m; p++ {
+			d.Parity = append(d.Parity, ref(len(u.sizes)+p, p+1))
+		}
 	}
 	return d
 }

@@ -1,0 +1,281 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/xftp/xftp/chunk"
+	"github.com/xftp/xftp/internal/testrelay"
+)
+
+func startRelays(t *testing.T, n int) []*testrelay.Relay {
+	rs := make([]*testrelay.Relay, n)
+	for i := range rs {
+		rs[i] = testrelay.Start(t, nil)
+	}
+	return rs
+}
+
+func roundTrip(t *testing.T, d *chunk.Description, dir, in string) error {
+	t.Helper()
+	out := filepath.Join(dir, fmt.Sprintf("out-%d", time.Now().UnixNano()))
+	if _, err := Download(context.Background(), DownloadRequest{Description: d, Output: out, Keep: true}, Options{Attempts: 2}); err != nil {
+		return err
+	}
+	defer os.Remove(out)
+	if fileDigest(t, out) != fileDigest(t, in) {
+		t.Fatal("downloaded file differs")
+	}
+	return nil
+}
+
+func TestErasureRoundTrips(t *testing.T) {
+	relays := startRelays(t, 14)
+	for _, km := range [][2]int{{1, 0}, {1, 1}, {2, 1}, {4, 2}, {10, 4}} {
+		t.Run(fmt.Sprintf("%d+%d", km[0], km[1]), func(t *testing.T) {
+			dir := t.TempDir()
+			in := writeRandomFile(t, dir, 9<<20+777, uint64(km[0]*10+km[1]))
+			up, err := Upload(context.Background(), UploadRequest{Path: in, Servers: servers(relays[:max(km[0]+km[1], 1)]...),
+				Recipients: 1, DataShards: km[0], ParityShards: km[1]}, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := up.Recipients[0]
+			if d.Erasure.Parity != km[1] || len(d.Parity) != up.ParityChunks {
+				t.Fatalf("description has %+v and %d parity chunks", d.Erasure, len(d.Parity))
+			}
+			if err := roundTrip(t, d, dir, in); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// sixServers uploads a file 4+2 across six relays and returns them with its
+// recipient description.
+func sixServers(t *testing.T, size int64) ([]*testrelay.Relay, *chunk.Description, string, string) {
+	t.Helper()
+	relays := startRelays(t, 6)
+	dir := t.TempDir()
+	in := writeRandomFile(t, dir, size, 42)
+	up, err := Upload(context.Background(), UploadRequest{Path: in, Servers: servers(relays...), Recipients: 1}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if up.Erasure != (chunk.ErasureParams{Data: 4, Parity: 2}) {
+		t.Fatalf("six servers default to %+v, want 4+2", up.Erasure)
+	}
+	return relays, up.Recipients[0], dir, in
+}
+
+func TestErasureSurvivesTwoStoppedServers(t *testing.T) {
+	relays, d, dir, in := sixServers(t, 20<<20)
+	relays[1].Stop()
+	relays[4].Stop()
+	if err := roundTrip(t, d, dir, in); err != nil {
+		t.Fatalf("4+2 with 2 servers down: %v", err)
+	}
+}
+
+func TestErasureSurvivesTwoCorruptChunks(t *testing.T) {
+	relays, d, dir, in := sixServers(t, 20<<20)
+	n := 0
+	for _, r := range relays[:2] { // one stored chunk each on two servers
+		filepath.Walk(filepath.Join(r.Dir, "chunks"), func(p string, fi os.FileInfo, err error) error {
+			if err != nil || fi.IsDir() || n >= 2 || strings.HasPrefix(fi.Name(), ".") {
+				return nil
+			}
+			b, _ := os.ReadFile(p)
+			b[len(b)/3] ^= 0x40
+			os.WriteFile(p, b, 0o600)
+			n++
+			return filepath.SkipAll
+		})
+	}
+	if n != 2 {
+		t.Fatalf("corrupted %d chunks, want 2", n)
+	}
+	if err := roundTrip(t, d, dir, in); err != nil {
+		t.Fatalf("4+2 with 2 corrupt chunks: %v", err)
+	}
+}
+
+// A server that never answers downloads must not hold the download up:
+// hedged requests to the other servers finish it. (It blocks until the test
+// ends, so a download that waited for it would hit the context deadline.)
+func TestErasureHedgesASlowServer(t *testing.T) {
+	relays, d, dir, in := sixServers(t, 20<<20)
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	var stalled atomic.Int32
+	var slow *testrelay.Relay // the server of the first data chunk
+	for _, r := range relays {
+		if r.Address.Redacted() == d.Chunks[0].Replicas[0].Server {
+			slow = r
+		}
+	}
+	slow.Wrap = func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasSuffix(r.URL.Path, "/download") {
+				stalled.Add(1)
+				select {
+				case <-release:
+				case <-r.Context().Done():
+				}
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out := filepath.Join(dir, "out")
+	if _, err := Download(ctx, DownloadRequest{Description: d, Output: out, Keep: true}, Options{}); err != nil {
+		t.Fatalf("download with a stalled server: %v", err)
+	}
+	if fileDigest(t, out) != fileDigest(t, in) {
+		t.Fatal("downloaded file differs")
+	}
+	if stalled.Load() == 0 {
+		t.Fatal("the stalled server was never asked: the test proves nothing")
+	}
+}
+
+func TestErasureFailsClearlyWithThreeServersGone(t *testing.T) {
+	relays, d, dir, in := sixServers(t, 20<<20)
+	for _, i := range []int{0, 2, 5} {
+		relays[i].Stop()
+	}
+	err := roundTrip(t, d, dir, in)
+	if !errors.Is(err, chunk.ErrTooManyErasures) || !strings.Contains(err.Error(), "stripe") {
+		t.Fatalf("4+2 with 3 servers gone: %v; want a too-many-erasures error naming the stripe", err)
+	}
+	assertNoOutput(t, dir)
+}
+
+// TestUploadResumes interrupts an upload halfway and runs it again: the
+// second run sends only the chunks the first did not finish, as the
+// servers' own count of upload requests shows.
+func TestUploadResumes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short mode: skips the 200 MiB upload")
+	}
+	relays := startRelays(t, 6)
+	var puts atomic.Int32
+	for _, r := range relays {
+		r.Wrap = func(next http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+				if req.Method == http.MethodPut {
+					puts.Add(1)
+				}
+				next.ServeHTTP(w, req)
+			})
+		}
+	}
+	dir := t.TempDir()
+	in := writeRandomFile(t, dir, 200<<20, 9)
+	state := filepath.Join(dir, "upload.state")
+	req := UploadRequest{Path: in, Servers: servers(relays...), Recipients: 2, StateFile: state}
+	ctx, cancel := context.WithCancel(context.Background())
+	var first atomic.Int32
+	_, err := Upload(ctx, req, Options{Progress: func(e Event) {
+		if !e.Retry && first.Add(1) == 40 {
+			cancel() // Ctrl-C halfway
+		}
+	}})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted upload: %v", err)
+	}
+	finished := first.Load()
+	sentBefore := puts.Load()
+	up, err := Upload(context.Background(), req, Options{})
+	if err != nil {
+		t.Fatalf("resumed upload: %v", err)
+	}
+	total := int32(up.Chunks + up.ParityChunks)
+	resent := puts.Load() - sentBefore
+	t.Logf("%d chunks; first run finished %d (%d PUTs), second run sent %d", total, finished, sentBefore, resent)
+	if int32(up.Resumed) < finished || resent > total-finished {
+		t.Fatalf("resume re-sent chunks: %d finished before, %d sent after, %d in all", finished, resent, total)
+	}
+	if err := RemoveState(state); err != nil {
+		t.Fatal(err)
+	}
+	if err := roundTrip(t, up.Recipients[1], dir, in); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDownloadResumes interrupts a download and runs it again: only the
+// chunks not yet written (and chunk 0, which holds the header) are fetched
+// again, and the partial files are gone afterwards.
+func TestDownloadResumes(t *testing.T) {
+	for _, shards := range [][2]int{{1, 0}, {2, 1}} {
+		t.Run(fmt.Sprintf("%d+%d", shards[0], shards[1]), func(t *testing.T) {
+			relays := startRelays(t, 3)
+			var gets atomic.Int32
+			for _, r := range relays {
+				r.Wrap = func(next http.Handler) http.Handler {
+					return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+						if strings.HasSuffix(req.URL.Path, "/download") {
+							gets.Add(1)
+						}
+						next.ServeHTTP(w, req)
+					})
+				}
+			}
+			dir := t.TempDir()
+			in := writeRandomFile(t, dir, 60<<20, 11)
+			up, err := Upload(context.Background(), UploadRequest{Path: in, Servers: servers(relays...), Recipients: 1,
+				DataShards: shards[0], ParityShards: shards[1]}, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := filepath.Join(dir, "out")
+			req := DownloadRequest{Description: up.Recipients[0], Output: out, Resume: true}
+			ctx, cancel := context.WithCancel(context.Background())
+			var n atomic.Int32
+			_, err = Download(ctx, req, Options{Parallel: 2, Progress: func(e Event) {
+				if !e.Retry && n.Add(1) == 8 {
+					cancel()
+				}
+			}})
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("interrupted download: %v", err)
+			}
+			if _, err := os.Stat(out); !os.IsNotExist(err) {
+				t.Fatal("an interrupted download left a file at the output path")
+			}
+			partials, _ := filepath.Glob(filepath.Join(dir, ".xftp-*.partial*"))
+			if len(partials) != 2 {
+				t.Fatalf("partial files after interruption: %v", partials)
+			}
+			before := gets.Load()
+			if _, err := Download(context.Background(), req, Options{}); err != nil {
+				t.Fatalf("resumed download: %v", err)
+			}
+			if fileDigest(t, out) != fileDigest(t, in) {
+				t.Fatal("resumed download differs")
+			}
+			again := gets.Load() - before
+			all := int32(len(up.Recipients[0].Chunks))
+			t.Logf("%d data chunks; %d fetched before the interruption, %d after", all, before, again)
+			// 8 chunks were written before the interruption; only the
+			// stripe holding chunk 0 (the header) is fetched again.
+			if again > all-8+int32(shards[0]) {
+				t.Fatalf("the resumed download fetched %d chunks of %d: finished chunks were fetched again", again, all)
+			}
+			if partials, _ := filepath.Glob(filepath.Join(dir, ".xftp-*")); len(partials) != 0 {
+				t.Fatalf("partial files left after success: %v", partials)
+			}
+		})
+	}
+}

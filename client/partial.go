@@ -1,0 +1,109 @@
+package client
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/xftp/xftp/chunk"
+	"github.com/xftp/xftp/identity"
+)
+
+// downloadProgress records which data chunks of a resumable download are
+// written and synced in its partial file.
+type downloadProgress struct {
+	path string // of the state file
+	mu   sync.Mutex
+	Done map[int]bool `json:"done"`
+	last time.Time
+}
+
+// openPartial opens (or creates) the partial file of d in dir and the
+// progress saved with it. The name derives from the file key, so the same
+// description finds it again; it is hidden and mode 0600.
+func openPartial(dir string, d *chunk.Description) (*os.File, *downloadProgress, error) {
+	h := sha256.Sum256(append([]byte("xftp partial download\x00"), d.Key...))
+	base := filepath.Join(dir, ".xftp-"+hex.EncodeToString(h[:8])+".partial")
+	f, err := os.OpenFile(base, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, nil, err
+	}
+	p := &downloadProgress{path: base + ".state", Done: map[int]bool{}}
+	if b, err := os.ReadFile(p.path); err == nil {
+		var saved downloadProgress
+		if json.Unmarshal(b, &saved) == nil && saved.Done != nil {
+			p.Done = saved.Done
+		}
+	}
+	// Chunk 0 holds the header the Opener needs: always fetch it again.
+	delete(p.Done, 0)
+	return f, p, nil
+}
+
+func (p *downloadProgress) done(i int) bool {
+	if p == nil {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.Done[i]
+}
+
+// mark records chunk i as written and, at most every 200 ms, syncs the
+// partial file and saves the state (so the state never claims unsynced data).
+func (p *downloadProgress) mark(f *os.File, i int) error {
+	if p == nil {
+		return nil
+	}
+	p.mu.Lock()
+	p.Done[i] = true
+	p.mu.Unlock()
+	return p.save(f, false)
+}
+
+func (p *downloadProgress) save(f *os.File, force bool) error {
+	if p == nil {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !force && time.Since(p.last) < 200*time.Millisecond {
+		return nil
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	p.last = time.Now()
+	return writeFileAtomic(p.path, b)
+}
+
+func (p *downloadProgress) remove() {
+	if p != nil {
+		os.Remove(p.path)
+	}
+}
+
+// resumable reports whether keeping a partial download for later makes
+// sense after err: interruptions and unreachable servers, not a file that
+// fails verification or a server that refuses for good.
+func resumable(err error) bool {
+	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return true
+	case errors.Is(err, chunk.ErrDigest), errors.Is(err, chunk.ErrAuth), errors.Is(err, chunk.ErrHeader),
+		errors.Is(err, identity.ErrWrongIdentity), errors.Is(err, ErrNotRecipient):
+		return false
+	}
+	var be *BlockedError
+	return !errors.As(err, &be)
+}

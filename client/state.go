@@ -1,0 +1,118 @@
+package client
+
+import (
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"sync"
+	"time"
+)
+
+// uploadState is what an interrupted upload needs to continue: the file key
+// (encryption is deterministic for a key, so every chunk can be made again
+// from the file), and per chunk its server, keys, IDs and whether its body
+// reached the server. It holds secrets: it is written with mode 0600, and
+// removed once the descriptions are saved.
+type uploadState struct {
+	Version    int         `json:"version"`
+	Name       string      `json:"name"`
+	Size       int64       `json:"size"`
+	ModTime    int64       `json:"mod_time"`
+	Key        []byte      `json:"key"`
+	Servers    []string    `json:"servers"`
+	Recipients int         `json:"recipients"`
+	Data       int         `json:"data_shards"`
+	Parity     int         `json:"parity_shards"`
+	Items      []itemState `json:"items"`
+}
+
+// itemState is one chunk (data or parity) of an upload.
+type itemState struct {
+	Server       string   `json:"server"`
+	Sender       []byte   `json:"sender,omitempty"` // Ed25519 seed
+	SenderID     []byte   `json:"sender_id,omitempty"`
+	Recipients   [][]byte `json:"recipients,omitempty"` // seeds, padded count
+	RecipientIDs [][]byte `json:"recipient_ids,omitempty"`
+	Digest       []byte   `json:"digest,omitempty"`
+	Uploaded     bool     `json:"uploaded,omitempty"`
+}
+
+func (it *itemState) created() bool {
+	return len(it.SenderID) > 0 && len(it.RecipientIDs) == len(it.Recipients)
+}
+
+func (it *itemState) senderKey() ed25519.PrivateKey { return ed25519.NewKeyFromSeed(it.Sender) }
+
+const stateVersion = 1
+
+// stateFile persists an uploadState, throttled: progress is saved at most
+// every interval, and always by flush.
+type stateFile struct {
+	path     string
+	mu       sync.Mutex
+	st       *uploadState
+	last     time.Time
+	interval time.Duration
+}
+
+// loadState reads the state at path. It returns nil, nil if there is none.
+func loadState(path string) (*uploadState, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var st uploadState
+	if err := json.Unmarshal(b, &st); err != nil || st.Version != stateVersion {
+		return nil, fmt.Errorf("resume state %s is unreadable; remove it to start the upload over", path)
+	}
+	return &st, nil
+}
+
+// matches reports why st cannot continue the upload that want describes.
+func (st *uploadState) mismatch(want *uploadState) string {
+	switch {
+	case st.Name != want.Name || st.Size != want.Size || st.ModTime != want.ModTime:
+		return "the file changed since the interrupted upload"
+	case !slices.Equal(st.Servers, want.Servers):
+		return "the servers differ from the interrupted upload's"
+	case st.Recipients != want.Recipients || st.Data != want.Data || st.Parity != want.Parity:
+		return "the recipients or shard counts differ from the interrupted upload's"
+	case len(st.Key) != 32:
+		return "it holds no file key"
+	}
+	return ""
+}
+
+// save writes the state if the interval has passed (or force).
+func (f *stateFile) save(force bool) error {
+	if f == nil || f.path == "" {
+		return nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !force && time.Since(f.last) < f.interval {
+		return nil
+	}
+	b, err := json.Marshal(f.st)
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(f.path, b); err != nil {
+		return fmt.Errorf("saving resume state: %w", err)
+	}
+	f.last = time.Now()
+	return nil
+}
+
+// update changes the state under the lock.
+func (f *stateFile) update(fn func(st *uploadState)) {
+	f.mu.Lock()
+	fn(f.st)
+	f.mu.Unlock()
+}
