@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/xftp/xftp/chunk"
-	"github.com/xftp/xftp/identity"
 )
 
 // downloadProgress records which data chunks of a resumable download are
@@ -97,13 +96,12 @@ func (p *downloadProgress) remove() {
 // sense after err: interruptions and unreachable servers, not a file that
 // fails verification or a server that refuses for good.
 func resumable(err error) bool {
+	var be *BlockedError
 	switch {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return true
-	case errors.Is(err, chunk.ErrDigest), errors.Is(err, chunk.ErrAuth), errors.Is(err, chunk.ErrHeader),
-		errors.Is(err, identity.ErrWrongIdentity), errors.Is(err, ErrNotRecipient):
+	case errors.As(err, &be), errors.Is(err, chunk.ErrTooManyErasures):
 		return false
 	}
-	var be *BlockedError
-	return !errors.As(err, &be)
+	return temporary(err)
 }

@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,30 +42,22 @@ func describeError(err error) string {
 	return err.Error()
 }
 
-func progress(quiet bool, w io.Writer) func(client.Event) {
-	if quiet {
-		return nil
-	}
-	return func(e client.Event) {
-		switch {
-		case e.Retry:
-			fmt.Fprintf(w, "%s chunk %d/%d: retrying after: %v\n", e.Op, e.Chunk, e.Chunks, e.Err)
-		default:
-			fmt.Fprintf(w, "%s chunk %d/%d done (%s of %s)\n", e.Op, e.Chunk, e.Chunks,
-				humanize.IBytes(uint64(e.Done)), humanize.IBytes(uint64(e.Total)))
-		}
-	}
-}
-
 func uploadCmd() *cobra.Command {
 	var servers []string
-	var recipients, parallel int
+	var recipients, parallel, dataShards, parityShards int
 	var out string
-	var quiet bool
+	var quiet, asJSON bool
 	cmd := &cobra.Command{
-		Use:   "upload FILE --server ADDR [--server ADDR ...] [--recipients N]",
+		Use:   "upload FILE --server ADDR [--server ADDR ...] [--recipients N] [--data-shards K --parity-shards M]",
 		Short: "Encrypt and upload a file; write its descriptions to FILE.xftp/",
-		Args:  cobra.ExactArgs(1),
+		Long: `Encrypt, pad and cut FILE into chunks, spread them over the servers with
+Reed-Solomon parity, and write one description per recipient (rcvN.xftp) and
+the sender's (snd.xftp.private) into FILE.xftp/.
+
+Default striping: no parity with one server, 1+1 with two, (N-1)+1 with three
+to five, 4+2 with six or more. An interrupted upload continues where it
+stopped when the same command runs again.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(servers) == 0 {
 				if env := os.Getenv("XFTP_SERVERS"); env != "" {
@@ -80,6 +72,9 @@ func uploadCmd() *cobra.Command {
 					return err
 				}
 			}
+			if dataShards == 0 && parityShards > 0 {
+				return errors.New("--parity-shards needs --data-shards")
+			}
 			file := args[0]
 			if out == "" {
 				out = file + ".xftp"
@@ -87,8 +82,15 @@ func uploadCmd() *cobra.Command {
 			if _, err := os.Lstat(out); err == nil {
 				return fmt.Errorf("%s already exists: remove it or choose another folder with --out", out)
 			}
-			res, err := client.Upload(cmd.Context(), client.UploadRequest{Path: file, Servers: servers, Recipients: recipients},
-				restricted(cmd, client.Options{Parallel: parallel, Progress: progress(quiet, cmd.ErrOrStderr())}))
+			state := filepath.Join(filepath.Dir(out), "."+filepath.Base(out)+".upload-state")
+			if _, err := os.Stat(state); err == nil && !asJSON {
+				fmt.Fprintf(cmd.ErrOrStderr(), "resuming an interrupted upload (state in %s)\n", state)
+			}
+			rep := newReporter(cmd.ErrOrStderr(), quiet, asJSON)
+			res, err := client.Upload(cmd.Context(), client.UploadRequest{Path: file, Servers: servers, Recipients: recipients,
+				DataShards: dataShards, ParityShards: parityShards, StateFile: state},
+				restricted(cmd, client.Options{Parallel: parallel, Progress: rep.progress()}))
+			rep.finish()
 			if err != nil {
 				return fmt.Errorf("upload of %s failed: %w", file, err)
 			}
@@ -96,9 +98,22 @@ func uploadCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "uploaded %s (%s) in %d chunks to %d server(s) in %s (%s/s)\n",
-				filepath.Base(file), humanize.IBytes(uint64(res.Size)), res.Chunks, len(servers),
-				res.Elapsed.Round(time.Millisecond), rate(res.Encrypted, res.Elapsed))
+			if err := client.RemoveState(state); err != nil {
+				return err
+			}
+			if asJSON {
+				return json.NewEncoder(cmd.OutOrStdout()).Encode(map[string]any{
+					"descriptions": paths, "size": res.Size, "encrypted_bytes": res.Encrypted, "chunks": res.Chunks,
+					"parity_chunks": res.ParityChunks, "data_shards": res.Erasure.Data, "parity_shards": res.Erasure.Parity,
+					"servers": res.Servers, "resumed_chunks": res.Resumed, "seconds": res.Elapsed.Seconds()})
+			}
+			redundancy := "no parity"
+			if res.Erasure.Parity > 0 {
+				redundancy = fmt.Sprintf("%d+%d Reed-Solomon, survives %d lost server(s) per stripe", res.Erasure.Data, res.Erasure.Parity, res.Erasure.Parity)
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "uploaded %s (%s): %d chunks + %d parity on %d server(s), %s; %s in %s (%s/s)\n",
+				filepath.Base(file), humanize.IBytes(uint64(res.Size)), res.Chunks, res.ParityChunks, res.Servers, redundancy,
+				humanize.IBytes(uint64(res.Encrypted)), res.Elapsed.Round(time.Millisecond), rate(res.Encrypted, res.Elapsed))
 			for _, p := range paths {
 				fmt.Fprintln(cmd.OutOrStdout(), p)
 			}
@@ -109,8 +124,11 @@ func uploadCmd() *cobra.Command {
 	fl.StringArrayVar(&servers, "server", nil, "relay address xftp://FINGERPRINT@HOST:PORT (repeat for several; env XFTP_SERVERS)")
 	fl.IntVar(&recipients, "recipients", 1, "number of recipient descriptions to make")
 	fl.IntVar(&parallel, "parallel", 8, "chunks in flight at once")
+	fl.IntVar(&dataShards, "data-shards", 0, "data chunks per Reed-Solomon stripe (default: by server count)")
+	fl.IntVar(&parityShards, "parity-shards", 0, "parity chunks per stripe; each stripe needs data+parity servers")
 	fl.StringVar(&out, "out", "", "folder for the descriptions (default FILE.xftp)")
-	fl.BoolVarP(&quiet, "quiet", "q", false, "no progress lines")
+	fl.BoolVarP(&quiet, "quiet", "q", false, "no progress output")
+	fl.BoolVar(&asJSON, "json", false, "progress as JSON lines on stderr, the result as JSON on stdout")
 	return cmd
 }
 
@@ -179,21 +197,32 @@ func readDescription(arg string) (*chunk.Description, error) {
 
 func downloadCmd() *cobra.Command {
 	var output string
-	var keep, quiet bool
+	var keep, quiet, asJSON, noResume bool
 	var parallel int
 	cmd := &cobra.Command{
 		Use:   "download DESC [-o PATH]",
 		Short: "Download, verify and decrypt a file from a recipient description or link",
-		Args:  cobra.ExactArgs(1),
+		Long: `Download, verify and decrypt a file. With parity, any K chunks of each
+stripe suffice: missing, blocked, expired or corrupt chunks are rebuilt, and
+slow servers are hedged. The output appears only when complete and verified;
+an interrupted download keeps its verified part (hidden, next to the output)
+and continues when the same command runs again.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			d, err := readDescription(args[0])
 			if err != nil {
 				return err
 			}
-			res, err := client.Download(cmd.Context(), client.DownloadRequest{Description: d, Output: output, Keep: keep},
-				restricted(cmd, client.Options{Parallel: parallel, Progress: progress(quiet, cmd.ErrOrStderr())}))
+			rep := newReporter(cmd.ErrOrStderr(), quiet, asJSON)
+			res, err := client.Download(cmd.Context(), client.DownloadRequest{Description: d, Output: output, Keep: keep, Resume: !noResume},
+				restricted(cmd, client.Options{Parallel: parallel, Progress: rep.progress()}))
+			rep.finish()
 			if err != nil {
 				return fmt.Errorf("download failed: %w", err)
+			}
+			if asJSON {
+				return json.NewEncoder(cmd.OutOrStdout()).Encode(map[string]any{
+					"path": res.Path, "name": res.Name, "size": res.Size, "seconds": res.Elapsed.Seconds()})
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "downloaded %q (%s) in %s (%s/s)\n", res.Name, humanize.IBytes(uint64(res.Size)),
 				res.Elapsed.Round(time.Millisecond), rate(d.Size, res.Elapsed))
@@ -205,7 +234,9 @@ func downloadCmd() *cobra.Command {
 	fl.StringVarP(&output, "output", "o", "", "where to write the file (default: its own name in the current folder, never overwriting)")
 	fl.BoolVar(&keep, "keep", false, "do not acknowledge the chunks, so this description can download again")
 	fl.IntVar(&parallel, "parallel", 8, "chunks in flight at once")
-	fl.BoolVarP(&quiet, "quiet", "q", false, "no progress lines")
+	fl.BoolVarP(&quiet, "quiet", "q", false, "no progress output")
+	fl.BoolVar(&asJSON, "json", false, "progress as JSON lines on stderr, the result as JSON on stdout")
+	fl.BoolVar(&noResume, "no-resume", false, "do not keep or use a partial download")
 	return cmd
 }
 
