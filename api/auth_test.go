@@ -193,3 +193,7 @@ func TestBehindReverseProxy(t *testing.T) {
 		t.Fatal("an untrusted web certificate was accepted")
 	}
 }
+
+func newRawRequest(c *Client, method, path string, body []byte) (*http.Request, error) {
+	return http.NewRequestWithContext(bg, method, c.base+path, bytes.NewReader(body))
+}

@@ -26,6 +26,7 @@ const (
 	CodeTimeout     = "TIMEOUT"
 	CodeUnavailable = "UNAVAILABLE"
 	CodeCorrupt     = "CORRUPT"
+	CodeFull        = "STORAGE_FULL"
 	CodeInternal    = "INTERNAL"
 	CodeNotFound    = "NOT_FOUND"
 	CodeBlocked     = "BLOCKED" // with HTTP 451 and the signed record; see blocked.go
@@ -60,6 +61,8 @@ func statusOf(err error) (int, string) {
 		return http.StatusBadRequest, CodeSyntax
 	case errors.Is(err, server.ErrProhibited):
 		return http.StatusForbidden, CodeProhibited
+	case errors.Is(err, server.ErrFull):
+		return http.StatusInsufficientStorage, CodeFull
 	case errors.Is(err, server.ErrCorrupt):
 		return http.StatusInternalServerError, CodeCorrupt
 	case errors.Is(err, server.ErrUnknownChunk):
@@ -118,6 +121,7 @@ var codeText = map[string]string{
 	CodeTimeout:     "the server timed out waiting for the request (TIMEOUT)",
 	CodeUnavailable: "the server's storage is temporarily unavailable; try again later (UNAVAILABLE)",
 	CodeCorrupt:     "the server's copy of the chunk is corrupt (CORRUPT)",
+	CodeFull:        "the server's disk is full or read-only; try later or another server (STORAGE_FULL)",
 	CodeInternal:    "the server had an internal error (INTERNAL)",
 	CodeBlocked:     "the server's operator blocked the chunk (BLOCKED)",
 }

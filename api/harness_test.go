@@ -15,6 +15,7 @@ import (
 
 	"github.com/xftp/xftp/identity"
 	"github.com/xftp/xftp/server"
+	"github.com/xftp/xftp/storage"
 	"github.com/xftp/xftp/storage/disk"
 	"github.com/xftp/xftp/storage/embedded"
 )
@@ -33,6 +34,8 @@ type testServer struct {
 	addr    Address
 	clock   *fakeClock
 	opts    ServerOptions
+	// wrapStore, if set, wraps the body store (fault injection).
+	wrapStore func(storage.Store) storage.Store
 }
 
 type fakeClock struct {
@@ -78,7 +81,11 @@ func (ts *testServer) start(listen string) {
 	if ts.records, err = embedded.Open(filepath.Join(ts.dir, "records.db"), time.Second); err != nil {
 		t.Fatal(err)
 	}
-	ts.svc, err = server.New(ts.cfg, server.Options{Identity: ts.id, Store: ts.store, Records: ts.records, Now: ts.clock.Now})
+	var store storage.Store = ts.store
+	if ts.wrapStore != nil {
+		store = ts.wrapStore(store)
+	}
+	ts.svc, err = server.New(ts.cfg, server.Options{Identity: ts.id, Store: store, Records: ts.records, Now: ts.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,6 +105,7 @@ func (ts *testServer) start(listen string) {
 		t.Fatal(err)
 	}
 	ts.addr = Address{Fingerprint: ts.id.Fingerprint(), Host: ts.ln.Addr().String(), Password: ts.cfg.Password}
+	ts.ln = LimitListener(ts.ln, DefaultLimits().ConnsPerSource)
 	go func() {
 		if ts.opts.Plain {
 			ts.srv.Serve(ts.ln)

@@ -1,6 +1,9 @@
 package server
 
-import "errors"
+import (
+	"errors"
+	"syscall"
+)
 
 // Domain errors. The api package maps each to one HTTP status and one wire
 // code; nothing else of an error's text reaches a client.
@@ -24,6 +27,14 @@ var (
 	ErrProhibited = errors.New("new chunks are not accepted")
 	// ErrUnavailable: a backend cannot be reached; retry later.
 	ErrUnavailable = errors.New("storage backend unavailable")
+	// ErrFull: the server's disk is full or read-only; nothing was stored.
+	ErrFull = errors.New("chunk storage is full or read-only")
 	// ErrCorrupt: a stored body no longer matches its digest.
 	ErrCorrupt = errors.New("stored chunk is corrupt")
 )
+
+// storageFull reports whether err means the body store cannot take data:
+// no space, no quota, or a read-only file system.
+func storageFull(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.EROFS)
+}

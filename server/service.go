@@ -209,6 +209,9 @@ func (s *Service) Upload(ctx context.Context, senderID []byte, a Auth, body io.R
 			return vr.err
 		case errors.Is(err, io.ErrUnexpectedEOF):
 			return ErrSize
+		case storageFull(err):
+			s.log.Error("chunk storage is full or read-only", "err", err)
+			return errors.Join(ErrFull, err)
 		}
 		return unavailable(err)
 	}

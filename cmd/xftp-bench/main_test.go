@@ -42,7 +42,7 @@ func TestQuickRun(t *testing.T) {
 	if err := run(ctx, cfg, &out, &log); err != nil {
 		t.Fatalf("run: %v\n%s\n%s", err, log.String(), out.String())
 	}
-	for _, want := range []string{"ceiling", "xftpd-disk", "skipped: --no-s3", "file", "n/a (issue 5)", "load average"} {
+	for _, want := range []string{"ceiling", "xftpd-disk", "skipped: --no-s3", "file", "no parity", "load average"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, out.String())
 		}
