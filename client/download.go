@@ -205,10 +205,11 @@ func Delete(ctx context.Context, d *chunk.Description, o Options) (gone int, err
 	p := newPool(o.ClientOptions)
 	defer p.close()
 	var already atomic.Int64
+	refs := append(append([]chunk.ChunkRef{}, d.Chunks...), d.Parity...)
 	var blockedMu sync.Mutex
 	var blocked *BlockedError
-	err = forEach(ctx, len(d.Chunks), o.Parallel, func(ctx context.Context, i int) error {
-		for _, rep := range d.Chunks[i].Replicas {
+	err = forEach(ctx, len(refs), o.Parallel, func(ctx context.Context, i int) error {
+		for _, rep := range refs[i].Replicas {
 			c, err := p.get(rep.Server)
 			if err != nil {
 				return err

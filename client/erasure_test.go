@@ -56,6 +56,24 @@ func TestErasureRoundTrips(t *testing.T) {
 			if err := roundTrip(t, d, dir, in); err != nil {
 				t.Fatal(err)
 			}
+			// Parity chunks never equal data chunks (they are masked), even
+			// for 1+1, whose raw parity would be a copy.
+			seen := map[[32]byte]bool{}
+			for _, c := range append(append([]chunk.ChunkRef{}, d.Chunks...), d.Parity...) {
+				if seen[c.Digest] {
+					t.Fatal("two chunks of the file have the same digest: servers could link them")
+				}
+				seen[c.Digest] = true
+			}
+			// Delete removes data and parity chunks from every server.
+			if _, err := Delete(context.Background(), up.Sender, Options{}); err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range relays {
+				if u, _ := r.Service.Usage(context.Background()); u.Chunks != 0 {
+					t.Fatalf("a server still holds %d chunks after delete", u.Chunks)
+				}
+			}
 		})
 	}
 }

@@ -206,6 +206,11 @@ func (dl *downloader) stripe(ctx context.Context, st chunk.Stripe) error {
 				}
 				continue
 			}
+			if r.j >= k { // parity is stored masked: unmask before rebuilding
+				if err := chunk.MaskParity(dl.d.Key, st.Index, r.j-k, r.buf); err != nil {
+					return err
+				}
+			}
 			shards[r.j] = r.buf
 			have++
 		case <-hedge.C:

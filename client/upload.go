@@ -360,8 +360,18 @@ func (u *uploader) computeParity(st chunk.Stripe) ([][]byte, error) {
 	bufs := make([][]byte, m)
 	for j, b := range buffers {
 		bufs[j] = b.Bytes()
+		if err := chunk.MaskParity(u.key(), st.Index, j, bufs[j]); err != nil {
+			return nil, err
+		}
 	}
 	return bufs, nil
+}
+
+// key is the file key.
+func (u *uploader) key() []byte {
+	var k []byte
+	u.state.update(func(st *uploadState) { k = st.Key })
+	return k
 }
 
 // label numbers chunks for messages: data chunks first, then parity.

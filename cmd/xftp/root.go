@@ -254,7 +254,7 @@ func deleteCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("delete failed: %w", err)
 			}
-			msg := fmt.Sprintf("deleted %d chunk(s)", len(d.Chunks)-gone)
+			msg := fmt.Sprintf("deleted %d chunk(s)", len(d.Chunks)+len(d.Parity)-gone)
 			if gone > 0 {
 				msg += fmt.Sprintf("; %d were already gone (deleted or expired)", gone)
 			}
