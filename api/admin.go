@@ -133,6 +133,7 @@ func (h *AdminHandler) Routes() chi.Router {
 	r.Get("/admin/v1/blocks", h.list)
 	r.Get("/admin/v1/blocks/{ref}", h.get)
 	r.Delete("/admin/v1/blocks/{ref}", h.unblock)
+	h.moderationRoutes(r) // adminreports.go: reports and appeals
 	return r
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/xftp/xftp/identity"
+	"github.com/xftp/xftp/internal/reqauth"
 	"github.com/xftp/xftp/server"
 )
 
@@ -85,20 +86,7 @@ func BodyHash(body []byte) string {
 // Naming the server stops a request signed for one server from being
 // accepted by another; the timestamp and nonce stop replays.
 func SignedMessage(srv identity.Fingerprint, method, path string, ts int64, nonce []byte, bodyHash string) []byte {
-	var b strings.Builder
-	b.WriteString("xftp request v1\n")
-	b.WriteString(srv.String())
-	b.WriteByte('\n')
-	b.WriteString(method)
-	b.WriteByte('\n')
-	b.WriteString(path)
-	b.WriteByte('\n')
-	b.WriteString(strconv.FormatInt(ts, 10))
-	b.WriteByte('\n')
-	b.WriteString(enc.EncodeToString(nonce))
-	b.WriteByte('\n')
-	b.WriteString(bodyHash)
-	return []byte(b.String())
+	return reqauth.Message(srv, method, path, ts, nonce, bodyHash) // shared with the browser page
 }
 
 // Sign makes the Xftp-Auth header for a request.

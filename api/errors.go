@@ -71,8 +71,12 @@ func statusOf(err error) (int, string) {
 		return http.StatusNotFound, CodeNotBlocked
 	case errors.Is(err, server.ErrAlreadyBlocked):
 		return http.StatusConflict, CodeAlreadyBlocked
-	case errors.Is(err, server.ErrNoBlocklist):
+	case errors.Is(err, server.ErrNoBlocklist), errors.Is(err, server.ErrNoReports):
 		return http.StatusNotImplemented, CodeNotConfigured
+	case errors.Is(err, server.ErrRateLimited):
+		return http.StatusTooManyRequests, CodeRate
+	case errors.Is(err, server.ErrUnknownReport):
+		return http.StatusNotFound, CodeNotFound
 	case errors.As(err, &mbe):
 		return http.StatusRequestEntityTooLarge, CodeTooLarge
 	case errors.Is(err, context.DeadlineExceeded):

@@ -33,6 +33,8 @@ type HandlerOptions struct {
 	// Limits are the per-source request rates (connections are limited by
 	// LimitListener).
 	Limits Limits
+	// Web, if set, serves the browser download page at /d/ (see web.go).
+	Web http.Handler
 }
 
 // Handler is the relay's HTTP binding.
@@ -44,6 +46,7 @@ type Handler struct {
 	bufs sync.Pool
 
 	createLimit, downloadLimit *rateLimiter
+	reportLimit                *rateLimiter // reports.go
 }
 
 // NewHandler binds svc to HTTP.
@@ -61,6 +64,7 @@ func NewHandler(svc *server.Service, opts HandlerOptions) *Handler {
 	h.bufs.New = func() any { b := make([]byte, 256<<10); return &b }
 	h.createLimit = newRateLimiter(opts.Limits.CreatesPerMinute)
 	h.downloadLimit = newRateLimiter(opts.Limits.DownloadsPerMinute)
+	h.reportLimit = newRateLimiter(opts.Limits.ReportsPerMinute)
 	return h
 }
 
@@ -71,6 +75,7 @@ func (h *Handler) Routes() chi.Router {
 	if h.opts.Observe != nil {
 		r.Use(h.observe)
 	}
+	r.Use(cors) // for the download page: web.go
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, ErrorResponse{Error: CodeNotFound})
 	})
@@ -78,6 +83,7 @@ func (h *Handler) Routes() chi.Router {
 		writeJSON(w, http.StatusMethodNotAllowed, ErrorResponse{Error: CodeSyntax})
 	})
 	r.Mount("/v1/chunks", h.chunkRoutes())
+	h.mountWeb(r)
 	r.Mount("/", h.healthRoutes())
 	return r
 }

@@ -22,11 +22,13 @@ type Limits struct {
 	// rates, with bursts of the same size.
 	CreatesPerMinute   int
 	DownloadsPerMinute int
+	// ReportsPerMinute is the per-source rate of abuse reports.
+	ReportsPerMinute int
 }
 
 // DefaultLimits are generous for people and tight for floods.
 func DefaultLimits() Limits {
-	return Limits{ConnsPerSource: 64, CreatesPerMinute: 6000, DownloadsPerMinute: 12000}
+	return Limits{ConnsPerSource: 64, CreatesPerMinute: 6000, DownloadsPerMinute: 12000, ReportsPerMinute: 10}
 }
 
 // sourceOf returns the IP of a remote address; behind a reverse proxy it is

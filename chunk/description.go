@@ -35,6 +35,10 @@ const (
 	// PartySender may manage (delete, add recipients to) the chunks with
 	// sender IDs.
 	PartySender Party = "sender"
+	// PartyRedirect is a recipient description whose file is itself a
+	// recipient description (YAML), for descriptions too large for a link:
+	// the downloader fetches it, then the file it describes.
+	PartyRedirect Party = "redirect"
 )
 
 // Description describes an uploaded file: how to fetch its chunks and how
@@ -151,8 +155,8 @@ func (d *Description) Validate() error {
 	if d.Version != DescriptionVersion {
 		return descErr("xftp_description: version %d is not supported, want %d", d.Version, DescriptionVersion)
 	}
-	if d.Party != PartyRecipient && d.Party != PartySender {
-		return descErr("party: %q is neither %q nor %q", d.Party, PartyRecipient, PartySender)
+	if d.Party != PartyRecipient && d.Party != PartySender && d.Party != PartyRedirect {
+		return descErr("party: %q is not %q, %q or %q", d.Party, PartyRecipient, PartySender, PartyRedirect)
 	}
 	if len(d.Key) != KeySize {
 		return descErr("key: %d bytes, want %d", len(d.Key), KeySize)

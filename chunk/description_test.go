@@ -371,7 +371,7 @@ func TestMalformedDescriptions(t *testing.T) {
 		{"empty payload", compressLink(t, nil)},
 		{"truncated payload", compressLink(t, payload[:len(payload)-1])},
 		{"extra payload byte", compressLink(t, append(bytes.Clone(payload), 0))},
-		{"party 3", compressLink(t, append([]byte{3}, payload[1:]...))},
+		{"party 4", compressLink(t, append([]byte{4}, payload[1:]...))},
 		{"huge server count", compressLink(t, append(append(bytes.Clone(payload[:33]), 0xff, 0xff, 0xff, 0xff, 0x0f), payload[34:]...))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -23,7 +23,7 @@ const maxLinkPayload = 16 << 20
 // compression of this binary encoding, where uvarint is
 // encoding/binary's unsigned varint:
 //
-//	byte      party: 1 recipient, 2 sender
+//	byte      party: 1 recipient, 2 sender, 3 redirect
 //	[32]byte  file key
 //	uvarint   number of distinct servers S, then S times:
 //	            uvarint length, the address bytes
@@ -62,9 +62,12 @@ func (d *Description) Link() (string, error) {
 		}
 	}
 	var p []byte
-	if d.Party == PartyRecipient {
+	switch d.Party {
+	case PartyRecipient:
 		p = append(p, 1)
-	} else {
+	case PartyRedirect:
+		p = append(p, 3)
+	default:
 		p = append(p, 2)
 	}
 	p = append(p, d.Key...)
@@ -198,6 +201,8 @@ func decodeLink(p []byte) (*Description, error) {
 		d.Party = PartyRecipient
 	case party[0] == 2:
 		d.Party = PartySender
+	case party[0] == 3:
+		d.Party = PartyRedirect
 	default:
 		return nil, fmt.Errorf("party: unknown value %d", party[0])
 	}

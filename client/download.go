@@ -58,6 +58,14 @@ func Download(ctx context.Context, req DownloadRequest, o Options) (res *Downloa
 	if err := d.Validate(); err != nil {
 		return nil, err
 	}
+	if d.Party == chunk.PartyRedirect {
+		inner, err := followRedirect(ctx, req, o)
+		if err != nil {
+			return nil, err
+		}
+		req.Description = inner
+		return Download(ctx, req, o)
+	}
 	if d.Party != chunk.PartyRecipient {
 		return nil, ErrNotRecipient
 	}
@@ -102,6 +110,9 @@ func Download(ctx context.Context, req DownloadRequest, o Options) (res *Downloa
 	}
 	p := newPool(o.ClientOptions)
 	defer p.close()
+	if p.proxy, err = newRouter(&o); err != nil {
+		return nil, err
+	}
 	dl, err := newDownloader(d, &o, p, opener)
 	if err != nil {
 		return nil, err
@@ -150,7 +161,7 @@ func ackAll(ctx context.Context, p *pool, d *chunk.Description, o Options) {
 	refs := append(append([]chunk.ChunkRef{}, d.Chunks...), d.Parity...)
 	forEach(ctx, len(refs), o.Parallel, func(ctx context.Context, i int) error {
 		for _, rep := range refs[i].Replicas {
-			if c, err := p.get(rep.Server); err == nil {
+			if c, err := p.downloader(rep.Server); err == nil {
 				c.Ack(ctx, rep.ID, rep.Key)
 			}
 		}

@@ -322,3 +322,37 @@ func (c countingBody) Read(p []byte) (int, error) {
 	c.n.Add(int64(n))
 	return n, err
 }
+
+func TestRedirect(t *testing.T) {
+	relays := startRelays(t, 2)
+	dir := t.TempDir()
+	in := writeRandomFile(t, dir, 5<<20, 21)
+	up, err := Upload(context.Background(), UploadRequest{Path: in, Servers: servers(relays...), Recipients: 1}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Redirect(context.Background(), up.Recipients[0], servers(relays...), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	link, err := r.Link()
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := chunk.Parse([]byte(link))
+	if err != nil || parsed.Party != chunk.PartyRedirect {
+		t.Fatalf("redirect link: %v, party %v", err, parsed.Party)
+	}
+	if err := roundTrip(t, parsed, dir, in); err != nil {
+		t.Fatalf("download through a redirect: %v", err)
+	}
+	// A redirect to something that is not a description fails clearly.
+	bogus, err := Upload(context.Background(), UploadRequest{Path: in, Servers: servers(relays[0]), Recipients: 1}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bogus.Recipients[0].Party = chunk.PartyRedirect
+	if _, err := Download(context.Background(), DownloadRequest{Description: bogus.Recipients[0], Output: filepath.Join(dir, "x")}, Options{}); err == nil || !strings.Contains(err.Error(), "not a description") {
+		t.Fatalf("redirect to a non-description: %v", err)
+	}
+}

@@ -100,7 +100,7 @@ func (dl *downloader) streamChunk(ctx context.Context, i int) error {
 	var last error
 	var blocked *BlockedError
 	for _, rep := range ref.Replicas {
-		c, err := dl.pool.get(rep.Server)
+		c, err := dl.pool.downloader(rep.Server)
 		if err != nil {
 			last = err
 			continue
@@ -287,7 +287,7 @@ func (dl *downloader) hedgeDelay() time.Duration {
 func (dl *downloader) fetch(ctx context.Context, c shard) ([]byte, error) {
 	var last error
 	for _, rep := range c.ref.Replicas {
-		cl, err := dl.pool.get(rep.Server)
+		cl, err := dl.pool.downloader(rep.Server)
 		if err != nil {
 			last = err
 			continue

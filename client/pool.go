@@ -34,6 +34,11 @@ type Options struct {
 	IgnoreRestrictions bool
 	// Warn, if set, receives warnings for the user.
 	Warn func(string)
+	// Sent, if set, remembers uploads; an upload first checks earlier
+	// uploads on its servers for blocks (sent.go).
+	Sent *SentIndex
+	// Proxy routes downloads through receiving proxies (proxy.go).
+	Proxy ProxyOptions
 }
 
 func (o *Options) defaults() {
@@ -61,6 +66,7 @@ type pool struct {
 	mu      sync.Mutex
 	clients map[string]*api.Client
 	opts    api.ClientOptions
+	proxy   *router // downloads through proxies, if configured (proxy.go)
 }
 
 func newPool(o api.ClientOptions) *pool { return &pool{clients: map[string]*api.Client{}, opts: o} }
@@ -86,6 +92,9 @@ func (p *pool) close() {
 	for _, c := range p.clients {
 		c.Close()
 	}
+	if p.proxy != nil {
+		p.proxy.close()
+	}
 }
 
 // temporary reports whether retrying after err may help.
@@ -96,7 +105,7 @@ func temporary(err error) bool {
 	switch {
 	case errors.Is(err, context.Canceled), errors.Is(err, identity.ErrWrongIdentity):
 		return false
-	case errors.As(err, &be), errors.Is(err, api.ErrInvalidBlockingRecord):
+	case errors.As(err, &be), errors.Is(err, api.ErrInvalidBlockingRecord), errors.Is(err, ErrNoProxyRoute):
 		return false // a verified block is final; a forged one is the server's fault
 	case errors.As(err, &ae):
 		return ae.Temporary()

@@ -30,6 +30,9 @@ type Restriction struct {
 	BlockedAt    time.Time               `json:"blocked_at"`
 	ExpiresAt    time.Time               `json:"expires_at,omitzero"` // zero: never
 	LearntAt     time.Time               `json:"learnt_at"`
+	// AppealCode is the record's case code: an unblock proof for it
+	// from this operator lifts the restriction (appeal.go).
+	AppealCode []byte `json:"appeal_code,omitempty"`
 }
 
 // Active reports whether r applies at now.
@@ -174,7 +177,7 @@ func (s *Restrictions) List() ([]Restriction, error) {
 func (s *Restrictions) Add(addr api.Address, rec blocklist.Record) (added *Restriction, err error) {
 	r := Restriction{
 		Server: rec.Server.String(), Address: addr.Redacted(), Reason: string(rec.Reason), Notice: rec.Notice,
-		BlockedAt: rec.BlockedAt, LearntAt: s.now().UTC(),
+		BlockedAt: rec.BlockedAt, LearntAt: s.now().UTC(), AppealCode: rec.AppealCode,
 	}
 	for _, x := range rec.Restrictions {
 		if x == blocklist.RestrictNoUploads || x == blocklist.RestrictNoSenderFiles {
@@ -189,6 +192,9 @@ func (s *Restrictions) Add(addr api.Address, rec blocklist.Record) (added *Restr
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.liftedCase(rec.Server, rec.AppealCode) { // appeal.go
+		return nil, nil
+	}
 	rs, err := s.load()
 	if err != nil {
 		return nil, err

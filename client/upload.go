@@ -117,6 +117,7 @@ func Upload(ctx context.Context, req UploadRequest, o Options) (*Uploaded, error
 			return nil, err
 		}
 	}
+	o.checkEarlierUploads(ctx, p, req.Servers) // sent.go: may learn restrictions
 	if err := o.checkServers(req.Servers, blocklist.RestrictNoUploads); err != nil {
 		return nil, err
 	}
@@ -158,6 +159,7 @@ func Upload(ctx context.Context, req UploadRequest, o Options) (*Uploaded, error
 	out := u.result()
 	out.Size = fi.Size()
 	out.Elapsed = time.Since(start)
+	o.rememberUpload(out.Sender) // sent.go
 	return out, nil
 }
 

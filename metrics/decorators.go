@@ -133,6 +133,11 @@ func (r *Records) RemoveRecipient(ctx context.Context, key string, id []byte) er
 	return r.do("remove_recipient", func() error { return r.r.RemoveRecipient(ctx, key, id) })
 }
 
+// MarkDownloaded implements storage.Records.
+func (r *Records) MarkDownloaded(ctx context.Context, key string, id []byte) (bool, error) {
+	return observe(r, "mark_downloaded", func() (bool, error) { return r.r.MarkDownloaded(ctx, key, id) })
+}
+
 // Delete implements storage.Records.
 func (r *Records) Delete(ctx context.Context, key string) (*storage.Record, error) {
 	return observe(r, "delete", func() (*storage.Record, error) { return r.r.Delete(ctx, key) })

@@ -29,7 +29,7 @@ func New(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "events_total",
-			Help: "Chunk events: created, recipients (IDs added), uploaded, downloaded, acked, deleted, expired, blocked, orphans_removed, corrupt.",
+			Help: "Chunk events: created, recipients (IDs added), uploaded, downloaded, acked, deleted, expired, blocked, orphans_removed, corrupt; moderation: reports_received, blocks_from_reports, appeals_granted.",
 		}, []string{"event"}),
 		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "event_bytes_total", Help: "Chunk bytes uploaded and downloaded.",
@@ -47,7 +47,8 @@ func New(reg prometheus.Registerer) *Metrics {
 		}, []string{"backend", "op"}),
 	}
 	for _, e := range []server.Event{server.EventCreated, server.EventRecipients, server.EventUploaded, server.EventDownloaded,
-		server.EventAcked, server.EventDeleted, server.EventExpired, server.EventOrphans, server.EventCorrupt, server.EventBlocked} {
+		server.EventAcked, server.EventDeleted, server.EventExpired, server.EventOrphans, server.EventCorrupt, server.EventBlocked,
+		server.EventReported, server.EventBlockedFromReport, server.EventAppealGranted} {
 		m.events.WithLabelValues(string(e))
 	}
 	reg.MustRegister(m.events, m.bytes, m.requests, m.backend, m.errors)

@@ -16,7 +16,7 @@ import (
 // its digest, never by a sender or recipient ID, and holds no addresses.
 type AuditEvent struct {
 	Time   time.Time `json:"time"`
-	Action string    `json:"action"` // "block" or "unblock"
+	Action string    `json:"action"` // "block", "unblock", "appeal" or "dismiss"
 	// Case is the block's case code (base64url), which is also the
 	// appeal code in every record of the block.
 	Case string `json:"case"`
@@ -33,6 +33,9 @@ type AuditEvent struct {
 	// Body says what happened to the chunk body: "deleted",
 	// "quarantined", "none" (never uploaded) or "kept" (see the log).
 	Body string `json:"body,omitempty"`
+	// Report is the abuse report a block was made from or that was
+	// dismissed (hex report ID).
+	Report string `json:"report,omitempty"`
 }
 
 // AuditLog records blocklist changes. Append must make the event durable

@@ -41,6 +41,9 @@ type BlockRequest struct {
 	Notice       string
 	TTL          time.Duration // how long clients apply Restrictions; 0: forever
 	Restrictions []blocklist.Restriction
+	// FromReport is the abuse report the block is made from, if any; it
+	// goes into the audit log.
+	FromReport []byte
 }
 
 // BlockCase describes one block: every key blocked for one chunk.
@@ -191,6 +194,9 @@ func (s *Service) Block(ctx context.Context, req BlockRequest) (*BlockCase, erro
 	dh := sha256.Sum256(rec.Digest[:])
 	ev := s.auditEvent("block", code, tmpl, len(keys))
 	ev.Chunk, ev.DigestHash, ev.Body = rec.Key, hex.EncodeToString(dh[:]), body
+	if len(req.FromReport) > 0 {
+		ev.Report = hex.EncodeToString(req.FromReport)
+	}
 	if err := s.audit.Append(ctx, ev); err != nil {
 		if uerr := s.blocks.Unblock(context.WithoutCancel(ctx), keys...); uerr != nil {
 			s.log.Error("a block could not be audited nor undone", "err", uerr)

@@ -63,6 +63,7 @@ func (s *Service) Download(ctx context.Context, recipientID, clientKey []byte, a
 		}
 		s.metrics.Count(EventDownloaded, 1)
 		s.metrics.Bytes(EventDownloaded, rec.Size)
+		s.recordDownload(ctx, rec.Key, recipientID) // delivery receipt: status.go
 		return nil
 	}
 	return &Download{

@@ -14,6 +14,11 @@ const (
 	EventOrphans    Event = "orphans_removed"
 	EventCorrupt    Event = "corrupt"
 	EventBlocked    Event = "blocked"
+	// Moderation: abuse reports accepted, blocks made from a report,
+	// appeals granted (unblock proofs issued). Counts only.
+	EventReported          Event = "reports_received"
+	EventBlockedFromReport Event = "blocks_from_reports"
+	EventAppealGranted     Event = "appeals_granted"
 )
 
 // Metrics receives the service's counters. It never gets IDs or addresses.

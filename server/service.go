@@ -15,7 +15,10 @@ import (
 	"time"
 
 	"github.com/xftp/xftp/blocklist"
+	"golang.org/x/time/rate"
+
 	"github.com/xftp/xftp/identity"
+	"github.com/xftp/xftp/reports"
 	"github.com/xftp/xftp/storage"
 )
 
@@ -38,6 +41,9 @@ type Service struct {
 	blocks     blocklist.Store
 	quarantine storage.Store
 	audit      AuditLog
+	// Abuse reports (reports.go).
+	reports     reports.Store
+	reportLimit *rate.Limiter
 }
 
 // Options are a Service's collaborators. Store, Records and Identity are
@@ -60,6 +66,11 @@ type Options struct {
 	Quarantine storage.Store
 	// Audit records blocklist changes; nil records nothing.
 	Audit AuditLog
+	// Reports keeps abuse reports; nil refuses them (reports.go).
+	Reports reports.Store
+	// ReportsPerMinute caps accepted abuse reports over all sources
+	// (default DefaultReportsPerMinute; negative: no cap).
+	ReportsPerMinute int
 }
 
 // New returns a Service.
@@ -88,7 +99,8 @@ func New(cfg Config, o Options) (*Service, error) {
 	cfg.ChunkSizes = slices.Clone(cfg.ChunkSizes)
 	return &Service{cfg: cfg, id: o.Identity, store: o.Store, records: o.Records,
 		nonces: o.Nonces, log: o.Logger, now: o.Now, metrics: o.Metrics,
-		blocks: o.Blocklist, quarantine: o.Quarantine, audit: o.Audit, dummyKey: newDummyKey()}, nil
+		blocks: o.Blocklist, quarantine: o.Quarantine, audit: o.Audit, dummyKey: newDummyKey(),
+		reports: o.Reports, reportLimit: reportLimiter(o.ReportsPerMinute)}, nil
 }
 
 // Identity returns the server's identity.

@@ -66,6 +66,13 @@ type Record struct {
 	Uploaded   bool
 	CreatedAt  time.Time
 	ExpiresAt  time.Time
+	// Delivery receipts, for the sender's status request: Downloaded
+	// counts the recipient IDs that completed a download at least once
+	// (each once, acknowledged ones included), Acked the recipient IDs
+	// removed by acknowledgement. Counts only: nothing says which
+	// recipient. Lookup sets them; other methods may leave them zero.
+	Downloaded int
+	Acked      int
 }
 
 // Recipient returns the recipient with the given ID, if any.
@@ -100,8 +107,14 @@ type Records interface {
 	AddRecipients(ctx context.Context, key string, rs []Recipient) error
 	// SetUploaded marks the body of the record with key as stored.
 	SetUploaded(ctx context.Context, key string) error
-	// RemoveRecipient removes one recipient ID; ErrNotFound if absent.
+	// RemoveRecipient removes one recipient ID (an acknowledgement) and
+	// counts it in the record's Acked; ErrNotFound if absent.
 	RemoveRecipient(ctx context.Context, key string, id []byte) error
+	// MarkDownloaded records that recipient id of the record with key
+	// completed a download. The record's Downloaded counts each recipient
+	// ID once however often it downloads; first reports whether this was
+	// its first. ErrNotFound if there is no such record or recipient.
+	MarkDownloaded(ctx context.Context, key string, id []byte) (first bool, err error)
 	// Delete removes the record with key and all its IDs and releases its
 	// quota; it returns the removed record, or ErrNotFound.
 	Delete(ctx context.Context, key string) (*Record, error)

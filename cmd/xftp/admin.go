@@ -86,7 +86,8 @@ func adminCmd() *cobra.Command {
 	pf.StringVar(&f.url, "admin", defURL, "admin API URL (env XFTP_ADMIN; xftpd writes it to DATA/admin.address)")
 	pf.StringVar(&f.tokenFile, "token-file", os.Getenv("XFTP_ADMIN_TOKEN_FILE"), "file holding the admin token, DATA/admin.token (env XFTP_ADMIN_TOKEN_FILE)")
 	pf.StringArrayVar(&f.servers, "server", nil, "also treat chunks on this address's server identity as this operator's (repeat)")
-	cmd.AddCommand(adminBlockCmd(f), adminUnblockCmd(f), adminListCmd(f))
+	cmd.AddCommand(adminBlockCmd(f), adminUnblockCmd(f), adminListCmd(f),
+		adminReportsCmd(f), adminAppealCmd(f)) // moderation.go
 	return cmd
 }
 

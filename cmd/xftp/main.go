@@ -3,6 +3,8 @@
 //	xftp upload FILE --server ADDR [--server ADDR ...] [--recipients N]
 //	xftp download DESC [-o PATH]
 //	xftp delete snd.xftp.private
+//	xftp status snd.xftp.private [--watch]
+//	xftp report DESC --reason REASON [--contact TEXT]
 //	xftp info DESC
 //	xftp link DESC
 //

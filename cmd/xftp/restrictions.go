@@ -15,7 +15,7 @@ const ignoreRestrictionsFlag = "ignore-restrictions"
 // addTakedownCommands adds 'xftp restrictions' and 'xftp admin', and
 // --ignore-restrictions to the commands that apply the restriction store.
 func addTakedownCommands(root *cobra.Command) {
-	root.AddCommand(restrictionsCmd(), adminCmd())
+	root.AddCommand(restrictionsCmd(), adminCmd(), statusCmd(), reportCmd())
 	for _, c := range root.Commands() {
 		if c.Name() == "upload" || c.Name() == "download" {
 			c.Flags().Bool(ignoreRestrictionsFlag, false, "proceed even where an operator asked clients to stop (see 'xftp restrictions'); prints a warning")
@@ -37,6 +37,9 @@ func restricted(cmd *cobra.Command, o client.Options) client.Options {
 		return o
 	}
 	o.Restrictions = client.OpenRestrictions(path, nil)
+	if sent, err := client.DefaultSentPath(); err == nil {
+		o.Sent = client.OpenSentIndex(sent, nil)
+	}
 	return o
 }
 
@@ -82,6 +85,7 @@ configuration directory, ~/.config/xftp/restrictions.json).`,
 			return nil
 		},
 	}
+	cmd.AddCommand(restrictionsLiftCmd(open)) // moderation.go
 	cmd.AddCommand(&cobra.Command{
 		Use:   "clear [FINGERPRINT]",
 		Short: "Forget the restrictions of one operator (by server fingerprint), or all",

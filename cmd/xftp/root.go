@@ -47,6 +47,7 @@ func uploadCmd() *cobra.Command {
 	var recipients, parallel, dataShards, parityShards int
 	var out string
 	var quiet, asJSON bool
+	var web webFlags // link.go
 	cmd := &cobra.Command{
 		Use:   "upload FILE --server ADDR [--server ADDR ...] [--recipients N] [--data-shards K --parity-shards M]",
 		Short: "Encrypt and upload a file; write its descriptions to FILE.xftp/",
@@ -101,9 +102,15 @@ stopped when the same command runs again.`,
 			if err := client.RemoveState(state); err != nil {
 				return err
 			}
+			var links []string
+			if web.on {
+				if links, err = web.links(res.Recipients); err != nil {
+					return err
+				}
+			}
 			if asJSON {
 				return json.NewEncoder(cmd.OutOrStdout()).Encode(map[string]any{
-					"descriptions": paths, "size": res.Size, "encrypted_bytes": res.Encrypted, "chunks": res.Chunks,
+					"descriptions": paths, "web_links": links, "size": res.Size, "encrypted_bytes": res.Encrypted, "chunks": res.Chunks,
 					"parity_chunks": res.ParityChunks, "data_shards": res.Erasure.Data, "parity_shards": res.Erasure.Parity,
 					"servers": res.Servers, "resumed_chunks": res.Resumed, "seconds": res.Elapsed.Seconds()})
 			}
@@ -114,7 +121,7 @@ stopped when the same command runs again.`,
 			fmt.Fprintf(cmd.ErrOrStderr(), "uploaded %s (%s): %d chunks + %d parity on %d server(s), %s; %s in %s (%s/s)\n",
 				filepath.Base(file), humanize.IBytes(uint64(res.Size)), res.Chunks, res.ParityChunks, res.Servers, redundancy,
 				humanize.IBytes(uint64(res.Encrypted)), res.Elapsed.Round(time.Millisecond), rate(res.Encrypted, res.Elapsed))
-			for _, p := range paths {
+			for _, p := range append(paths, links...) {
 				fmt.Fprintln(cmd.OutOrStdout(), p)
 			}
 			return nil
@@ -129,6 +136,7 @@ stopped when the same command runs again.`,
 	fl.StringVar(&out, "out", "", "folder for the descriptions (default FILE.xftp)")
 	fl.BoolVarP(&quiet, "quiet", "q", false, "no progress output")
 	fl.BoolVar(&asJSON, "json", false, "progress as JSON lines on stderr, the result as JSON on stdout")
+	web.add(fl)
 	return cmd
 }
 
@@ -199,6 +207,7 @@ func downloadCmd() *cobra.Command {
 	var output string
 	var keep, quiet, asJSON, noResume bool
 	var parallel int
+	var pf proxyFlags // proxy.go
 	cmd := &cobra.Command{
 		Use:   "download DESC [-o PATH]",
 		Short: "Download, verify and decrypt a file from a recipient description or link",
@@ -214,8 +223,11 @@ and continues when the same command runs again.`,
 				return err
 			}
 			rep := newReporter(cmd.ErrOrStderr(), quiet, asJSON)
-			res, err := client.Download(cmd.Context(), client.DownloadRequest{Description: d, Output: output, Keep: keep, Resume: !noResume},
-				restricted(cmd, client.Options{Parallel: parallel, Progress: rep.progress()}))
+			o, err := pf.apply(restricted(cmd, client.Options{Parallel: parallel, Progress: rep.progress()}))
+			if err != nil {
+				return err
+			}
+			res, err := client.Download(cmd.Context(), client.DownloadRequest{Description: d, Output: output, Keep: keep, Resume: !noResume}, o)
 			rep.finish()
 			if err != nil {
 				return fmt.Errorf("download failed: %w", err)
@@ -237,6 +249,7 @@ and continues when the same command runs again.`,
 	fl.BoolVarP(&quiet, "quiet", "q", false, "no progress output")
 	fl.BoolVar(&asJSON, "json", false, "progress as JSON lines on stderr, the result as JSON on stdout")
 	fl.BoolVar(&noResume, "no-resume", false, "do not keep or use a partial download")
+	pf.add(cmd)
 	return cmd
 }
 
@@ -311,7 +324,8 @@ func infoCmd() *cobra.Command {
 }
 
 func linkCmd() *cobra.Command {
-	return &cobra.Command{
+	var web webFlags // link.go
+	cmd := &cobra.Command{
 		Use:   "link DESC",
 		Short: "Print a description's compact link form, for pasting into a chat",
 		Args:  cobra.ExactArgs(1),
@@ -321,6 +335,9 @@ func linkCmd() *cobra.Command {
 				return err
 			}
 			l, err := d.Link()
+			if web.on {
+				l, err = web.link(d)
+			}
 			if err != nil {
 				return err
 			}
@@ -328,6 +345,8 @@ func linkCmd() *cobra.Command {
 			return nil
 		},
 	}
+	web.add(cmd.Flags())
+	return cmd
 }
 
 func redact(server string) string {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/xftp/xftp/api"
 	"github.com/xftp/xftp/blocklist"
+	"github.com/xftp/xftp/reports"
 	"github.com/xftp/xftp/server"
 	"github.com/xftp/xftp/storage"
 	"github.com/xftp/xftp/storage/disk"
@@ -62,6 +63,7 @@ type takedowns struct {
 	cfg        Config
 	log        *slog.Logger
 	blocks     blocklist.Store
+	reports    reports.Store
 	audit      *server.FileAuditLog
 	quarantine storage.Store
 	srv        *http.Server
@@ -81,8 +83,12 @@ func openTakedowns(cfg Config, b *backends, log *slog.Logger) (t *takedowns, err
 		if t.blocks, err = blocklist.NewBolt(b.bolt); err != nil {
 			return nil, err
 		}
+		if t.reports, err = reports.NewBolt(b.bolt, nil); err != nil {
+			return nil, err
+		}
 	case b.redis != nil:
 		t.blocks = blocklist.NewRedis(b.redis, cfg.Redis.Prefix+"block:")
+		t.reports = reports.NewRedis(b.redis, cfg.Redis.Prefix+"abuse:")
 	default:
 		return nil, errors.New("no backend for the blocklist")
 	}
@@ -103,7 +109,7 @@ func openTakedowns(cfg Config, b *backends, log *slog.Logger) (t *takedowns, err
 
 // options adds the takedown collaborators to o.
 func (t *takedowns) options(o server.Options) server.Options {
-	o.Blocklist, o.Audit = t.blocks, t.audit
+	o.Blocklist, o.Audit, o.Reports = t.blocks, t.audit, t.reports
 	if t.quarantine != nil {
 		o.Quarantine = t.quarantine
 	}

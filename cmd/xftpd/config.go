@@ -66,6 +66,8 @@ type Config struct {
 		TLS          bool   `yaml:"tls"`
 	} `yaml:"redis"`
 	Admin AdminConfig `yaml:"admin"` // see admin.go
+	Proxy ProxyConfig `yaml:"proxy"` // see proxy.go
+	Web   WebConfig   `yaml:"web"`   // see web.go
 	// IdentityFile is the identity key (default DATA/identity.pem);
 	// replicas share one.
 	IdentityFile string `yaml:"identity_file"`
@@ -77,6 +79,7 @@ type Config struct {
 		ConnsPerSource     int `yaml:"conns_per_source"`
 		CreatesPerMinute   int `yaml:"creates_per_minute"`
 		DownloadsPerMinute int `yaml:"downloads_per_minute"`
+		ReportsPerMinute   int `yaml:"reports_per_minute"`
 	} `yaml:"limits"`
 }
 
@@ -159,8 +162,11 @@ func defaultConfig() Config {
 	c.Records.Backend = "embedded"
 	c.Redis.Prefix = "{xftp}:"
 	c.Admin.Listen = defaultAdminListen
+	c.Proxy = defaultProxyConfig()
+	c.Web.Page = true
 	l := api.DefaultLimits()
 	c.Limits.ConnsPerSource, c.Limits.CreatesPerMinute, c.Limits.DownloadsPerMinute = l.ConnsPerSource, l.CreatesPerMinute, l.DownloadsPerMinute
+	c.Limits.ReportsPerMinute = l.ReportsPerMinute
 	return c
 }
 
@@ -236,6 +242,9 @@ func setFromString(fv reflect.Value, val string) error {
 		}
 		*p = b
 		return nil
+	case *[]string: // lists: comma-separated
+		*p = strings.FieldsFunc(val, func(r rune) bool { return r == ',' || r == ' ' })
+		return nil
 	case *int:
 		n, err := strconv.Atoi(val)
 		if err != nil {
@@ -291,6 +300,12 @@ func (c Config) serverConfig(env func(string) string) (server.Config, error) {
 		return sc, errors.New("storage.backend s3 needs records.backend redis: replicas sharing a bucket must share their records")
 	}
 	if err := c.Admin.validate(); err != nil {
+		return sc, err
+	}
+	if err := c.Web.validate(c.TLS); err != nil {
+		return sc, err
+	}
+	if err := c.Proxy.validate(); err != nil {
 		return sc, err
 	}
 	if err := sc.Validate(); err != nil {

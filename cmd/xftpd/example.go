@@ -83,6 +83,22 @@ admin:
   # of deleting them; they are never served.
   quarantine: false
 
+# The browser download page (docs/WEB.md): https://HOST/d/#<link> lets a
+# recipient download without installing xftp; it decrypts in the browser.
+web:
+  # Serve the page at /d/.
+  page: true
+  # The name browsers use for this relay (HOST or HOST:PORT); it should be
+  # the host in this relay's address. xftp prints links for it with
+  # 'xftp link DESC --web --web-host HOST'.
+  host: ""
+  # A certificate for host under the web PKI (PEM chain and key, e.g. from
+  # Let's Encrypt), served by SNI to browsers only: xftp clients keep getting
+  # the identity certificate. Re-read when the file changes. Leave empty
+  # behind a reverse proxy (tls: false), which holds the certificate.
+  cert_file: ""
+  key_file: ""
+
 # The identity key. Default DATA/identity.pem. Replicas behind one address
 # share one identity: point them all at the same file.
 identity_file: ""
@@ -98,4 +114,23 @@ limits:
   conns_per_source: 64
   creates_per_minute: 6000
   downloads_per_minute: 12000
+  # Abuse reports (POST /v1/chunks/{id}/report) per source and minute.
+  reports_per_minute: 10
+
+# Receiving proxy (see docs/PROXY.md): relay clients' downloads, sealed in
+# layers, to other xftp servers or proxies, so those never see the
+# clients' addresses. This server's address is the proxy's address.
+proxy:
+  enabled: false
+  # Fingerprints of the only next hops (servers and proxies) to forward
+  # to; empty forwards to any xftp server that proves its identity.
+  allow: []
+  # Proxied requests in flight at once; more are refused with 503.
+  max_concurrent: 64
+  # Proxied requests per source address per minute (in memory only).
+  rate_per_minute: 1200
+  # Largest answer body relayed back.
+  max_body: 64MiB
+  # Local IP address to connect to next hops from; empty: the system's.
+  source_address: ""
 `

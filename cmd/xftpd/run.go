@@ -199,9 +199,23 @@ func run(ctx context.Context, cfg Config, env func(string) string, stdout io.Wri
 		return err
 	}
 	handler := api.NewHandler(svc, api.HandlerOptions{Logger: log, Observe: observe, Limits: api.Limits{
-		CreatesPerMinute: cfg.Limits.CreatesPerMinute, DownloadsPerMinute: cfg.Limits.DownloadsPerMinute}})
-	srv, err := api.NewHTTPServer(handler.Routes(), id, api.ServerOptions{Plain: !cfg.TLS, MaxConcurrentStreams: cfg.MaxStreams, Logger: log})
+		CreatesPerMinute: cfg.Limits.CreatesPerMinute, DownloadsPerMinute: cfg.Limits.DownloadsPerMinute,
+		ReportsPerMinute: cfg.Limits.ReportsPerMinute}, Web: cfg.Web.handler()})
+	routes := handler.Routes()
+	var pm server.Metrics
+	if mx != nil {
+		pm = mx
+	}
+	stopProxy, err := mountProxy(cfg.Proxy, routes, id, pm, log) // proxy.go
 	if err != nil {
+		return err
+	}
+	defer stopProxy()
+	srv, err := api.NewHTTPServer(routes, id, api.ServerOptions{Plain: !cfg.TLS, MaxConcurrentStreams: cfg.MaxStreams, Logger: log})
+	if err != nil {
+		return err
+	}
+	if err := cfg.Web.apply(srv, log); err != nil { // web.go
 		return err
 	}
 	rawLn, err := net.Listen("tcp", cfg.Listen)

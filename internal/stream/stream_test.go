@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"testing"
+	"testing/iotest"
 )
 
 func seal(t testing.TB, c *Cipher, plain []byte) []byte {
@@ -136,5 +137,73 @@ func TestSealingReaderMatchesWriter(t *testing.T) {
 	r.Check = func() error { return boom }
 	if _, err := io.ReadAll(r); !errors.Is(err, boom) {
 		t.Fatalf("Check error not returned: %v", err)
+	}
+}
+
+// TestSealingReaderReadSizes reads with buffers smaller than, equal to and
+// larger than a sealed segment (several segments per Read).
+func TestSealingReaderReadSizes(t *testing.T) {
+	key := make([]byte, KeySize)
+	rand.Read(key)
+	c, _ := New(key, 4096)
+	sealed := c.SealedSize()
+	for _, n := range []int{0, 1, 4095, 4096, 4097, 3*4096 + 7, 8 * 4096} {
+		plain := make([]byte, n)
+		rand.Read(plain)
+		want := seal(t, c, plain)
+		for _, bufSize := range []int{1, 15, 16, 17, sealed - 1, sealed, sealed + 1, 2*sealed + 5, 4 * sealed, 64 * sealed} {
+			r := NewSealingReader(c, bytes.NewReader(plain), int64(n))
+			var got []byte
+			buf := make([]byte, bufSize)
+			for {
+				k, err := r.Read(buf)
+				got = append(got, buf[:k]...)
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatalf("n=%d buf=%d: %v", n, bufSize, err)
+				}
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("n=%d buf=%d: output differs from Writer", n, bufSize)
+			}
+		}
+		if err := iotest.TestReader(NewSealingReader(c, bytes.NewReader(plain), int64(n)), want); err != nil {
+			t.Fatalf("n=%d: %v", n, err)
+		}
+	}
+}
+
+// TestSealingReaderCheckWithLargeReads checks that a failing Check keeps
+// the last segment from being produced when a Read takes several segments.
+func TestSealingReaderCheckWithLargeReads(t *testing.T) {
+	key := make([]byte, KeySize)
+	c, _ := New(key, 4096)
+	const n = 3*4096 + 100
+	boom := errors.New("boom")
+	r := NewSealingReader(c, bytes.NewReader(make([]byte, n)), n)
+	r.Check = func() error { return boom }
+	got, err := io.ReadAll(r)
+	if !errors.Is(err, boom) {
+		t.Fatalf("Check error not returned: %v", err)
+	}
+	if len(got) != 3*c.SealedSize() {
+		t.Fatalf("got %d bytes before the error, want the %d of the segments before the last", len(got), 3*c.SealedSize())
+	}
+	if _, err := r.Read(make([]byte, 1<<20)); !errors.Is(err, boom) {
+		t.Fatalf("Read after failure: %v", err)
+	}
+}
+
+func BenchmarkSealingReader4MiB(b *testing.B) {
+	key := make([]byte, KeySize)
+	c, _ := New(key, DefaultSegmentSize)
+	plain := make([]byte, 4<<20)
+	buf := make([]byte, 256<<10)
+	b.SetBytes(int64(len(plain)))
+	b.ReportAllocs()
+	for b.Loop() {
+		io.CopyBuffer(struct{ io.Writer }{io.Discard}, struct{ io.Reader }{NewSealingReader(c, bytes.NewReader(plain), int64(len(plain)))}, buf)
 	}
 }

@@ -21,6 +21,11 @@ const tmpPrefix = ".tmp-"
 type Store struct {
 	root string
 	bufs sync.Pool
+	// dirs holds the shard directories known to exist, so Put does not
+	// stat them every time.
+	dirs sync.Map
+	// commit makes renamed bodies durable, shared between concurrent Puts.
+	commit groupSync
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -45,6 +50,11 @@ func Open(dir string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("disk store: cleaning temporary files: %w", err)
 	}
+	durable, err := durableRenames(dir)
+	if err != nil {
+		return nil, fmt.Errorf("disk store: %w", err)
+	}
+	s.commit.sync = durable
 	return s, nil
 }
 
@@ -62,10 +72,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64) (e
 		return err
 	}
 	dir := filepath.Dir(p)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("disk store: %w", err)
-	}
-	f, err := os.CreateTemp(dir, tmpPrefix+"*")
+	f, err := s.createTemp(dir)
 	if err != nil {
 		return fmt.Errorf("disk store: %w", err)
 	}
@@ -93,19 +100,34 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64) (e
 	if err := os.Rename(f.Name(), p); err != nil {
 		return fmt.Errorf("disk store: %w", err)
 	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("disk store: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
+	// Put returns only once the rename is durable too; concurrent Puts
+	// share that flush (commit.go).
+	if err := s.commit.wait(dir); err != nil {
 		return fmt.Errorf("disk store: syncing directory: %w", err)
 	}
 	return nil
+}
+
+// createTemp creates a temporary file in the shard directory dir, making
+// the directory the first time it is needed (or again if it was removed).
+func (s *Store) createTemp(dir string) (*os.File, error) {
+	if _, ok := s.dirs.Load(dir); ok {
+		f, err := os.CreateTemp(dir, tmpPrefix+"*")
+		if !errors.Is(err, fs.ErrNotExist) {
+			return f, err
+		}
+		s.dirs.Delete(dir)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	// A new shard directory's own entry in root must be durable before
+	// anything in it can be.
+	if err := syncDir(s.root); err != nil {
+		return nil, err
+	}
+	s.dirs.Store(dir, struct{}{})
+	return os.CreateTemp(dir, tmpPrefix+"*")
 }
 
 // Get implements storage.Store.

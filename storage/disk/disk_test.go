@@ -1,6 +1,8 @@
 package disk
 
 import (
+	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -40,4 +42,24 @@ func TestRejectsBadKeys(t *testing.T) {
 			t.Errorf("Stat(%q) succeeded", k)
 		}
 	}
+}
+
+// BenchmarkPut64KiB stores 64 KiB bodies from 64 goroutines (the shape of
+// many concurrent small uploads), each Put fsynced and renamed durably.
+func BenchmarkPut64KiB(b *testing.B) {
+	s, err := Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	body := make([]byte, 64<<10)
+	b.SetBytes(int64(len(body)))
+	b.SetParallelism(32) // x GOMAXPROCS goroutines
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := s.Put(context.Background(), storage.NewKey(), bytes.NewReader(body), int64(len(body))); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }

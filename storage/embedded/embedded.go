@@ -76,11 +76,14 @@ type diskRecord struct {
 	Uploaded   bool           `json:"u,omitempty"`
 	CreatedAt  int64          `json:"c"`
 	ExpiresAt  int64          `json:"e"`
+	Downloaded int            `json:"dl,omitempty"` // recipient IDs that downloaded
+	Acked      int            `json:"ak,omitempty"` // recipient IDs removed by ack
 }
 
 type diskRecipent struct {
-	ID  []byte `json:"i"`
-	Key []byte `json:"k"`
+	ID         []byte `json:"i"`
+	Key        []byte `json:"k"`
+	Downloaded bool   `json:"d,omitempty"` // counted in diskRecord.Downloaded
 }
 
 func encode(rec *storage.Record) ([]byte, error) {
@@ -94,14 +97,23 @@ func encode(rec *storage.Record) ([]byte, error) {
 	return json.Marshal(d)
 }
 
-func decode(key string, b []byte) (*storage.Record, error) {
+func decodeDisk(b []byte) (*diskRecord, error) {
 	var d diskRecord
 	if err := json.Unmarshal(b, &d); err != nil {
 		return nil, fmt.Errorf("corrupt record: %w", err)
 	}
+	return &d, nil
+}
+
+func decode(key string, b []byte) (*storage.Record, error) {
+	d, err := decodeDisk(b)
+	if err != nil {
+		return nil, err
+	}
 	rec := &storage.Record{
 		Key: key, SenderID: d.SenderID, SenderKey: d.SenderKey, Size: d.Size, Uploaded: d.Uploaded,
 		CreatedAt: time.Unix(0, d.CreatedAt), ExpiresAt: time.Unix(0, d.ExpiresAt),
+		Downloaded: d.Downloaded, Acked: d.Acked,
 	}
 	copy(rec.Digest[:], d.Digest)
 	for _, rc := range d.Recipients {
@@ -214,7 +226,7 @@ func (r *Records) Lookup(ctx context.Context, id []byte) (rec *storage.Record, r
 // AddRecipients implements storage.Records.
 func (r *Records) AddRecipients(ctx context.Context, key string, rs []storage.Recipient) error {
 	return r.db.Batch(func(tx *bolt.Tx) error {
-		rec, err := get(tx, key)
+		d, err := getDisk(tx, key)
 		if err != nil {
 			return err
 		}
@@ -228,49 +240,92 @@ func (r *Records) AddRecipients(ctx context.Context, key string, rs []storage.Re
 			if err := ids.Put(rc.ID, idValue(storage.RoleRecipient, key)); err != nil {
 				return err
 			}
+			d.Recipients = append(d.Recipients, diskRecipent{ID: rc.ID, Key: rc.Key})
 		}
-		rec.Recipients = append(rec.Recipients, rs...)
-		return put(tx, rec)
+		return putDisk(tx, key, d)
 	})
 }
 
 // SetUploaded implements storage.Records.
 func (r *Records) SetUploaded(ctx context.Context, key string) error {
 	return r.db.Batch(func(tx *bolt.Tx) error {
-		rec, err := get(tx, key)
+		d, err := getDisk(tx, key)
 		if err != nil {
 			return err
 		}
-		if rec.Uploaded {
+		if d.Uploaded {
 			return nil
 		}
-		rec.Uploaded = true
-		return put(tx, rec)
+		d.Uploaded = true
+		return putDisk(tx, key, d)
 	})
 }
 
 // RemoveRecipient implements storage.Records.
 func (r *Records) RemoveRecipient(ctx context.Context, key string, id []byte) error {
 	return r.db.Batch(func(tx *bolt.Tx) error {
-		rec, err := get(tx, key)
+		d, err := getDisk(tx, key)
 		if err != nil {
 			return err
 		}
-		kept := rec.Recipients[:0:0]
-		for _, rc := range rec.Recipients {
+		kept := d.Recipients[:0:0]
+		for _, rc := range d.Recipients {
 			if !bytes.Equal(rc.ID, id) {
 				kept = append(kept, rc)
 			}
 		}
-		if len(kept) == len(rec.Recipients) {
+		if len(kept) == len(d.Recipients) {
 			return storage.ErrNotFound
 		}
-		rec.Recipients = kept
+		d.Recipients = kept
+		d.Acked++
 		if err := tx.Bucket(bucketIDs).Delete(id); err != nil {
 			return err
 		}
-		return put(tx, rec)
+		return putDisk(tx, key, d)
 	})
+}
+
+// MarkDownloaded implements storage.Records.
+func (r *Records) MarkDownloaded(ctx context.Context, key string, id []byte) (first bool, err error) {
+	err = r.db.Batch(func(tx *bolt.Tx) error {
+		first = false // Batch may run the function again
+		d, err := getDisk(tx, key)
+		if err != nil {
+			return err
+		}
+		for i := range d.Recipients {
+			rc := &d.Recipients[i]
+			if !bytes.Equal(rc.ID, id) {
+				continue
+			}
+			if rc.Downloaded {
+				return nil
+			}
+			rc.Downloaded = true
+			d.Downloaded++
+			first = true
+			return putDisk(tx, key, d)
+		}
+		return storage.ErrNotFound
+	})
+	return first, err
+}
+
+func getDisk(tx *bolt.Tx, key string) (*diskRecord, error) {
+	b := tx.Bucket(bucketChunks).Get([]byte(key))
+	if b == nil {
+		return nil, storage.ErrNotFound
+	}
+	return decodeDisk(b)
+}
+
+func putDisk(tx *bolt.Tx, key string, d *diskRecord) error {
+	b, err := json.Marshal(d)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucketChunks).Put([]byte(key), b)
 }
 
 // Delete implements storage.Records.

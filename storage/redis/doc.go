@@ -12,6 +12,9 @@
 //	    u  "1" once the body is uploaded, else "0"
 //	    s  the sender's hashed ID (so a script can delete its id key)
 //	    t  when the Redis TTLs of this record's keys fire (unix ms)
+//	    nd recipient IDs that completed a download (each counted once)
+//	    na recipient IDs removed by acknowledgement
+//	    d:<hashed ID>  "1" once that recipient downloaded (removed at ack)
 //	P expiry                       sorted set: member internal key, score ExpiresAt (unix ms, rounded up)
 //	P sizes                        hash: internal key -> size in bytes
 //	P usage                        hash: chunks, bytes (totals over P sizes)

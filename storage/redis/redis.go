@@ -200,13 +200,15 @@ func (r *Records) Lookup(ctx context.Context, id []byte) (*storage.Record, stora
 	if err != nil {
 		return nil, 0, translate("lookup", err)
 	}
-	if len(v) != 4 || len(v[0]) < 2 {
+	if len(v) != 6 || len(v[0]) < 2 {
 		return nil, 0, errors.New("redis records: corrupt ID entry")
 	}
 	rec, err := decode(v[0][1:], v[1], v[2], v[3])
 	if err != nil {
 		return nil, 0, err
 	}
+	rec.Downloaded, _ = strconv.Atoi(v[4])
+	rec.Acked, _ = strconv.Atoi(v[5])
 	return rec, storage.Role(v[0][0]), nil
 }
 
@@ -251,6 +253,21 @@ func (r *Records) RemoveRecipient(ctx context.Context, key string, id []byte) er
 		return translate("remove recipient", err)
 	}
 	return status(n)
+}
+
+// MarkDownloaded implements storage.Records.
+func (r *Records) MarkDownloaded(ctx context.Context, key string, id []byte) (bool, error) {
+	if !storage.ValidKey(key) {
+		return false, storage.ErrNotFound
+	}
+	n, err := markDownloadedScript.Run(ctx, r.client, []string{r.chunkKey(key)}, hashID(id)).Int()
+	if err != nil {
+		return false, translate("mark downloaded", err)
+	}
+	if n == statusFirst {
+		return true, nil
+	}
+	return false, status(n)
 }
 
 // Delete implements storage.Records. For a record whose chunk key has

@@ -12,6 +12,9 @@ const (
 	statusNotFound = 1
 	statusExists   = 2
 	statusQuota    = 3
+	// statusFirst answers markDownloadedScript for a recipient's first
+	// completed download.
+	statusFirst = 4
 )
 
 // createScript stores a new record.
@@ -48,7 +51,8 @@ return 0
 `)
 
 // lookupScript resolves an ID and reads its record in one round trip. It
-// answers nil if either is missing, else {id value, meta, recipients, uploaded}.
+// answers nil if either is missing, else {id value, meta, recipients,
+// uploaded, downloaded count, acked count}.
 //
 //	KEYS: id
 //	ARGV: prefix
@@ -57,11 +61,11 @@ local v = redis.call('GET', KEYS[1])
 if not v then
 	return false
 end
-local rec = redis.call('HMGET', ARGV[1] .. 'chunk:' .. string.sub(v, 2), 'm', 'r', 'u')
+local rec = redis.call('HMGET', ARGV[1] .. 'chunk:' .. string.sub(v, 2), 'm', 'r', 'u', 'nd', 'na')
 if not rec[1] then
 	return false
 end
-return {v, rec[1], rec[2] or '', rec[3] or '0'}
+return {v, rec[1], rec[2] or '', rec[3] or '0', rec[4] or '0', rec[5] or '0'}
 `)
 
 // addRecipientsScript adds recipient ID keys and lines, all or none.
@@ -98,7 +102,8 @@ redis.call('HSET', KEYS[1], 'u', '1')
 return 0
 `)
 
-// removeRecipientScript drops one recipient line and its ID key.
+// removeRecipientScript drops one recipient line and its ID key, and
+// its download flag, and counts the acknowledgement in field na.
 //
 //	KEYS: chunk, recipient id
 //	ARGV: internal key, recipient hashed ID
@@ -120,8 +125,40 @@ if not found then
 	return 1
 end
 redis.call('HSET', KEYS[1], 'r', table.concat(kept))
+redis.call('HINCRBY', KEYS[1], 'na', 1)
+redis.call('HDEL', KEYS[1], 'd:' .. ARGV[2])
 if string.sub(redis.call('GET', KEYS[2]) or '', 2) == ARGV[1] then
 	redis.call('DEL', KEYS[2])
+end
+return 0
+`)
+
+// markDownloadedScript sets a recipient's download flag (field
+// d:<hashed ID>) and, the first time, counts it in field nd. It answers
+// statusFirst for a first download, 0 for a repeated one, statusNotFound
+// if the record or the recipient is gone.
+//
+//	KEYS: chunk
+//	ARGV: recipient hashed ID
+var markDownloadedScript = goredis.NewScript(`
+local r = redis.call('HGET', KEYS[1], 'r')
+if not r then
+	return 1
+end
+local want = ARGV[1] .. ' '
+local found = false
+for line in string.gmatch(r, '[^\n]+') do
+	if string.sub(line, 1, #want) == want then
+		found = true
+		break
+	end
+end
+if not found then
+	return 1
+end
+if redis.call('HSETNX', KEYS[1], 'd:' .. ARGV[1], '1') == 1 then
+	redis.call('HINCRBY', KEYS[1], 'nd', 1)
+	return 4
 end
 return 0
 `)
@@ -189,5 +226,5 @@ return out
 
 var allScripts = []*goredis.Script{
 	createScript, lookupScript, addRecipientsScript, setUploadedScript,
-	removeRecipientScript, deleteScript, expiredScript,
+	removeRecipientScript, deleteScript, expiredScript, markDownloadedScript,
 }

@@ -138,6 +138,67 @@ func TestRecords(t *testing.T, open func(t *testing.T) storage.Records) {
 			}
 		}
 	})
+	t.Run("DeliveryReceipts", func(t *testing.T) {
+		r := open(t)
+		rec := NewRecord(1000, 4, time.Hour) // 2 real recipients, 2 padding IDs
+		if err := r.Create(ctx, rec, 0); err != nil {
+			t.Fatal(err)
+		}
+		counts := func(wantDownloaded, wantAcked int) {
+			t.Helper()
+			got, _, err := r.Lookup(ctx, rec.SenderID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Downloaded != wantDownloaded || got.Acked != wantAcked {
+				t.Fatalf("downloaded %d, acked %d; want %d, %d", got.Downloaded, got.Acked, wantDownloaded, wantAcked)
+			}
+		}
+		counts(0, 0)
+		a, b := rec.Recipients[0].ID, rec.Recipients[1].ID
+		for i, want := range []bool{true, false, false} {
+			first, err := r.MarkDownloaded(ctx, rec.Key, a)
+			if err != nil || first != want {
+				t.Fatalf("MarkDownloaded #%d = %v, %v; want %v", i+1, first, err, want)
+			}
+		}
+		counts(1, 0)
+		if first, err := r.MarkDownloaded(ctx, rec.Key, b); err != nil || !first {
+			t.Fatalf("MarkDownloaded of a second recipient = %v, %v", first, err)
+		}
+		counts(2, 0)
+		// An acknowledged recipient stays counted as downloaded.
+		if err := r.RemoveRecipient(ctx, rec.Key, a); err != nil {
+			t.Fatal(err)
+		}
+		counts(2, 1)
+		if _, err := r.MarkDownloaded(ctx, rec.Key, a); !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("MarkDownloaded of an acknowledged recipient: %v", err)
+		}
+		// Acknowledging without downloading counts only the ack.
+		if err := r.RemoveRecipient(ctx, rec.Key, rec.Recipients[2].ID); err != nil {
+			t.Fatal(err)
+		}
+		counts(2, 2)
+		// Other operations keep the counts.
+		if err := r.SetUploaded(ctx, rec.Key); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.AddRecipients(ctx, rec.Key, []storage.Recipient{{ID: randID(), Key: pubKey()}}); err != nil {
+			t.Fatal(err)
+		}
+		counts(2, 2)
+		got, _, _ := r.Lookup(ctx, b)
+		if len(got.Recipients) != 3 || !got.Uploaded {
+			t.Fatalf("record after receipts: %d recipients, uploaded %v", len(got.Recipients), got.Uploaded)
+		}
+		if _, err := r.MarkDownloaded(ctx, rec.Key, randID()); !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("MarkDownloaded of an unknown recipient: %v", err)
+		}
+		if _, err := r.MarkDownloaded(ctx, storage.NewKey(), a); !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("MarkDownloaded of an unknown record: %v", err)
+		}
+	})
 	t.Run("Quota", func(t *testing.T) {
 		r := open(t)
 		a := NewRecord(600, 1, time.Hour)

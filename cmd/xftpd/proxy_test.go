@@ -1,0 +1,35 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestProxyConfig(t *testing.T) {
+	fp := strings.Repeat("A", 43)
+	c, err := loadConfig("", env(map[string]string{"XFTPD_PROXY_ENABLED": "true", "XFTPD_PROXY_ALLOW": fp + "," + fp}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.serverConfig(env(nil)); err != nil {
+		t.Fatal(err)
+	}
+	if !c.Proxy.Enabled || len(c.Proxy.Allow) != 2 || c.Proxy.MaxConcurrent != 64 {
+		t.Fatalf("proxy config from the environment: %+v", c.Proxy)
+	}
+	for body, want := range map[string]string{
+		"proxy:\n  enabled: true\n  allow: [nope]\n":            "proxy.allow",
+		"proxy:\n  enabled: true\n  max_concurrent: 0\n":        "proxy.max_concurrent",
+		"proxy:\n  enabled: true\n  rate_per_minute: -1\n":      "proxy.rate_per_minute",
+		"proxy:\n  enabled: true\n  max_body: 1GiB\n":           "proxy.max_body",
+		"proxy:\n  enabled: true\n  source_address: host.lan\n": "proxy.source_address",
+	} {
+		c, err := loadConfig(writeConfig(t, body), env(nil))
+		if err == nil {
+			_, err = c.serverConfig(env(nil))
+		}
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want an error naming %s", body, err, want)
+		}
+	}
+}

@@ -1,0 +1,6 @@
+// Package onion is the wire format of receiving proxies (docs/PROXY.md):
+// the layers a client seals, one to each proxy's X25519 proxy key, and the
+// framing of the answers that travel back, each hop sealing what it relays
+// under a fresh response key from its layer. It holds formats and
+// cryptography only, no network code.
+package onion

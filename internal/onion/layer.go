@@ -1,0 +1,171 @@
+package onion
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/ecdh"
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// Kind says what a proxy does with a layer's Inner bytes.
+type Kind byte
+
+const (
+	// KindRelay: Inner is the sealed layer of the next hop, another proxy.
+	KindRelay Kind = 1
+	// KindRequest: Inner is a Request for the destination server Next.
+	KindRequest Kind = 2
+	// KindKey: fetch the proxy key of Next (a proxy); Inner is empty.
+	KindKey Kind = 3
+)
+
+const (
+	// Version is the first byte of a sealed layer.
+	Version = 1
+	// ResponseKeySize is the size of a layer's response key.
+	ResponseKeySize = 32
+	// MaxAddress caps the next hop's address.
+	MaxAddress = 1024
+	// MaxLayer caps a sealed layer (the request body a proxy accepts).
+	MaxLayer = 256 << 10
+
+	layerInfo   = "xftp proxy layer v1"
+	ephSize     = 32
+	headerSize  = 1 + ephSize
+	gcmOverhead = 16
+	// Overhead is what sealing adds to a layer's plaintext.
+	Overhead = headerSize + gcmOverhead
+)
+
+// ErrLayer means a layer could not be opened or parsed; proxies answer it
+// without saying why.
+var ErrLayer = errors.New("onion: malformed or undecryptable layer")
+
+// Layer is what one proxy learns: where to send the request next, what the
+// request is, and the key under which to seal the answer it relays back.
+type Layer struct {
+	ResponseKey [ResponseKeySize]byte
+	Kind        Kind
+	// Next is the next hop's xftp address (no password): the fingerprint
+	// in it is pinned by the proxy.
+	Next  string
+	Inner []byte
+}
+
+// Marshal returns the layer's plaintext:
+//
+//	response key [32] || kind [1] || uint16 len || next || uint32 len || inner
+func (l *Layer) Marshal() []byte {
+	b := make([]byte, 0, ResponseKeySize+1+2+len(l.Next)+4+len(l.Inner))
+	b = append(b, l.ResponseKey[:]...)
+	b = append(b, byte(l.Kind))
+	b = binary.BigEndian.AppendUint16(b, uint16(len(l.Next)))
+	b = append(b, l.Next...)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(l.Inner)))
+	return append(b, l.Inner...)
+}
+
+// ParseLayer parses a layer's plaintext. Every layer has exactly one
+// encoding: trailing bytes, unknown kinds and out-of-range lengths are
+// refused.
+func ParseLayer(b []byte) (*Layer, error) {
+	var l Layer
+	if len(b) < ResponseKeySize+1+2 {
+		return nil, fmt.Errorf("%w: short", ErrLayer)
+	}
+	copy(l.ResponseKey[:], b)
+	b = b[ResponseKeySize:]
+	l.Kind = Kind(b[0])
+	if l.Kind < KindRelay || l.Kind > KindKey {
+		return nil, fmt.Errorf("%w: unknown kind %d", ErrLayer, l.Kind)
+	}
+	n := int(binary.BigEndian.Uint16(b[1:]))
+	b = b[3:]
+	if n == 0 || n > MaxAddress || len(b) < n+4 {
+		return nil, fmt.Errorf("%w: next hop", ErrLayer)
+	}
+	l.Next = string(b[:n])
+	b = b[n:]
+	m := binary.BigEndian.Uint32(b)
+	b = b[4:]
+	if uint64(m) != uint64(len(b)) || (l.Kind == KindKey) != (m == 0) {
+		return nil, fmt.Errorf("%w: inner length", ErrLayer)
+	}
+	l.Inner = b
+	return &l, nil
+}
+
+func layerAEAD(shared, eph, proxyPub []byte) (cipher.AEAD, error) {
+	salt := append(append(make([]byte, 0, 64), eph...), proxyPub...)
+	key, err := hkdf.Key(sha256.New, shared, salt, layerInfo, 32)
+	if err != nil {
+		return nil, err
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}
+
+// Seal seals l to the proxy whose X25519 proxy key is proxyPub:
+//
+//	0x01 || ephemeral X25519 public key [32] || AES-256-GCM(plaintext)
+//
+// The GCM key is HKDF-SHA256(X25519(eph, proxy), salt = eph || proxy,
+// info "xftp proxy layer v1"); it is used once, so the nonce is zero. The
+// first 33 bytes are the additional data.
+func Seal(proxyPub []byte, l *Layer) ([]byte, error) {
+	pk, err := ecdh.X25519().NewPublicKey(proxyPub)
+	if err != nil {
+		return nil, fmt.Errorf("onion: bad proxy key: %w", err)
+	}
+	eph, err := ecdh.X25519().GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	shared, err := eph.ECDH(pk)
+	if err != nil {
+		return nil, fmt.Errorf("onion: %w", err)
+	}
+	aead, err := layerAEAD(shared, eph.PublicKey().Bytes(), proxyPub)
+	if err != nil {
+		return nil, err
+	}
+	plain := l.Marshal()
+	out := make([]byte, 0, headerSize+len(plain)+gcmOverhead)
+	out = append(out, Version)
+	out = append(out, eph.PublicKey().Bytes()...)
+	var nonce [12]byte
+	return aead.Seal(out, nonce[:], plain, out[:headerSize]), nil
+}
+
+// Open opens and parses a layer sealed to priv.
+func Open(priv *ecdh.PrivateKey, sealed []byte) (*Layer, error) {
+	if len(sealed) < Overhead || len(sealed) > MaxLayer || sealed[0] != Version {
+		return nil, ErrLayer
+	}
+	pk, err := ecdh.X25519().NewPublicKey(sealed[1:headerSize])
+	if err != nil {
+		return nil, ErrLayer
+	}
+	shared, err := priv.ECDH(pk)
+	if err != nil {
+		return nil, ErrLayer // a low-order point
+	}
+	aead, err := layerAEAD(shared, sealed[1:headerSize], priv.PublicKey().Bytes())
+	if err != nil {
+		return nil, err
+	}
+	var nonce [12]byte
+	plain, err := aead.Open(nil, nonce[:], sealed[headerSize:], sealed[:headerSize])
+	if err != nil {
+		return nil, ErrLayer
+	}
+	return ParseLayer(plain)
+}

@@ -1,0 +1,150 @@
+package proxy
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/xftp/xftp/api"
+	"github.com/xftp/xftp/identity"
+	"github.com/xftp/xftp/internal/onion"
+)
+
+func newForwarder(t *testing.T, o Options) (*Forwarder, *identity.Identity) {
+	t.Helper()
+	id, _, err := identity.LoadOrCreate(filepath.Join(t.TempDir(), "id.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Identity = id
+	f, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.Close)
+	return f, id
+}
+
+func post(h http.Handler, body []byte) *httptest.ResponseRecorder {
+	w := httptest.NewRecorder()
+	r := httptest.NewRequest(http.MethodPost, api.ProxyPath, bytes.NewReader(body))
+	r.RemoteAddr = "192.0.2.1:1234"
+	h.ServeHTTP(w, r)
+	return w
+}
+
+func code(t *testing.T, w *httptest.ResponseRecorder) string {
+	t.Helper()
+	var er api.ErrorResponse
+	json.Unmarshal(w.Body.Bytes(), &er)
+	return er.Error
+}
+
+func TestProxyKeyIsSignedByTheIdentity(t *testing.T) {
+	f, id := newForwarder(t, Options{})
+	w := httptest.NewRecorder()
+	f.Handler().ServeHTTP(w, httptest.NewRequest(http.MethodGet, api.ProxyKeyPath, nil))
+	var pk api.ProxyKeyResponse
+	if err := json.Unmarshal(w.Body.Bytes(), &pk); err != nil {
+		t.Fatal(err)
+	}
+	key, err := pk.Verify(id.Fingerprint())
+	if err != nil || !bytes.Equal(key, f.key.PublicKey().Bytes()) {
+		t.Fatalf("%v", err)
+	}
+	other, _ := newForwarder(t, Options{})
+	if _, err := pk.Verify(other.self); err == nil {
+		t.Fatal("a proxy key verifies for another fingerprint")
+	}
+	pk.ProxyKey[0] ^= 1
+	if _, err := pk.Verify(id.Fingerprint()); err == nil {
+		t.Fatal("a changed proxy key verifies")
+	}
+}
+
+func seal(t *testing.T, f *Forwarder, l onion.Layer) []byte {
+	t.Helper()
+	rand.Read(l.ResponseKey[:])
+	b, err := onion.Seal(f.key.PublicKey().Bytes(), &l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestProxyRefusals: the proxy's own refusals are plain answers to the
+// previous hop, counted, and say nothing of why a layer failed.
+func TestProxyRefusals(t *testing.T) {
+	stranger, _ := newForwarder(t, Options{})
+	strangerAddr := api.Address{Fingerprint: stranger.self, Host: "127.0.0.1:1"}
+	allowed, _ := newForwarder(t, Options{})
+	f, id := newForwarder(t, Options{Allow: []identity.Fingerprint{allowed.self}})
+	h := f.Handler()
+	selfAddr := api.Address{Fingerprint: id.Fingerprint(), Host: "127.0.0.1:1"}
+	upload := (&onion.Request{Path: "/v1/chunks/AAAA", Auth: "a"}).Marshal()
+	for _, c := range []struct {
+		name   string
+		body   []byte
+		status int
+		code   string
+	}{
+		{"garbage", []byte("hello"), 400, api.CodeProxyLayer},
+		{"sealed to another proxy", seal(t, stranger, onion.Layer{Kind: onion.KindKey, Next: selfAddr.String()}), 400, api.CodeProxyLayer},
+		{"bad next address", seal(t, f, onion.Layer{Kind: onion.KindKey, Next: "http://x"}), 400, api.CodeProxyLayer},
+		{"to itself", seal(t, f, onion.Layer{Kind: onion.KindKey, Next: selfAddr.String()}), 403, api.CodeProxyRefused},
+		{"not allowed", seal(t, f, onion.Layer{Kind: onion.KindKey, Next: strangerAddr.String()}), 403, api.CodeProxyRefused},
+		{"an upload", seal(t, f, onion.Layer{Kind: onion.KindRequest, Next: strangerAddr.String(), Inner: upload}), 403, api.CodeProxyRefused},
+		{"too large", make([]byte, onion.MaxLayer+1), 413, api.CodeTooLarge},
+	} {
+		w := post(h, c.body)
+		if w.Code != c.status || code(t, w) != c.code {
+			t.Errorf("%s: %d %s, want %d %s", c.name, w.Code, w.Body, c.status, c.code)
+		}
+	}
+}
+
+func TestProxyRateAndConcurrencyLimits(t *testing.T) {
+	f, _ := newForwarder(t, Options{RatePerMinute: 2})
+	h := f.Handler()
+	for i := 0; i < 2; i++ {
+		if w := post(h, []byte("x")); w.Code != 400 {
+			t.Fatalf("request %d: %d", i, w.Code)
+		}
+	}
+	w := post(h, []byte("x"))
+	if w.Code != http.StatusTooManyRequests || code(t, w) != api.CodeRate || w.Header().Get("Retry-After") == "" {
+		t.Fatalf("over the rate: %d %s", w.Code, w.Body)
+	}
+	// Another source is not limited by the first one.
+	r := httptest.NewRequest(http.MethodPost, api.ProxyPath, bytes.NewReader([]byte("x")))
+	r.RemoteAddr = "192.0.2.2:1"
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != 400 {
+		t.Fatalf("another source: %d", w.Code)
+	}
+
+	g, _ := newForwarder(t, Options{MaxConcurrent: 1})
+	g.sem <- struct{}{} // one request in flight
+	w = post(g.Handler(), []byte("x"))
+	if w.Code != http.StatusServiceUnavailable || code(t, w) != api.CodeProxyBusy {
+		t.Fatalf("over the concurrency cap: %d %s", w.Code, w.Body)
+	}
+	<-g.sem
+}
+
+func TestSourceLimiterForgetsIdleSources(t *testing.T) {
+	l := newSourceLimiter(1)
+	now := time.Unix(1000, 0)
+	l.allow("a", now)
+	l.allow("b", now.Add(2*time.Minute))
+	l.allow("b", now.Add(5*time.Minute))
+	if _, ok := l.sources["a"]; ok || len(l.sources) != 1 {
+		t.Fatalf("sources kept: %v", l.sources)
+	}
+}

@@ -1,0 +1,41 @@
+package reports_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/xftp/xftp/reports"
+	"github.com/xftp/xftp/reports/reportstest"
+)
+
+// TestRedis runs the contract against the Redis at XFTP_TEST_REDIS
+// (skipped without it, except in CI).
+func TestRedis(t *testing.T) {
+	addr := os.Getenv("XFTP_TEST_REDIS")
+	if addr == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("XFTP_TEST_REDIS is not set: CI must run the Redis report store tests")
+		}
+		t.Skip("XFTP_TEST_REDIS not set; start redis-server and set XFTP_TEST_REDIS=host:port")
+	}
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { c.Close() })
+	reportstest.Run(t, func(t *testing.T) reports.Store {
+		b := make([]byte, 8)
+		rand.Read(b)
+		prefix := "{xftp-test-reports:" + hex.EncodeToString(b) + "}:"
+		t.Cleanup(func() {
+			ctx := context.Background()
+			iter := c.Scan(ctx, 0, prefix+"*", 100).Iterator()
+			for iter.Next(ctx) {
+				c.Del(ctx, iter.Val())
+			}
+		})
+		return reports.NewRedis(c, prefix)
+	})
+}

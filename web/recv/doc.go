@@ -1,0 +1,18 @@
+// Package recv is the logic of the browser download page (web/), compiled
+// to WebAssembly by web/wasm: it parses the link in the page's URL
+// fragment, verifies each relay's identity by signed challenge, signs the
+// download requests with the recipient keys, checks the relay's signed
+// download key, removes the per-download transport encryption and opens
+// the chunks with chunk.Opener, and verifies blocking records.
+//
+// It does no I/O: the page's JavaScript makes the fetch() calls that recv
+// prepares and pushes the response bodies into a Download, and it writes
+// the plaintext that Session.TakeWrites hands back. So recv builds and is
+// tested natively as well as for GOOS=js GOARCH=wasm, and it imports
+// neither api nor server (their storage dependencies do not build for
+// js/wasm); it shares the wire formats through chunk, blocklist,
+// identity, internal/dlcrypt, internal/stream and internal/reqauth.
+//
+// Keys never leave recv: JavaScript sees request URLs, headers and bodies,
+// and plaintext.
+package recv
