@@ -73,10 +73,10 @@ func NewClient(addr Address, o ClientOptions) *Client {
 		Proxy:                 nil, // never leak requests to an environment proxy
 		// Windows big enough to keep a loopback or LAN path busy, small
 		// enough that a client talking to many servers at once keeps its
-		// memory bounded (a stream buffers at most 4 MiB, a connection 16).
+		// memory bounded (a stream buffers at most 4 MiB, a connection 8).
 		HTTP2: &http.HTTP2Config{
 			MaxReadFrameSize:              1 << 20,
-			MaxReceiveBufferPerConnection: 16 << 20,
+			MaxReceiveBufferPerConnection: 8 << 20,
 			MaxReceiveBufferPerStream:     4 << 20,
 			SendPingTimeout:               30 * time.Second,
 			PingTimeout:                   15 * time.Second,

@@ -243,3 +243,23 @@ func TestDaemonRefusesBadConfig(t *testing.T) {
 		t.Fatalf("second xftpd on the same data: %v %s", err, out)
 	}
 }
+
+// TestLinkRedirect: a description too long for a link is uploaded as a file
+// and the printed link is a redirect to it, which downloads the file.
+func TestLinkRedirect(t *testing.T) {
+	dir := t.TempDir()
+	d := startDaemon(t, filepath.Join(dir, "data"))
+	file := filepath.Join(dir, "big.bin")
+	want := writeRandom(t, file, 9<<20)
+	mustOK(t, xftp(t, "upload", file, "--server", d.addr, "-q"), "upload")
+	link := xftp(t, "link", filepath.Join(file+".xftp", "rcv1.xftp"), "--max-len", "100")
+	mustOK(t, link, "link")
+	if !strings.Contains(link.stderr, "redirect") {
+		t.Fatalf("no redirect was made: %q", link.stderr)
+	}
+	out := filepath.Join(dir, "got.bin")
+	mustOK(t, xftp(t, "download", strings.TrimSpace(link.stdout), "-o", out, "-q"), "download by redirect link")
+	if got, _ := os.ReadFile(out); !bytes.Equal(got, want) {
+		t.Fatal("file downloaded through a redirect differs")
+	}
+}

@@ -325,6 +325,8 @@ func infoCmd() *cobra.Command {
 
 func linkCmd() *cobra.Command {
 	var web webFlags // link.go
+	var maxLen int
+	var servers []string
 	cmd := &cobra.Command{
 		Use:   "link DESC",
 		Short: "Print a description's compact link form, for pasting into a chat",
@@ -335,6 +337,20 @@ func linkCmd() *cobra.Command {
 				return err
 			}
 			l, err := d.Link()
+			if err == nil && len(l) > maxLen && d.Party == chunk.PartyRecipient {
+				// Too long for a chat message: upload the description itself
+				// and give out a link to that (XFTP's redirect).
+				if len(servers) == 0 {
+					servers = descriptionServers(d)
+				}
+				r, rerr := client.Redirect(cmd.Context(), d, servers, restricted(cmd, client.Options{}))
+				if rerr != nil {
+					return rerr
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "the link would be %d characters: uploaded the description as a redirect\n", len(l))
+				d = r
+				l, err = d.Link()
+			}
 			if web.on {
 				l, err = web.link(d)
 			}
@@ -346,7 +362,24 @@ func linkCmd() *cobra.Command {
 		},
 	}
 	web.add(cmd.Flags())
+	cmd.Flags().IntVar(&maxLen, "max-len", client.MaxLinkLen, "longer links are replaced by a redirect: the description is uploaded as a file")
+	cmd.Flags().StringArrayVar(&servers, "server", nil, "servers for a redirect (default: the description's own)")
 	return cmd
+}
+
+// descriptionServers lists a description's distinct servers, in order.
+func descriptionServers(d *chunk.Description) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, c := range append(append([]chunk.ChunkRef{}, d.Chunks...), d.Parity...) {
+		for _, r := range c.Replicas {
+			if !seen[r.Server] {
+				seen[r.Server] = true
+				out = append(out, r.Server)
+			}
+		}
+	}
+	return out
 }
 
 func redact(server string) string {
