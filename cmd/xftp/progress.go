@@ -18,11 +18,10 @@ import (
 // reporter shows a transfer's progress: a bar with throughput and ETA on a
 // terminal, plain lines otherwise, JSON lines for apps (--json), or nothing.
 type reporter struct {
-	mu      sync.Mutex
-	w       io.Writer
-	mode    string // "bar", "lines", "json", "quiet"
-	bar     *progressbar.ProgressBar
-	lastOut time.Time
+	mu   sync.Mutex
+	w    io.Writer
+	mode string // "bar", "lines", "json", "quiet"
+	bar  *progressbar.ProgressBar
 }
 
 func newReporter(w io.Writer, quiet, asJSON bool) *reporter {

@@ -56,26 +56,6 @@ func (g *groupSync) loop() {
 	}
 }
 
-// syncEachDir fsyncs every directory in dirs, concurrently.
-func syncEachDir(dirs map[string]struct{}) error {
-	if len(dirs) == 1 {
-		for d := range dirs {
-			return syncDir(d)
-		}
-	}
-	errs := make(chan error, len(dirs))
-	for d := range dirs {
-		go func() { errs <- syncDir(d) }()
-	}
-	var first error
-	for range dirs {
-		if err := <-errs; err != nil && first == nil {
-			first = err
-		}
-	}
-	return first
-}
-
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {

@@ -7,3 +7,23 @@ package disk
 func durableRenames(root string) (func(map[string]struct{}) error, error) {
 	return syncEachDir, nil
 }
+
+// syncEachDir fsyncs every directory in dirs, concurrently.
+func syncEachDir(dirs map[string]struct{}) error {
+	if len(dirs) == 1 {
+		for d := range dirs {
+			return syncDir(d)
+		}
+	}
+	errs := make(chan error, len(dirs))
+	for d := range dirs {
+		go func() { errs <- syncDir(d) }()
+	}
+	var first error
+	for range dirs {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}

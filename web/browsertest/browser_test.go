@@ -115,7 +115,10 @@ type relay struct {
 }
 
 // port is the relay's port.
-func (r *relay) port() string { _, p, _ := net.SplitHostPort(r.addr[strings.Index(r.addr, "@")+1:]); return p }
+func (r *relay) port() string {
+	_, p, _ := net.SplitHostPort(r.addr[strings.Index(r.addr, "@")+1:])
+	return p
+}
 
 // startRelay runs xftpd on loopback, named host in its address, with the
 // web certificate.
