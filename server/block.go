@@ -146,8 +146,7 @@ func (s *Service) Block(ctx context.Context, req BlockRequest) (*BlockCase, erro
 	case err != nil:
 		return nil, unavailable(err)
 	}
-	code := make([]byte, CaseCodeSize)
-	rand.Read(code)
+	code := newCaseCode()
 	tmpl := blocklist.Record{
 		Reason: req.Reason, Notice: req.Notice, BlockedAt: s.now(), TTL: req.TTL,
 		Restrictions: req.Restrictions, AppealCode: code,
@@ -369,3 +368,16 @@ func (s *Service) ListBlocks(ctx context.Context, cursor string, limit int) ([]b
 type nopAudit struct{}
 
 func (nopAudit) Append(context.Context, AuditEvent) error { return nil }
+
+// newCaseCode makes a random case (appeal) code whose base64url form does
+// not start with '-' or '_': people paste it as a command-line argument,
+// where a leading '-' reads as a flag.
+func newCaseCode() []byte {
+	code := make([]byte, CaseCodeSize)
+	for {
+		rand.Read(code)
+		if code[0]>>2 < 62 { // the first base64 digit is a letter or a digit
+			return code
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/base64"
 	"errors"
 	"io"
 	"path/filepath"
@@ -326,5 +327,14 @@ func TestGrantAppeal(t *testing.T) {
 	f.audit.fail = true
 	if _, err := f.svc.GrantAppeal(ctx, AppealRequest{Code: unknown, Force: true}); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("appeal without an audit log: %v", err)
+	}
+}
+
+func TestCaseCodesDoNotLookLikeFlags(t *testing.T) {
+	for range 2000 {
+		s := base64.RawURLEncoding.EncodeToString(newCaseCode())
+		if s[0] == '-' || s[0] == '_' {
+			t.Fatalf("case code %q starts with %q", s, s[0])
+		}
 	}
 }
