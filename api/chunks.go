@@ -79,19 +79,8 @@ func (h *Handler) upload(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) delete(w http.ResponseWriter, r *http.Request) {
 	setDeadlines(w, h.opts.RequestTimeout)
-	id, err := parseID(r)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	body, err := readJSON(w, r, nil)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	a, err := h.auth(r, BodyHash(body))
-	if err != nil {
-		h.fail(w, r, err)
+	id, a, ok := h.signed(w, r, nil)
+	if !ok {
 		return
 	}
 	if err := h.svc.Delete(r.Context(), id, a); err != nil {
@@ -103,20 +92,9 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) addRecipients(w http.ResponseWriter, r *http.Request) {
 	setDeadlines(w, h.opts.RequestTimeout)
-	id, err := parseID(r)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
 	var req RecipientsRequest
-	body, err := readJSON(w, r, &req)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	a, err := h.auth(r, BodyHash(body))
-	if err != nil {
-		h.fail(w, r, err)
+	id, a, ok := h.signed(w, r, &req)
+	if !ok {
 		return
 	}
 	ids, err := h.svc.AddRecipients(r.Context(), id, keys(req.RecipientKeys), a)
@@ -132,20 +110,9 @@ const downloadWriteSize = 128 << 10
 
 func (h *Handler) download(w http.ResponseWriter, r *http.Request) {
 	setDeadlines(w, h.opts.UploadTimeout)
-	id, err := parseID(r)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
 	var req DownloadRequest
-	body, err := readJSON(w, r, &req)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	a, err := h.auth(r, BodyHash(body))
-	if err != nil {
-		h.fail(w, r, err)
+	id, a, ok := h.signed(w, r, &req)
+	if !ok {
 		return
 	}
 	d, err := h.svc.Download(r.Context(), id, req.Key, a)
@@ -179,19 +146,8 @@ func (h *Handler) download(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) ack(w http.ResponseWriter, r *http.Request) {
 	setDeadlines(w, h.opts.RequestTimeout)
-	id, err := parseID(r)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	body, err := readJSON(w, r, nil)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	a, err := h.auth(r, BodyHash(body))
-	if err != nil {
-		h.fail(w, r, err)
+	id, a, ok := h.signed(w, r, nil)
+	if !ok {
 		return
 	}
 	if err := h.svc.Ack(r.Context(), id, a); err != nil {

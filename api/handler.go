@@ -180,6 +180,24 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) ([]byte, error) {
 	return body, nil
 }
 
+// signed reads a request on a chunk: its ID from the path, its bounded JSON
+// body (decoded into v unless v is nil) and its Xftp-Auth header over that
+// body. On failure it has answered already and ok is false.
+func (h *Handler) signed(w http.ResponseWriter, r *http.Request, v any) (id []byte, a server.Auth, ok bool) {
+	id, err := parseID(r)
+	if err == nil {
+		var body []byte
+		if body, err = readJSON(w, r, v); err == nil {
+			a, err = h.auth(r, BodyHash(body))
+		}
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return nil, a, false
+	}
+	return id, a, true
+}
+
 // auth parses the request's Xftp-Auth header into what the service checks.
 func (h *Handler) auth(r *http.Request, bodyHash string) (server.Auth, error) {
 	ah, err := ParseAuthHeader(r.Header.Get(HeaderAuth))

@@ -22,20 +22,9 @@ const reportRetryAfter = "60"
 
 func (h *Handler) report(w http.ResponseWriter, r *http.Request) {
 	setDeadlines(w, h.opts.RequestTimeout)
-	id, err := parseID(r)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
 	var req ReportRequest
-	body, err := readJSON(w, r, &req)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	a, err := h.auth(r, BodyHash(body))
-	if err != nil {
-		h.fail(w, r, err)
+	id, a, ok := h.signed(w, r, &req)
+	if !ok {
 		return
 	}
 	if err := h.svc.Report(r.Context(), id, server.ReportRequest{Reason: req.Reason, Contact: req.Contact}, a); err != nil {

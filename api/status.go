@@ -22,19 +22,8 @@ type StatusResponse struct {
 
 func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
 	setDeadlines(w, h.opts.RequestTimeout)
-	id, err := parseID(r)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	body, err := readJSON(w, r, nil)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	a, err := h.auth(r, BodyHash(body))
-	if err != nil {
-		h.fail(w, r, err)
+	id, a, ok := h.signed(w, r, nil)
+	if !ok {
 		return
 	}
 	st, err := h.svc.Status(r.Context(), id, a)
