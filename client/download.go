@@ -59,12 +59,23 @@ func Download(ctx context.Context, req DownloadRequest, o Options) (res *Downloa
 		return nil, err
 	}
 	if d.Party == chunk.PartyRedirect {
+		// The redirect's own chunks are kept until the file it points to
+		// is downloaded: an interrupted download must find them again.
 		inner, err := followRedirect(ctx, req, o)
 		if err != nil {
 			return nil, err
 		}
-		req.Description = inner
-		return Download(ctx, req, o)
+		outer := req
+		outer.Description = inner
+		res, err := Download(ctx, outer, o)
+		if err == nil && !req.Keep {
+			rd := *d
+			rd.Party = chunk.PartyRecipient
+			p := newPool(o.ClientOptions)
+			ackAll(ctx, p, &rd, o)
+			p.close()
+		}
+		return res, err
 	}
 	if d.Party != chunk.PartyRecipient {
 		return nil, ErrNotRecipient
@@ -78,6 +89,11 @@ func Download(ctx context.Context, req DownloadRequest, o Options) (res *Downloa
 	}
 	if dir == "" {
 		dir = "."
+	}
+	p := newPool(o.ClientOptions)
+	defer p.close()
+	if p.proxy, err = newRouter(&o); err != nil {
+		return nil, err
 	}
 	var tmp *os.File
 	var prog *downloadProgress
@@ -93,24 +109,22 @@ func Download(ctx context.Context, req DownloadRequest, o Options) (res *Downloa
 		if err == nil {
 			return
 		}
-		if prog != nil && resumable(err) {
+		if prog != nil && prog.any() && resumable(err) {
 			if serr := prog.save(tmp, true); serr == nil {
 				err = fmt.Errorf("%w (the verified part is kept: run the same download again to continue)", err)
+				prog.unlock(tmp)
 				tmp.Close()
 				return
 			}
 		}
+		// The state goes first: a state without its partial is ignored,
+		// a partial without its state is started over.
+		prog.remove()
 		tmp.Close()
 		os.Remove(tmp.Name())
-		prog.remove()
 	}()
 	opener, err := chunk.NewOpener(d.Key, d.ChunkSizes(), tmp)
 	if err != nil {
-		return nil, err
-	}
-	p := newPool(o.ClientOptions)
-	defer p.close()
-	if p.proxy, err = newRouter(&o); err != nil {
 		return nil, err
 	}
 	dl, err := newDownloader(d, &o, p, opener)

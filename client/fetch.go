@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -185,14 +186,7 @@ func (dl *downloader) stripe(ctx context.Context, st chunk.Stripe) error {
 	defer hedge.Stop()
 	for have < need {
 		if inflight == 0 && next == len(cands) {
-			dl.mu.Lock()
-			blocked := dl.blocked
-			dl.mu.Unlock()
-			if blocked != nil {
-				return blocked
-			}
-			return fmt.Errorf("stripe %d: only %d of the %d chunks needed could be fetched (%w): %w",
-				st.Index+1, have, need, chunk.ErrTooManyErasures, errors.Join(errs...))
+			return stripeError(st.Index, have, need, errs)
 		}
 		select {
 		case r := <-results:
@@ -325,11 +319,7 @@ func (dl *downloader) fetch(ctx context.Context, c shard) ([]byte, error) {
 			return buf, nil
 		}
 		if be := dl.o.blocked(last, rep.Server, "download", c.no, dl.chunks); be != nil {
-			dl.mu.Lock()
-			if dl.blocked == nil {
-				dl.blocked = be
-			}
-			dl.mu.Unlock()
+			last = be // a verified block: an erasure here, the cause if the stripe fails
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -337,3 +327,31 @@ func (dl *downloader) fetch(ctx context.Context, c shard) ([]byte, error) {
 	}
 	return nil, fmt.Errorf("chunk %d: %w", c.no, last)
 }
+
+// stripeError explains why a stripe could not be read: a verified block if
+// one caused it; a temporary error (so the download can be resumed) when
+// every failure was a network or server hiccup; else too many erasures. The
+// causes are joined on one line.
+func stripeError(stripe, have, need int, errs []error) error {
+	var msgs []string
+	allTemporary := len(errs) > 0
+	for _, err := range errs {
+		var be *BlockedError
+		if errors.As(err, &be) {
+			return be
+		}
+		allTemporary = allTemporary && temporary(err) && !errors.Is(err, chunk.ErrDigest)
+		msgs = append(msgs, err.Error())
+	}
+	causes := strings.Join(msgs, "; ")
+	if allTemporary {
+		return fmt.Errorf("stripe %d: only %d of the %d chunks needed could be fetched (%w; %w): %s",
+			stripe+1, have, need, chunk.ErrTooManyErasures, errServersUnreachable, causes)
+	}
+	return fmt.Errorf("stripe %d: only %d of the %d chunks needed could be fetched (%w): %s",
+		stripe+1, have, need, chunk.ErrTooManyErasures, causes)
+}
+
+// errServersUnreachable marks a stripe that failed only because servers did
+// not answer: trying again later may succeed, so the download is resumable.
+var errServersUnreachable = errors.New("servers unreachable; try again later")

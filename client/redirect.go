@@ -58,7 +58,7 @@ func followRedirect(ctx context.Context, req DownloadRequest, o Options) (*chunk
 	rd := *req.Description
 	rd.Party = chunk.PartyRecipient
 	o.Progress = nil
-	res, err := Download(ctx, DownloadRequest{Description: &rd, Output: filepath.Join(dir, "description"), Keep: req.Keep}, o)
+	res, err := Download(ctx, DownloadRequest{Description: &rd, Output: filepath.Join(dir, "description"), Keep: true}, o)
 	if err != nil {
 		return nil, fmt.Errorf("fetching the redirected description: %w", err)
 	}

@@ -38,6 +38,9 @@ type itemState struct {
 	RecipientIDs [][]byte `json:"recipient_ids,omitempty"`
 	Digest       []byte   `json:"digest,omitempty"`
 	Uploaded     bool     `json:"uploaded,omitempty"`
+	// ExpiresAt is when the server drops the chunk (unix seconds); a
+	// resumed upload starts chunks over that expire before it can finish.
+	ExpiresAt int64 `json:"expires_at,omitempty"`
 }
 
 func (it *itemState) created() bool {

@@ -112,10 +112,18 @@ func Upload(ctx context.Context, req UploadRequest, o Options) (*Uploaded, error
 	}
 	p := newPool(o.ClientOptions)
 	defer p.close()
+	seen := map[string]bool{}
 	for _, s := range req.Servers {
-		if _, err := p.get(s); err != nil {
+		c, err := p.get(s)
+		if err != nil {
 			return nil, err
 		}
+		// The same server twice would give redundancy in name only.
+		fp := c.Address().Fingerprint.String() + "@" + c.Address().Host
+		if seen[fp] {
+			return nil, fmt.Errorf("server %s is given twice", redact(s))
+		}
+		seen[fp] = true
 	}
 	o.checkEarlierUploads(ctx, p, req.Servers) // sent.go: may learn restrictions
 	if err := o.checkServers(req.Servers, blocklist.RestrictNoUploads); err != nil {
@@ -252,8 +260,15 @@ func (u *uploader) prepare(ctx context.Context) error {
 			st.Items[i].Digest = bytes.Clone(d[:])
 		}
 		padded := chunk.PaddedRecipients(u.req.Recipients)
+		// Chunks of an earlier run that expire within the hour are made
+		// again from scratch: descriptions must not point at chunks that
+		// are gone or about to go.
+		soon := time.Now().Add(time.Hour).Unix()
 		for i := range st.Items {
 			it := &st.Items[i]
+			if it.ExpiresAt != 0 && it.ExpiresAt < soon {
+				*it = itemState{Server: it.Server, Digest: it.Digest}
+			}
 			if len(it.Sender) == 0 {
 				it.Sender = newSeed()
 				it.Recipients = make([][]byte, padded)
@@ -423,6 +438,7 @@ func (u *uploader) one(ctx context.Context, i int) error {
 				return err
 			}
 			it.SenderID, it.RecipientIDs = created.SenderID, created.RecipientIDs
+			it.ExpiresAt = created.ExpiresAt.Unix()
 			return nil
 		}, onRetry)
 		for rest := pubs[len(first):]; err == nil && len(rest) > 0; {

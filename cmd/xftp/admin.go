@@ -56,11 +56,14 @@ func (f *adminFlags) operatorReplicas(ctx context.Context, c *api.AdminClient, d
 	}
 	var out []replica
 	others := 0
-	for _, ch := range d.Chunks {
+	// Parity chunks too: with them a client could rebuild a blocked file.
+	// They are numbered after the data chunks.
+	all := append(append([]chunk.ChunkRef{}, d.Chunks...), d.Parity...)
+	for i, ch := range all {
 		for _, r := range ch.Replicas {
 			a, err := api.ParseAddress(r.Server)
 			if err == nil && own[a.Fingerprint.String()] {
-				out = append(out, replica{chunk: ch.Number, server: a.Redacted(), id: r.ID})
+				out = append(out, replica{chunk: i + 1, server: a.Redacted(), id: r.ID})
 			} else {
 				others++
 			}

@@ -292,10 +292,14 @@ func infoCmd() *cobra.Command {
 			fmt.Fprintf(w, "version:    %d\n", d.Version)
 			fmt.Fprintf(w, "encrypted:  %s (%d bytes, padded; the real size is inside)\n", humanize.IBytes(uint64(d.Size)), d.Size)
 			fmt.Fprintf(w, "chunks:     %d\n", len(d.Chunks))
+			if d.Erasure.Parity > 0 {
+				fmt.Fprintf(w, "parity:     %d chunks, %d+%d Reed-Solomon (any %d of each stripe's %d suffice)\n",
+					len(d.Parity), d.Erasure.Data, d.Erasure.Parity, d.Erasure.Data, d.Erasure.Data+d.Erasure.Parity)
+			}
 			sizes := map[int64]int{}
 			servers := map[string]int{}
 			var order []string
-			for _, c := range d.Chunks {
+			for _, c := range append(append([]chunk.ChunkRef{}, d.Chunks...), d.Parity...) {
 				sizes[c.Size]++
 				for _, r := range c.Replicas {
 					s := redact(r.Server)
