@@ -13,13 +13,13 @@ import (
 func (h *Handler) chunkRoutes() chi.Router {
 	r := chi.NewRouter()
 	r.Post("/", h.limit(h.createLimit, h.create))
-	r.Put("/{id}", h.upload)
-	r.Delete("/{id}", h.delete)
-	r.Post("/{id}/recipients", h.addRecipients)
+	r.Put("/{id}", h.limit(h.requestLimit, h.upload))
+	r.Delete("/{id}", h.limit(h.requestLimit, h.delete))
+	r.Post("/{id}/recipients", h.limit(h.requestLimit, h.addRecipients))
 	r.Post("/{id}/download", h.limit(h.downloadLimit, h.download))
-	r.Post("/{id}/ack", h.ack)
-	r.Post("/{id}/status", h.status)                         // status.go
-	r.Post("/{id}/report", h.limit(h.reportLimit, h.report)) // reports.go
+	r.Post("/{id}/ack", h.limit(h.requestLimit, h.ack))
+	r.Post("/{id}/status", h.limit(h.requestLimit, h.status)) // status.go
+	r.Post("/{id}/report", h.limit(h.reportLimit, h.report))  // reports.go
 	return r
 }
 

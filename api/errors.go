@@ -79,7 +79,9 @@ func statusOf(err error) (int, string) {
 		return http.StatusNotFound, CodeNotFound
 	case errors.As(err, &mbe):
 		return http.StatusRequestEntityTooLarge, CodeTooLarge
-	case errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		// Canceled: the client hung up; the answer goes nowhere, and it is
+		// not a server error to log.
 		return http.StatusRequestTimeout, CodeTimeout
 	}
 	return http.StatusInternalServerError, CodeInternal

@@ -47,6 +47,7 @@ type Handler struct {
 
 	createLimit, downloadLimit *rateLimiter
 	reportLimit                *rateLimiter // reports.go
+	requestLimit               *rateLimiter
 }
 
 // NewHandler binds svc to HTTP.
@@ -65,6 +66,7 @@ func NewHandler(svc *server.Service, opts HandlerOptions) *Handler {
 	h.createLimit = newRateLimiter(opts.Limits.CreatesPerMinute)
 	h.downloadLimit = newRateLimiter(opts.Limits.DownloadsPerMinute)
 	h.reportLimit = newRateLimiter(opts.Limits.ReportsPerMinute)
+	h.requestLimit = newRateLimiter(opts.Limits.RequestsPerMinute)
 	return h
 }
 

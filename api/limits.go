@@ -24,23 +24,39 @@ type Limits struct {
 	DownloadsPerMinute int
 	// ReportsPerMinute is the per-source rate of abuse reports.
 	ReportsPerMinute int
+	// RequestsPerMinute caps every other signed chunk request (upload,
+	// delete, add recipients, ack, status) per source.
+	RequestsPerMinute int
 }
 
 // DefaultLimits are generous for people and tight for floods.
 func DefaultLimits() Limits {
-	return Limits{ConnsPerSource: 64, CreatesPerMinute: 6000, DownloadsPerMinute: 12000, ReportsPerMinute: 10}
+	return Limits{ConnsPerSource: 64, CreatesPerMinute: 6000, DownloadsPerMinute: 12000, ReportsPerMinute: 10,
+		RequestsPerMinute: 30000}
 }
 
 // sourceOf returns the IP of a remote address; behind a reverse proxy it is
 // the proxy's (limits then apply per proxy, by design: we do not trust
 // forwarded headers).
+//
+// IPv6 sources are grouped by /64: a host usually controls a whole /64, and
+// limits per address would be bypassed by rotating through it.
 func sourceOf(remote string) string {
 	host, _, err := net.SplitHostPort(remote)
 	if err != nil {
-		return remote
+		host = remote
 	}
-	return host
+	ip := net.ParseIP(host)
+	if ip == nil || ip.To4() != nil {
+		return host
+	}
+	return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
 }
+
+// maxSources caps the sources a limiter remembers; beyond it, unknown
+// sources are refused until idle ones are forgotten (fail closed, bounded
+// memory).
+const maxSources = 1 << 20
 
 // LimitListener caps concurrent connections per source address: extra
 // connections are closed at once.
@@ -131,6 +147,9 @@ func (r *rateLimiter) allow(src string) (bool, time.Duration) {
 		r.lastSweep = now
 	}
 	s, ok := r.sources[src]
+	if !ok && len(r.sources) >= maxSources {
+		return false, time.Minute
+	}
 	if !ok {
 		s = &sourceLimit{lim: rate.NewLimiter(rate.Limit(float64(r.perMinute)/60), r.perMinute)}
 		r.sources[src] = s

@@ -86,3 +86,16 @@ func TestLimitListenerCapsConnectionsPerSource(t *testing.T) {
 		t.Fatal("a connection after one closed was refused")
 	}
 }
+
+func TestSourcesGroupIPv6By64(t *testing.T) {
+	for in, want := range map[string]string{
+		"192.0.2.7:443":                  "192.0.2.7",
+		"[2001:db8:1:2:aaaa::1]:5443":    "2001:db8:1:2::/64",
+		"[2001:db8:1:2:ffff:1:2:3]:5443": "2001:db8:1:2::/64",
+		"[2001:db8:1:3::1]:5443":         "2001:db8:1:3::/64",
+	} {
+		if got := sourceOf(in); got != want {
+			t.Errorf("sourceOf(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

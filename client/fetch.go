@@ -37,7 +37,6 @@ type downloader struct {
 	mu      sync.Mutex
 	latency map[string]time.Duration // per server, smoothed
 	failed  map[string]bool          // servers that failed in this download
-	blocked *BlockedError            // the first verified block seen
 
 	progressFile *downloadProgress // set when resuming
 	partial      *os.File

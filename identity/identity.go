@@ -67,6 +67,9 @@ const pemType = "XFTP SERVER IDENTITY KEY"
 func LoadOrCreate(path string) (id *Identity, created bool, err error) {
 	b, err := os.ReadFile(path)
 	if err == nil {
+		if fi, serr := os.Stat(path); serr == nil && fi.Mode().Perm()&0o077 != 0 {
+			return nil, false, fmt.Errorf("identity: %s is readable by others (mode %v): chmod 600 it", path, fi.Mode().Perm())
+		}
 		blk, _ := pem.Decode(b)
 		if blk == nil || blk.Type != pemType || len(blk.Bytes) != ed25519.SeedSize {
 			return nil, false, fmt.Errorf("identity: %s is not an xftp identity key", path)

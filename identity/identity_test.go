@@ -92,3 +92,14 @@ func TestChallenge(t *testing.T) {
 		t.Fatal("malformed fingerprint accepted")
 	}
 }
+
+func TestLoadRefusesAKeyReadableByOthers(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "identity.pem")
+	if _, _, err := LoadOrCreate(p); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(p, 0o644)
+	if _, _, err := LoadOrCreate(p); err == nil {
+		t.Fatal("an identity key readable by others was accepted")
+	}
+}

@@ -82,7 +82,7 @@ func New(cfg Config, o Options) (*Service, error) {
 		return nil, errors.New("server: identity, store and records are required")
 	}
 	if o.Nonces == nil {
-		o.Nonces = NewMemoryNonces(4 << 20)
+		o.Nonces = NewMemoryNonces(4<<20, 3*cfg.ClockSkew)
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

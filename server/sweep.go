@@ -20,13 +20,23 @@ func (s *Service) SweepExpired(ctx context.Context) (int, error) {
 		if len(recs) == 0 {
 			return n, nil
 		}
+		removed := 0
 		for _, rec := range recs {
-			if err := s.remove(ctx, rec.Key); err != nil && !errors.Is(err, storage.ErrNotFound) {
+			switch err := s.remove(ctx, rec.Key); {
+			case err == nil:
+				removed++
+			case !errors.Is(err, storage.ErrNotFound):
 				return n, err
 			}
-			n++
 		}
-		s.metrics.Count(EventExpired, len(recs))
+		n += removed
+		s.metrics.Count(EventExpired, removed)
+		if removed == 0 {
+			// The store lists records it cannot delete (another replica
+			// got there first, or an index entry lost its record): stop
+			// rather than spin; the next sweep tries again.
+			return n, nil
+		}
 	}
 }
 

@@ -59,7 +59,7 @@ func startXftpd(bin, dir, name string, b backendConfig) (*child, api.Address, er
 		return nil, api.Address{}, err
 	}
 	// The admin API is off: several processes would race for its port.
-	conf := fmt.Sprintf("data: %s\nlisten: 127.0.0.1:0\nexpiry: 1h\ngrace: 2s\nadmin:\n  listen: \"\"\nlimits:\n  conns_per_source: 0\n  creates_per_minute: 0\n  downloads_per_minute: 0\nlog:\n  level: warn\n  format: text\n%s", data, b.yaml)
+	conf := fmt.Sprintf("data: %s\nlisten: 127.0.0.1:0\nexpiry: 1h\ngrace: 2s\nadmin:\n  listen: \"\"\nlimits:\n  conns_per_source: 0\n  creates_per_minute: 0\n  downloads_per_minute: 0\n  requests_per_minute: 0\nlog:\n  level: warn\n  format: text\n%s", data, b.yaml)
 	cf := filepath.Join(data, "xftpd.yaml")
 	if err := os.WriteFile(cf, []byte(conf), 0o600); err != nil {
 		return nil, api.Address{}, err

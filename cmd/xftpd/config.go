@@ -80,6 +80,7 @@ type Config struct {
 		CreatesPerMinute   int `yaml:"creates_per_minute"`
 		DownloadsPerMinute int `yaml:"downloads_per_minute"`
 		ReportsPerMinute   int `yaml:"reports_per_minute"`
+		RequestsPerMinute  int `yaml:"requests_per_minute"`
 	} `yaml:"limits"`
 }
 
@@ -166,7 +167,7 @@ func defaultConfig() Config {
 	c.Web.Page = true
 	l := api.DefaultLimits()
 	c.Limits.ConnsPerSource, c.Limits.CreatesPerMinute, c.Limits.DownloadsPerMinute = l.ConnsPerSource, l.CreatesPerMinute, l.DownloadsPerMinute
-	c.Limits.ReportsPerMinute = l.ReportsPerMinute
+	c.Limits.ReportsPerMinute, c.Limits.RequestsPerMinute = l.ReportsPerMinute, l.RequestsPerMinute
 	return c
 }
 
@@ -284,7 +285,7 @@ func (c Config) serverConfig(env func(string) string) (server.Config, error) {
 		return sc, errors.New("max_streams: must be between 1 and 10000")
 	case c.Grace < 0:
 		return sc, errors.New("grace: must not be negative")
-	case c.Limits.ConnsPerSource < 0 || c.Limits.CreatesPerMinute < 0 || c.Limits.DownloadsPerMinute < 0:
+	case c.Limits.ConnsPerSource < 0 || c.Limits.CreatesPerMinute < 0 || c.Limits.DownloadsPerMinute < 0 || c.Limits.RequestsPerMinute < 0:
 		return sc, errors.New("limits: must not be negative (0 switches a limit off)")
 	case c.Storage.Backend != "fs" && c.Storage.Backend != "s3":
 		return sc, fmt.Errorf("storage.backend: %q is neither fs nor s3", c.Storage.Backend)

@@ -116,6 +116,8 @@ limits:
   downloads_per_minute: 12000
   # Abuse reports (POST /v1/chunks/{id}/report) per source and minute.
   reports_per_minute: 10
+  # Every other signed chunk request (upload, delete, ack, status, ...).
+  requests_per_minute: 30000
 
 # Receiving proxy (see docs/PROXY.md): relay clients' downloads, sealed in
 # layers, to other xftp servers or proxies, so those never see the

@@ -200,7 +200,7 @@ func run(ctx context.Context, cfg Config, env func(string) string, stdout io.Wri
 	}
 	handler := api.NewHandler(svc, api.HandlerOptions{Logger: log, Observe: observe, Limits: api.Limits{
 		CreatesPerMinute: cfg.Limits.CreatesPerMinute, DownloadsPerMinute: cfg.Limits.DownloadsPerMinute,
-		ReportsPerMinute: cfg.Limits.ReportsPerMinute}, Web: cfg.Web.handler()})
+		ReportsPerMinute: cfg.Limits.ReportsPerMinute, RequestsPerMinute: cfg.Limits.RequestsPerMinute}, Web: cfg.Web.handler()})
 	routes := handler.Routes()
 	var pm server.Metrics
 	if mx != nil {

@@ -367,6 +367,9 @@ func (r *Records) Expired(ctx context.Context, now time.Time, limit int) ([]*sto
 				break
 			}
 			rec, err := get(tx, string(k[8:]))
+			if errors.Is(err, storage.ErrNotFound) {
+				continue // a stale index entry: skip it rather than block expiry
+			}
 			if err != nil {
 				return err
 			}

@@ -174,6 +174,7 @@ var deleteScript = goredis.NewScript(`
 local size = redis.call('HGET', KEYS[3], ARGV[1])
 local rec = redis.call('HMGET', KEYS[1], 'm', 'r', 'u', 's')
 if not size and not rec[1] then
+	redis.call('ZREM', KEYS[2], ARGV[1]) -- a stale expiry entry: drop it
 	return false
 end
 local function delID(hid)
