@@ -15,7 +15,7 @@ func startProxy(t *testing.T, src string, extra string) *daemon {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "xftpd.yaml")
-	body := fmt.Sprintf("proxy:\n  enabled: true\n  source_address: %s\n%s", src, extra)
+	body := fmt.Sprintf("proxy:\n  enabled: true\n  internal_destinations: true # everything here is on loopback\n  source_address: %s\n%s", src, extra)
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -135,4 +135,8 @@ proxy:
   max_body: 64MiB
   # Local IP address to connect to next hops from; empty: the system's.
   source_address: ""
+  # Allow next hops on loopback, private and link-local addresses. Off by
+  # default so the proxy cannot probe its own network; an allow-list
+  # implies it.
+  internal_destinations: false
 `

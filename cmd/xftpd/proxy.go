@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"syscall"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -30,6 +32,11 @@ type ProxyConfig struct {
 	// SourceAddress is the local IP address to connect to next hops from
 	// (empty: the system's choice).
 	SourceAddress string `yaml:"source_address"`
+	// InternalDestinations lets the proxy connect to loopback, private and
+	// link-local addresses. Off by default, so that a proxy cannot be used
+	// to probe its own network (Redis, the admin API, other hosts behind
+	// it); an allow-list implies it.
+	InternalDestinations bool `yaml:"internal_destinations"`
 }
 
 func defaultProxyConfig() ProxyConfig {
@@ -79,6 +86,9 @@ func mountProxy(cfg ProxyConfig, routes chi.Router, id *identity.Identity, m ser
 		return nil, err
 	}
 	d := &net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}
+	if !cfg.InternalDestinations && len(allow) == 0 {
+		d.Control = refuseInternal
+	}
 	if cfg.SourceAddress != "" {
 		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(cfg.SourceAddress)}
 	}
@@ -96,4 +106,23 @@ func mountProxy(cfg ProxyConfig, routes chi.Router, id *identity.Identity, m ser
 	routes.Mount(api.ProxyPath, fwd.Routes())
 	log.Info("proxy role on", "allow_list", len(allow), "max_concurrent", cfg.MaxConcurrent, "rate_per_minute", cfg.RatePerMinute)
 	return fwd.Close, nil
+}
+
+// errInternalDestination refuses a next hop on an internal address.
+var errInternalDestination = errors.New("proxy: next hop is on an internal address")
+
+// refuseInternal is a net.Dialer.Control that refuses loopback, private,
+// link-local, multicast and unspecified addresses. Checking at dial time
+// covers host names that resolve to such addresses too.
+func refuseInternal(network, address string, _ syscall.RawConn) error {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return err
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
+		ip.IsMulticast() || ip.IsUnspecified() || ip.IsInterfaceLocalMulticast() {
+		return errInternalDestination
+	}
+	return nil
 }

@@ -33,3 +33,15 @@ func TestProxyConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestRefuseInternal(t *testing.T) {
+	for addr, refused := range map[string]bool{
+		"127.0.0.1:6379": true, "10.0.0.5:8443": true, "192.168.1.1:443": true, "169.254.169.254:80": true,
+		"[::1]:443": true, "[fe80::1]:443": true, "0.0.0.0:443": true, "[fd00::1]:443": true,
+		"93.184.216.34:443": false, "[2001:db8::1]:443": false,
+	} {
+		if got := refuseInternal("tcp", addr, nil) != nil; got != refused {
+			t.Errorf("refuseInternal(%s) refused=%v, want %v", addr, got, refused)
+		}
+	}
+}
