@@ -187,7 +187,7 @@ func restrictionsLiftCmd(open func() (*client.Restrictions, error)) *cobra.Comma
 			}
 			p, err := blocklist.ParseUnblockText(text)
 			if err != nil {
-				return err
+				return fmt.Errorf("the unblock proof is not valid: %w", err)
 			}
 			s, err := open()
 			if err != nil {
