@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -87,7 +88,33 @@ func clientRun(ctx context.Context, bin string, args []string, op string, size i
 	cmd.Env = childEnv()
 	cmd.Stderr = &stderr
 	t := time.Now()
-	err := cmd.Run()
+	if err := cmd.Start(); err != nil {
+		return row{}, err
+	}
+	// wait4's ru_maxrss would count the bench's own pages, which the child
+	// shares between fork and exec; poll the child's VmHWM instead (it only
+	// grows, so the last reading is the peak up to the last 20 ms).
+	var hwm atomic.Int64
+	stop := make(chan struct{})
+	polled := make(chan struct{})
+	go func() {
+		defer close(polled)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if kb := readVmHWM(cmd.Process.Pid); kb > hwm.Load() {
+				hwm.Store(kb)
+			}
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	err := cmd.Wait()
+	close(stop)
+	<-polled
 	el := time.Since(t)
 	if err != nil {
 		return row{}, fmt.Errorf("xftp %s: %v: %s", op, err, strings.TrimSpace(stderr.String()))
@@ -97,7 +124,7 @@ func clientRun(ctx context.Context, bin string, args []string, op string, size i
 	if ru != nil {
 		cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 		rw.CPUPerGB = cpu.Seconds() / (float64(size) / 1e9)
-		rw.PeakRSSMiB = float64(ru.Maxrss) / 1024 // Linux: KiB
+		rw.PeakRSSMiB = float64(hwm.Load()) / 1024 // KiB
 	}
 	rw.Note = fmt.Sprintf("%.1fs", el.Seconds())
 	return rw, nil
@@ -138,4 +165,20 @@ func fileSum(path string) ([32]byte, error) {
 	var sum [32]byte
 	h.Sum(sum[:0])
 	return sum, nil
+}
+
+// readVmHWM returns a process's peak resident set size in KiB, or 0.
+func readVmHWM(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb int64
+			fmt.Sscanf(strings.TrimSpace(v), "%d", &kb)
+			return kb
+		}
+	}
+	return 0
 }
