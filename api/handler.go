@@ -45,9 +45,9 @@ type Handler struct {
 	opts HandlerOptions
 	bufs sync.Pool
 
-	createLimit, downloadLimit *rateLimiter
-	reportLimit                *rateLimiter // reports.go
-	requestLimit               *rateLimiter
+	createLimit, downloadLimit *RateLimiter
+	reportLimit                *RateLimiter // reports.go
+	requestLimit               *RateLimiter
 }
 
 // NewHandler binds svc to HTTP.
@@ -63,10 +63,10 @@ func NewHandler(svc *server.Service, opts HandlerOptions) *Handler {
 	}
 	h := &Handler{svc: svc, self: svc.Identity().Fingerprint(), log: opts.Logger, opts: opts}
 	h.bufs.New = func() any { b := make([]byte, 256<<10); return &b }
-	h.createLimit = newRateLimiter(opts.Limits.CreatesPerMinute)
-	h.downloadLimit = newRateLimiter(opts.Limits.DownloadsPerMinute)
-	h.reportLimit = newRateLimiter(opts.Limits.ReportsPerMinute)
-	h.requestLimit = newRateLimiter(opts.Limits.RequestsPerMinute)
+	h.createLimit = NewRateLimiter(opts.Limits.CreatesPerMinute)
+	h.downloadLimit = NewRateLimiter(opts.Limits.DownloadsPerMinute)
+	h.reportLimit = NewRateLimiter(opts.Limits.ReportsPerMinute)
+	h.requestLimit = NewRateLimiter(opts.Limits.RequestsPerMinute)
 	return h
 }
 

@@ -35,13 +35,13 @@ func DefaultLimits() Limits {
 		RequestsPerMinute: 30000}
 }
 
-// sourceOf returns the IP of a remote address; behind a reverse proxy it is
+// SourceOf returns the IP of a remote address; behind a reverse proxy it is
 // the proxy's (limits then apply per proxy, by design: we do not trust
 // forwarded headers).
 //
 // IPv6 sources are grouped by /64: a host usually controls a whole /64, and
 // limits per address would be bypassed by rotating through it.
-func sourceOf(remote string) string {
+func SourceOf(remote string) string {
 	host, _, err := net.SplitHostPort(remote)
 	if err != nil {
 		host = remote
@@ -80,7 +80,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		src := sourceOf(c.RemoteAddr().String())
+		src := SourceOf(c.RemoteAddr().String())
 		l.mu.Lock()
 		if l.conns[src] >= l.max {
 			l.mu.Unlock()
@@ -110,9 +110,9 @@ func (c *limitedConn) Close() error {
 	return c.Conn.Close()
 }
 
-// rateLimiter holds one token bucket per source address, forgetting idle
-// sources.
-type rateLimiter struct {
+// RateLimiter holds one token bucket per source (see SourceOf), in memory
+// only, forgetting idle sources; the proxy role uses it too.
+type RateLimiter struct {
 	perMinute int
 	mu        sync.Mutex
 	sources   map[string]*sourceLimit
@@ -125,17 +125,23 @@ type sourceLimit struct {
 	seen time.Time
 }
 
-func newRateLimiter(perMinute int) *rateLimiter {
+// NewRateLimiter returns a limiter of perMinute requests per source, with
+// bursts of the same size; nil (no limit) if perMinute <= 0.
+func NewRateLimiter(perMinute int) *RateLimiter {
 	if perMinute <= 0 {
 		return nil
 	}
-	return &rateLimiter{perMinute: perMinute, sources: map[string]*sourceLimit{}, now: time.Now}
+	return &RateLimiter{perMinute: perMinute, sources: map[string]*sourceLimit{}}
 }
 
-// allow reports whether src may make a request now, and if not, how long
-// until it may.
-func (r *rateLimiter) allow(src string) (bool, time.Duration) {
-	now := r.now()
+// Allow reports whether the source of remote (an address as in
+// http.Request.RemoteAddr) may make a request at now, and if not, how long
+// until it may. A nil limiter allows everything.
+func (r *RateLimiter) Allow(remote string, now time.Time) (bool, time.Duration) {
+	if r == nil {
+		return true, 0
+	}
+	src := SourceOf(remote)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if now.Sub(r.lastSweep) > time.Minute {
@@ -164,12 +170,12 @@ func (r *rateLimiter) allow(src string) (bool, time.Duration) {
 }
 
 // limit wraps a handler with a per-source rate limit.
-func (h *Handler) limit(rl *rateLimiter, next http.HandlerFunc) http.HandlerFunc {
+func (h *Handler) limit(rl *RateLimiter, next http.HandlerFunc) http.HandlerFunc {
 	if rl == nil {
 		return next
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
-		if ok, wait := rl.allow(sourceOf(r.RemoteAddr)); !ok {
+		if ok, wait := rl.Allow(r.RemoteAddr, time.Now()); !ok {
 			w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
 			writeJSON(w, http.StatusTooManyRequests, ErrorResponse{Error: CodeRate})
 			return

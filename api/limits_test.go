@@ -33,14 +33,15 @@ func TestCreateRateLimitPerSource(t *testing.T) {
 		t.Fatalf("4th create: %d, Retry-After %q; want 429 with Retry-After", s, retry)
 	}
 	// Other sources are not affected.
-	rl := newRateLimiter(1)
-	if ok, _ := rl.allow("10.0.0.1"); !ok {
+	rl := NewRateLimiter(1)
+	now := time.Now()
+	if ok, _ := rl.Allow("10.0.0.1:1", now); !ok {
 		t.Fatal("first request refused")
 	}
-	if ok, _ := rl.allow("10.0.0.1"); ok {
+	if ok, _ := rl.Allow("10.0.0.1:2", now); ok {
 		t.Fatal("second request within the minute allowed")
 	}
-	if ok, _ := rl.allow("10.0.0.2"); !ok {
+	if ok, _ := rl.Allow("10.0.0.2:1", now); !ok {
 		t.Fatal("another source was limited")
 	}
 }
@@ -94,8 +95,19 @@ func TestSourcesGroupIPv6By64(t *testing.T) {
 		"[2001:db8:1:2:ffff:1:2:3]:5443": "2001:db8:1:2::/64",
 		"[2001:db8:1:3::1]:5443":         "2001:db8:1:3::/64",
 	} {
-		if got := sourceOf(in); got != want {
-			t.Errorf("sourceOf(%q) = %q, want %q", in, got, want)
+		if got := SourceOf(in); got != want {
+			t.Errorf("SourceOf(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestRateLimiterForgetsIdleSources(t *testing.T) {
+	l := NewRateLimiter(1)
+	now := time.Unix(1000, 0)
+	l.Allow("192.0.2.1:1", now)
+	l.Allow("192.0.2.2:1", now.Add(2*time.Minute))
+	l.Allow("192.0.2.2:1", now.Add(5*time.Minute))
+	if _, ok := l.sources["192.0.2.1"]; ok || len(l.sources) != 1 {
+		t.Fatalf("sources kept: %v", l.sources)
 	}
 }

@@ -64,7 +64,7 @@ type Forwarder struct {
 	keyAns []byte // the signed GET /v1/proxy/key answer
 	allow  map[identity.Fingerprint]bool
 	sem    chan struct{}
-	rate   *sourceLimiter
+	rate   *api.RateLimiter
 	bufs   sync.Pool
 
 	mu      sync.Mutex
@@ -108,7 +108,7 @@ func New(o Options) (*Forwarder, error) {
 		return nil, err
 	}
 	f := &Forwarder{o: o, self: o.Identity.Fingerprint(), key: key, keyAns: ans, sem: make(chan struct{}, o.MaxConcurrent),
-		rate: newSourceLimiter(o.RatePerMinute), clients: map[string]*api.Client{}}
+		rate: api.NewRateLimiter(o.RatePerMinute), clients: map[string]*api.Client{}}
 	if len(o.Allow) > 0 {
 		f.allow = map[identity.Fingerprint]bool{}
 		for _, fp := range o.Allow {
@@ -190,7 +190,7 @@ func (f *Forwarder) forward(w http.ResponseWriter, r *http.Request) {
 	deadline := f.o.Now().Add(f.o.Timeout)
 	rc.SetReadDeadline(deadline)
 	rc.SetWriteDeadline(deadline)
-	if ok, wait := f.rate.allow(sourceOf(r.RemoteAddr), f.o.Now()); !ok {
+	if ok, wait := f.rate.Allow(r.RemoteAddr, f.o.Now()); !ok {
 		f.refuse(w, http.StatusTooManyRequests, api.CodeRate, wait)
 		return
 	}

@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/xftp/xftp/api"
 	"github.com/xftp/xftp/identity"
@@ -136,15 +135,4 @@ func TestProxyRateAndConcurrencyLimits(t *testing.T) {
 		t.Fatalf("over the concurrency cap: %d %s", w.Code, w.Body)
 	}
 	<-g.sem
-}
-
-func TestSourceLimiterForgetsIdleSources(t *testing.T) {
-	l := newSourceLimiter(1)
-	now := time.Unix(1000, 0)
-	l.allow("a", now)
-	l.allow("b", now.Add(2*time.Minute))
-	l.allow("b", now.Add(5*time.Minute))
-	if _, ok := l.sources["a"]; ok || len(l.sources) != 1 {
-		t.Fatalf("sources kept: %v", l.sources)
-	}
 }
