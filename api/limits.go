@@ -117,7 +117,6 @@ type RateLimiter struct {
 	mu        sync.Mutex
 	sources   map[string]*sourceLimit
 	lastSweep time.Time
-	now       func() time.Time
 }
 
 type sourceLimit struct {
