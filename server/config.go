@@ -40,7 +40,7 @@ func DefaultConfig() Config {
 		Expiry:                48 * time.Hour,
 		AllowNew:              true,
 		MaxRecipients:         200,
-		MaxRecipientsPerChunk: 4096,
+		MaxRecipientsPerChunk: 1024, // the client pads up to 1000 recipients to 1024
 		ClockSkew:             2 * time.Minute,
 		SweepInterval:         10 * time.Minute,
 	}
