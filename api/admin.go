@@ -217,14 +217,10 @@ func (h *AdminHandler) unblock(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *AdminHandler) list(w http.ResponseWriter, r *http.Request) {
-	limit := 0
-	if v := r.URL.Query().Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > blocklist.MaxListLimit {
-			h.fail(w, fmt.Errorf("%w: limit must be 1..%d", server.ErrSyntax, blocklist.MaxListLimit))
-			return
-		}
-		limit = n
+	limit, err := listLimit(r, blocklist.MaxListLimit)
+	if err != nil {
+		h.fail(w, err)
+		return
 	}
 	es, next, err := h.svc.ListBlocks(r.Context(), r.URL.Query().Get("cursor"), limit)
 	if err != nil {
@@ -265,4 +261,18 @@ func adminCase(c *server.BlockCase) AdminCase {
 		out.Keys = append(out.Keys, adminEntry(k))
 	}
 	return out
+}
+
+// listLimit reads a list request's optional limit (1..max; 0 if absent,
+// meaning the store's default).
+func listLimit(r *http.Request, max int) (int, error) {
+	v := r.URL.Query().Get("limit")
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > max {
+		return 0, fmt.Errorf("%w: limit must be 1..%d", server.ErrSyntax, max)
+	}
+	return n, nil
 }

@@ -78,14 +78,10 @@ func reportID(r *http.Request) ([]byte, error) {
 }
 
 func (h *AdminHandler) listReports(w http.ResponseWriter, r *http.Request) {
-	limit := 0
-	if v := r.URL.Query().Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > reports.MaxListLimit {
-			h.fail(w, fmt.Errorf("%w: limit must be 1..%d", server.ErrSyntax, reports.MaxListLimit))
-			return
-		}
-		limit = n
+	limit, err := listLimit(r, reports.MaxListLimit)
+	if err != nil {
+		h.fail(w, err)
+		return
 	}
 	rs, next, err := h.svc.ListReports(r.Context(), r.URL.Query().Get("cursor"), limit)
 	if err != nil {

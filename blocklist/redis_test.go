@@ -26,7 +26,7 @@ func redisClient(t *testing.T) *redis.Client {
 		if os.Getenv("CI") == "true" {
 			t.Fatal("XFTP_TEST_REDIS is not set: CI must run the Redis store tests against a real redis-server (e.g. XFTP_TEST_REDIS=127.0.0.1:6379)")
 		}
-		t.Skip("XFTP_TEST_REDIS not set; start redis-server and set XFTP_TEST_REDIS=host:port to run the Redis store tests")
+		t.Skip("XFTP_TEST_REDIS not set (under CI=true this fails); start redis-server and set XFTP_TEST_REDIS=host:port")
 	}
 	c := redis.NewClient(&redis.Options{Addr: addr})
 	t.Cleanup(func() { c.Close() })

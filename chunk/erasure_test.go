@@ -101,7 +101,7 @@ func TestErasureRoundTrip(t *testing.T) {
 		for _, size := range erasureFileSizes {
 			t.Run(fmt.Sprintf("%d+%d/%d", k, m, size), func(t *testing.T) {
 				if testing.Short() && size > 3_000_000 {
-					t.Skip("large file")
+					t.Skip("short mode: large file")
 				}
 				rng := rand.New(rand.NewPCG(uint64(size), uint64(k*100+m)))
 				key := testKey(byte(k + m))

@@ -250,7 +250,7 @@ func TestOpenAnyOrder(t *testing.T) {
 // holding the file in memory.
 func TestLargeFile(t *testing.T) {
 	if testing.Short() {
-		t.Skip("100 MiB round trip")
+		t.Skip("short mode: 100 MiB round trip")
 	}
 	const size = 100<<20 + 54321
 	dir := t.TempDir()

@@ -28,7 +28,7 @@ func TestMain(m *testing.M) {
 // rot. It asserts that every cell ran, never how fast.
 func TestQuickRun(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds xftpd and xftp and starts servers")
+		t.Skip("short mode: builds xftpd and xftp and starts servers")
 	}
 	jsonPath := filepath.Join(t.TempDir(), "out.json")
 	cfg := &config{

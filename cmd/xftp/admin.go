@@ -106,16 +106,8 @@ func adminBlockCmd(f *adminFlags) *cobra.Command {
 			if reason == "" {
 				return errors.New("--reason is required (spam, content, or your own [a-z0-9_-] name)")
 			}
-			d, err := readDescription(args[0])
-			if err != nil {
-				return err
-			}
-			c, err := f.client()
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			reps, others, err := f.operatorReplicas(ctx, c, d)
+			c, reps, others, err := f.targets(ctx, args[0])
 			if err != nil {
 				return err
 			}
@@ -161,16 +153,8 @@ func adminUnblockCmd(f *adminFlags) *cobra.Command {
 		Short: "Unblock every chunk of a description that is blocked on this operator's servers",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			d, err := readDescription(args[0])
-			if err != nil {
-				return err
-			}
-			c, err := f.client()
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			reps, _, err := f.operatorReplicas(ctx, c, d)
+			c, reps, _, err := f.targets(ctx, args[0])
 			if err != nil {
 				return err
 			}
@@ -244,4 +228,19 @@ func adminListCmd(f *adminFlags) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// targets reads a description and returns the admin client and the
+// description's replicas on this operator's servers.
+func (f *adminFlags) targets(ctx context.Context, desc string) (*api.AdminClient, []replica, int, error) {
+	d, err := readDescription(desc)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	c, err := f.client()
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	reps, others, err := f.operatorReplicas(ctx, c, d)
+	return c, reps, others, err
 }
