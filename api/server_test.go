@@ -3,8 +3,10 @@ package api
 import (
 	"bytes"
 	"crypto/ed25519"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -199,23 +201,62 @@ func assertNoBodies(t *testing.T, ts *testServer, want int) {
 	}
 }
 
+// A stored body is the chunk followed by its CRC-32C (server/body.go);
+// bodies stored before the trailer existed are the chunk alone and checked
+// against its SHA-256 digest. Either way a damaged body is never served
+// as good, and an intact one is.
 func TestCorruptStoredChunkIsNotServed(t *testing.T) {
-	ts := newTestServer(t, nil)
-	c := ts.client()
-	body, digest := randomChunk(256 << 10)
-	rk := newKey()
-	_, cr := uploadChunk(t, c, body, digest, rk)
-	// Flip a byte of the body on disk.
-	filepath.Walk(filepath.Join(ts.dir, "chunks"), func(p string, fi os.FileInfo, err error) error {
-		if err == nil && !fi.IsDir() {
-			b, _ := os.ReadFile(p)
-			b[len(b)/2] ^= 1
-			os.WriteFile(p, b, 0o600)
-		}
-		return nil
-	})
-	if _, err := download(c, cr.RecipientIDs[0], rk, int64(len(body))); err == nil {
-		t.Fatal("a corrupt chunk was served as good")
+	const size = 256 << 10
+	for _, tc := range []struct {
+		name   string
+		damage func(b []byte) []byte
+		good   bool
+	}{
+		{"intact", func(b []byte) []byte { return b }, true},
+		{"a flipped body bit", func(b []byte) []byte { b[len(b)/2] ^= 1; return b }, false},
+		{"a flipped last body bit", func(b []byte) []byte { b[size-1] ^= 0x80; return b }, false},
+		{"a flipped trailer bit", func(b []byte) []byte { b[len(b)-1] ^= 1; return b }, false},
+		{"no trailer: stored before trailers", func(b []byte) []byte { return b[:size] }, true},
+		{"no trailer and a flipped bit", func(b []byte) []byte { b = b[:size]; b[7] ^= 4; return b }, false},
+		{"truncated trailer", func(b []byte) []byte { return b[:len(b)-1] }, false},
+		{"a byte too many", func(b []byte) []byte { return append(b, 0) }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := newTestServer(t, nil)
+			c := ts.client()
+			body, digest := randomChunk(size)
+			rk := newKey()
+			_, cr := uploadChunk(t, c, body, digest, rk)
+			files := 0
+			filepath.Walk(filepath.Join(ts.dir, "chunks"), func(p string, fi os.FileInfo, err error) error {
+				if err != nil || fi.IsDir() {
+					return nil
+				}
+				files++
+				b, err := os.ReadFile(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(b) != size+4 || !bytes.Equal(b[:size], body) ||
+					binary.BigEndian.Uint32(b[size:]) != crc32.Checksum(body, crc32.MakeTable(crc32.Castagnoli)) {
+					t.Fatalf("stored body: %d bytes, want the chunk and its CRC-32C", len(b))
+				}
+				if err := os.WriteFile(p, tc.damage(b), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				return nil
+			})
+			if files != 1 {
+				t.Fatalf("%d stored bodies, want 1", files)
+			}
+			got, err := download(c, cr.RecipientIDs[0], rk, size)
+			switch {
+			case tc.good && (err != nil || !bytes.Equal(got, body)):
+				t.Fatalf("an intact body was not served: %v", err)
+			case !tc.good && err == nil:
+				t.Fatal("a corrupt chunk was served as good")
+			}
+		})
 	}
 }
 

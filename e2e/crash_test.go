@@ -115,7 +115,8 @@ func TestKill9UnderLoad(t *testing.T) {
 		bytes += r.Size
 		if r.Uploaded {
 			fi, err := os.Stat(filepath.Join(data, "chunks", r.Key[:2], r.Key))
-			if err != nil || fi.Size() != r.Size {
+			// The chunk and its 4-byte CRC-32C trailer (server/body.go).
+			if err != nil || fi.Size() != r.Size+4 {
 				t.Errorf("uploaded chunk without its whole body: %v", err)
 			}
 		}

@@ -28,7 +28,7 @@ func BenchmarkVerifyingReader4MiB(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
-		vr := &verifyingReader{r: bytes.NewReader(body), remaining: int64(len(body)), want: want, h: sha256.New()}
+		vr := newVerifyingReader(bytes.NewReader(body), int64(len(body)), want)
 		for {
 			_, err := vr.Read(buf)
 			if err == io.EOF {

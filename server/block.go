@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/xftp/xftp/blocklist"
@@ -227,7 +228,11 @@ func (s *Service) quarantineBody(ctx context.Context, rec *storage.Record) error
 		return err
 	}
 	defer body.Close()
-	return s.quarantine.Put(ctx, rec.Key, body, size)
+	if size < rec.Size {
+		return fmt.Errorf("stored body of %d bytes, want at least %d", size, rec.Size)
+	}
+	// The chunk's bytes only, without the trailer (body.go).
+	return s.quarantine.Put(ctx, rec.Key, io.LimitReader(body, rec.Size), rec.Size)
 }
 
 func (s *Service) auditEvent(action string, code []byte, r blocklist.Record, keys int) AuditEvent {

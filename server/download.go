@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"io"
 
@@ -26,8 +24,8 @@ type Download struct {
 }
 
 // Download opens the chunk named by recipientID, sealed to the client's
-// ephemeral X25519 key. The body is checked against the chunk's digest while
-// it streams: a corrupt body is never completed.
+// ephemeral X25519 key. The body is checked against its stored checksum
+// (body.go) while it streams: a corrupt body is never completed.
 func (s *Service) Download(ctx context.Context, recipientID, clientKey []byte, a Auth) (*Download, error) {
 	rec, err := s.authorize(ctx, recipientID, storage.RoleRecipient, a)
 	if err != nil {
@@ -48,16 +46,16 @@ func (s *Service) Download(ctx context.Context, recipientID, clientKey []byte, a
 	case err != nil:
 		return nil, unavailable(err)
 	}
-	if size != rec.Size {
+	bc, ok := checkBody(body, size, rec.Size, rec.Digest)
+	if !ok {
 		body.Close()
 		s.log.Error("a stored chunk body has the wrong size")
 		return nil, ErrCorrupt
 	}
-	h := sha256.New()
-	sr := stream.NewSealingReader(c, io.TeeReader(body, h), rec.Size)
+	sr := stream.NewSealingReader(c, bc, rec.Size)
 	sr.Check = func() error {
-		if subtle.ConstantTimeCompare(h.Sum(nil), rec.Digest[:]) != 1 {
-			s.log.Error("a stored chunk body does not match its digest; not serving it")
+		if !bc.intact() {
+			s.log.Error("a stored chunk body does not match its checksum; not serving it")
 			s.metrics.Count(EventCorrupt, 1)
 			return ErrCorrupt
 		}

@@ -4,11 +4,9 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"log/slog"
 	"slices"
@@ -212,8 +210,8 @@ func (s *Service) Upload(ctx context.Context, senderID []byte, a Auth, body io.R
 	if length != rec.Size {
 		return ErrSize
 	}
-	vr := &verifyingReader{r: body, remaining: rec.Size, want: rec.Digest, h: sha256.New()}
-	if err := s.store.Put(ctx, rec.Key, vr, rec.Size); err != nil {
+	vr := newVerifyingReader(body, rec.Size, rec.Digest)
+	if err := s.store.Put(ctx, rec.Key, vr, storedSize(rec.Size)); err != nil {
 		switch {
 		case ctx.Err() != nil:
 			return ctx.Err()
@@ -240,47 +238,6 @@ func (s *Service) Upload(ctx context.Context, senderID []byte, a Auth, body io.R
 	s.metrics.Count(EventUploaded, 1)
 	s.metrics.Bytes(EventUploaded, rec.Size)
 	return nil
-}
-
-// verifyingReader passes through exactly remaining bytes and fails the read
-// that completes them if their SHA-256 is not want, so a store never commits
-// a body with the wrong digest.
-type verifyingReader struct {
-	r         io.Reader
-	remaining int64
-	want      [32]byte
-	h         hash.Hash
-	err       error
-}
-
-func (v *verifyingReader) Read(p []byte) (int, error) {
-	if v.err != nil {
-		return 0, v.err
-	}
-	if v.remaining == 0 {
-		return 0, io.EOF
-	}
-	if int64(len(p)) > v.remaining {
-		p = p[:v.remaining]
-	}
-	n, err := v.r.Read(p)
-	v.h.Write(p[:n])
-	v.remaining -= int64(n)
-	if v.remaining == 0 {
-		var sum [32]byte
-		if subtle.ConstantTimeCompare(v.h.Sum(sum[:0]), v.want[:]) != 1 {
-			v.err = ErrDigest
-			return n, v.err
-		}
-		return n, io.EOF
-	}
-	if err != nil {
-		// A body that ends early or breaks off is the wrong size; the
-		// connection's own error is not the client's business.
-		v.err = ErrSize
-		return n, v.err
-	}
-	return n, nil
 }
 
 // AddRecipients adds recipient IDs to the chunk named by senderID.

@@ -113,7 +113,8 @@ func profileCommand() *cobra.Command {
 		Long: `profile runs xftpd's wiring (disk store, embedded records, the same handler
 and listener) in a child process that profiles only itself, loads it like
 one xftpd-disk cell, and writes OUT/<op>.cpu.pprof and OUT/<op>.cpu.pprof.allocs
-(allocations since the process started). Read them with go tool pprof.`,
+(allocations since the process started), and OUT/<op>.cpu.pprof.client
+(the load generator's own CPU). Read them with go tool pprof.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			size, err := humanize.ParseBytes(sizeStr)
@@ -185,7 +186,18 @@ func profileOne(ctx context.Context, op string, size int64, conc int, dur time.D
 	if a, err := relay.command(ctx, "start "+prof); err != nil || a != "ok" {
 		return fmt.Errorf("starting the profile: %v %s", err, a)
 	}
+	// The load generator profiles itself too: on two shared cores its CPU
+	// is throughput the server cannot have.
+	cf, err := os.Create(prof + ".client")
+	if err != nil {
+		return err
+	}
+	defer cf.Close()
+	if err := pprof.StartCPUProfile(cf); err != nil {
+		return err
+	}
 	r, err := runLoad(ctx, loadSpec{Duration: dur}, relay.pid(), ops)
+	pprof.StopCPUProfile()
 	if err != nil {
 		return err
 	}
@@ -196,7 +208,7 @@ func profileOne(ctx context.Context, op string, size int64, conc int, dur time.D
 	rw := newRow("relay", op, size, conc, r, nil)
 	fmt.Printf("# %s %s x%d: %.0f MB/s, %.0f ops/s, server CPU %.2f s/GB, peak RSS %.0f MiB; %s per op: %s\n",
 		op, humanize.IBytes(uint64(size)), conc, rw.MBps, rw.OpsPerSec, rw.CPUPerGB, rw.PeakRSSMiB, ans[3:], perOp(ans, r.Ops))
-	fmt.Printf("# profiles: %s and %s.allocs\n", prof, prof)
+	fmt.Printf("# profiles: %s, %s.allocs and %s.client (the load generator)\n", prof, prof, prof)
 	if top > 0 {
 		for _, args := range [][]string{{"-top"}, {"-top", "-cum"}, {"-top", "-sample_index=alloc_space"}} {
 			file := prof
