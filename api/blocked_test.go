@@ -118,6 +118,8 @@ func TestBlockedChunkAnswers451WithVerifiedRecord(t *testing.T) {
 	wantVerifiedBlock(t, c.Ack(bg, cr.RecipientIDs[0], rk), fp, cr.RecipientIDs[0], "ack")
 	_, err = c.Create(bg, newKey(), int64(len(body)), digest, pubs(newKey()))
 	wantVerifiedBlock(t, err, fp, digest[:], "create of the same digest")
+	_, err = c.CreateUploaded(bg, newKey(), int64(len(body)), digest, pubs(newKey()), bytes.NewReader(body))
+	wantVerifiedBlock(t, err, fp, digest[:], "create and upload of the same digest")
 
 	// On the wire: 451 and {"error":"BLOCKED","record":"<base64url>"}.
 	path := chunkPath(cr.SenderID, "")

@@ -3,6 +3,8 @@ package api
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
+	"fmt"
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
@@ -13,6 +15,7 @@ import (
 func (h *Handler) chunkRoutes() chi.Router {
 	r := chi.NewRouter()
 	r.Post("/", h.limit(h.createLimit, h.create))
+	r.Put("/", h.limit(h.createLimit, h.createUploaded))
 	r.Put("/{id}", h.limit(h.requestLimit, h.upload))
 	r.Delete("/{id}", h.limit(h.requestLimit, h.delete))
 	r.Post("/{id}/recipients", h.limit(h.requestLimit, h.addRecipients))
@@ -31,24 +34,88 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	a, err := h.auth(r, BodyHash(body))
+	sreq, a, err := h.createRequest(r, req, body)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	sreq := server.CreateRequest{
-		SenderKey: ed25519.PublicKey(req.SenderKey), Size: req.Size, RecipientKeys: keys(req.RecipientKeys), Password: req.Password,
-	}
-	if len(req.Digest) != len(sreq.Digest) {
-		h.fail(w, r, server.ErrSyntax)
-		return
-	}
-	copy(sreq.Digest[:], req.Digest)
 	c, err := h.svc.Create(r.Context(), sreq, a)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
+	writeCreated(w, c)
+}
+
+// createUploaded is PUT /v1/chunks: a create request in the Xftp-Create
+// header (signed like the body of POST /v1/chunks) and the chunk's body.
+func (h *Handler) createUploaded(w http.ResponseWriter, r *http.Request) {
+	setDeadlines(w, h.opts.UploadTimeout)
+	ctx, cancel := context.WithTimeout(r.Context(), h.opts.UploadTimeout)
+	defer cancel()
+	var req CreateRequest
+	hdr, err := decodeCreateHeader(r.Header.Get(HeaderCreate), &req)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	sreq, a, err := h.createRequest(r, req, hdr)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if !h.chunkLength(r) {
+		h.fail(w, r, server.ErrSize)
+		return
+	}
+	c, err := h.svc.CreateUploaded(ctx, sreq, a, r.Body, r.ContentLength)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeCreated(w, c)
+}
+
+// chunkLength reports whether an upload says how long it is, and no longer
+// than the largest chunk.
+func (h *Handler) chunkLength(r *http.Request) bool {
+	return r.ContentLength >= 0 && r.ContentLength <= h.svc.Config().MaxChunkSize()
+}
+
+// decodeCreateHeader decodes an Xftp-Create header into req and returns
+// the JSON it carried, whose hash the request's signature covers.
+func decodeCreateHeader(v string, req *CreateRequest) ([]byte, error) {
+	if v == "" || len(v) > MaxCreateHeader {
+		return nil, fmt.Errorf("%w: %s header missing or too long", server.ErrSyntax, HeaderCreate)
+	}
+	js, err := enc.DecodeString(v)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s header", server.ErrSyntax, HeaderCreate)
+	}
+	if err := json.Unmarshal(js, req); err != nil {
+		return nil, fmt.Errorf("%w: %v", server.ErrSyntax, err)
+	}
+	return js, nil
+}
+
+// createRequest turns a decoded create request and the bytes its signature
+// covers into what the service checks.
+func (h *Handler) createRequest(r *http.Request, req CreateRequest, signed []byte) (server.CreateRequest, server.Auth, error) {
+	a, err := h.auth(r, BodyHash(signed))
+	if err != nil {
+		return server.CreateRequest{}, a, err
+	}
+	sreq := server.CreateRequest{
+		SenderKey: ed25519.PublicKey(req.SenderKey), Size: req.Size, RecipientKeys: keys(req.RecipientKeys), Password: req.Password,
+	}
+	if len(req.Digest) != len(sreq.Digest) {
+		return sreq, a, server.ErrSyntax
+	}
+	copy(sreq.Digest[:], req.Digest)
+	return sreq, a, nil
+}
+
+func writeCreated(w http.ResponseWriter, c *server.Created) {
 	writeJSON(w, http.StatusOK, CreateResponse{SenderID: c.SenderID, RecipientIDs: b64s(c.RecipientIDs), ExpiresAt: c.ExpiresAt.Unix()})
 }
 
@@ -66,7 +133,7 @@ func (h *Handler) upload(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	if r.ContentLength < 0 || r.ContentLength > h.svc.Config().MaxChunkSize() {
+	if !h.chunkLength(r) {
 		h.fail(w, r, server.ErrSize)
 		return
 	}

@@ -42,6 +42,8 @@ type Client struct {
 	base string
 	now  func() time.Time
 	skew atomic.Int64 // server clock minus ours, ns
+	// noOneStep is set once the server refused PUT /v1/chunks (405).
+	noOneStep atomic.Bool
 
 	mu       sync.Mutex
 	identity ed25519.PublicKey // set once the identity is verified
@@ -153,41 +155,62 @@ func (c *Client) VerifyIdentity(ctx context.Context) (ed25519.PublicKey, error) 
 
 func (c *Client) clock() time.Time { return c.now().Add(time.Duration(c.skew.Load())) }
 
-// send is sendAbout for a request about no chunk.
+// send is do for a request about no chunk.
 func (c *Client) send(ctx context.Context, method, path string, key ed25519.PrivateKey, jsonBody []byte, upload io.Reader, size int64) (*http.Response, error) {
-	return c.sendAbout(ctx, method, path, nil, key, jsonBody, upload, size)
+	return c.do(ctx, outgoing{method: method, path: path, key: key, json: jsonBody, upload: upload, size: size})
 }
 
-// sendAbout signs and sends one request and returns the successful response.
-// body is either raw JSON (signed by hash) or an upload stream (unsigned,
-// length size). A CLOCK refusal is retried once with the server's clock.
-// A 451 answer becomes *blocklist.BlockedError only if its record verifies
-// for chunkID, the ID (or create digest) the request is about.
-func (c *Client) sendAbout(ctx context.Context, method, path string, chunkID []byte, key ed25519.PrivateKey, jsonBody []byte, upload io.Reader, size int64) (*http.Response, error) {
+// outgoing is one signed request.
+type outgoing struct {
+	method, path string
+	// about is the chunk ID (or create digest) a 451 answer must be about.
+	about []byte
+	key   ed25519.PrivateKey
+	// The body: JSON, signed by its hash, or else an upload stream of size
+	// bytes, unsigned (bound by the digest given at create).
+	json   []byte
+	upload io.Reader
+	size   int64
+	// create, with an upload, is the create request of PUT /v1/chunks:
+	// sent in the Xftp-Create header and signed by its hash.
+	create []byte
+}
+
+// do signs and sends one request and returns the successful response. A
+// CLOCK refusal is retried once with the server's clock. A 451 answer
+// becomes *blocklist.BlockedError only if its record verifies for o.about.
+func (c *Client) do(ctx context.Context, o outgoing) (*http.Response, error) {
 	if _, err := c.VerifyIdentity(ctx); err != nil {
 		return nil, err
 	}
 	for attempt := 0; ; attempt++ {
 		var body io.Reader
-		hash := UnsignedBody
-		if upload != nil {
-			body = upload
-		} else {
-			body = bytes.NewReader(jsonBody)
-			size = int64(len(jsonBody))
-			hash = BodyHash(jsonBody)
+		hash, size := UnsignedBody, o.size
+		switch {
+		case o.upload != nil:
+			body = o.upload
+			if o.create != nil {
+				hash = BodyHash(o.create)
+			}
+		default:
+			body = bytes.NewReader(o.json)
+			size = int64(len(o.json))
+			hash = BodyHash(o.json)
 		}
-		req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+		req, err := http.NewRequestWithContext(ctx, o.method, c.base+o.path, body)
 		if err != nil {
 			return nil, err
 		}
 		req.ContentLength = size
-		if upload == nil {
+		if o.upload == nil {
 			req.Header.Set("Content-Type", "application/json")
 		} else {
 			req.Header.Set("Content-Type", "application/octet-stream")
 		}
-		req.Header.Set(HeaderAuth, Sign(key, c.addr.Fingerprint, method, path, hash, c.clock()).String())
+		if o.create != nil {
+			req.Header.Set(HeaderCreate, enc.EncodeToString(o.create))
+		}
+		req.Header.Set(HeaderAuth, Sign(o.key, c.addr.Fingerprint, o.method, o.path, hash, c.clock()).String())
 		resp, err := c.hc.Do(req)
 		if err != nil {
 			return nil, err
@@ -196,7 +219,7 @@ func (c *Client) sendAbout(ctx context.Context, method, path string, chunkID []b
 			return resp, nil
 		}
 		if resp.StatusCode == StatusBlocked {
-			return nil, c.blocked(resp, chunkID)
+			return nil, c.blocked(resp, o.about)
 		}
 		apiErr := readError(resp)
 		if apiErr.Code == CodeClock {
@@ -204,7 +227,7 @@ func (c *Client) sendAbout(ctx context.Context, method, path string, chunkID []b
 			// upload stream) is spent: the caller's retry then succeeds.
 			if t, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
 				c.skew.Store(int64(t.Sub(c.now())))
-				if attempt == 0 && upload == nil {
+				if attempt == 0 && o.upload == nil {
 					continue
 				}
 			}
@@ -253,7 +276,7 @@ func (c *Client) sendJSON(ctx context.Context, method, path string, chunkID []by
 			return err
 		}
 	}
-	resp, err := c.sendAbout(ctx, method, path, chunkID, key, body, nil, 0)
+	resp, err := c.do(ctx, outgoing{method: method, path: path, about: chunkID, key: key, json: body})
 	if err != nil {
 		return err
 	}
@@ -278,21 +301,71 @@ type Created struct {
 // Create registers a chunk of the given size and digest, signed by the new
 // sender key, with one recipient ID per recipient key.
 func (c *Client) Create(ctx context.Context, sender ed25519.PrivateKey, size int64, digest [32]byte, recipients []ed25519.PublicKey) (*Created, error) {
+	body, err := json.Marshal(c.createRequest(sender, size, digest, recipients))
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.do(ctx, outgoing{method: http.MethodPost, path: "/v1/chunks", about: digest[:], key: sender, json: body})
+	if err != nil {
+		return nil, err
+	}
+	return decodeCreated(resp, len(recipients))
+}
+
+// ErrOneStep means CreateUploaded cannot be used: the server predates
+// PUT /v1/chunks, or the create request is too large for its header. Use
+// Create and Upload instead; nothing was created.
+var ErrOneStep = errors.New("create and upload in one request: not possible here")
+
+// CreateUploaded creates a chunk and uploads its body (exactly size bytes)
+// in one request, PUT /v1/chunks: one round trip, one signature and one
+// record commit on the server instead of two of each. Nothing is stored
+// unless the whole verified body is. It fails with ErrOneStep if the server
+// does not offer it (remembered for this Client) or the request is too large.
+func (c *Client) CreateUploaded(ctx context.Context, sender ed25519.PrivateKey, size int64, digest [32]byte, recipients []ed25519.PublicKey, body io.Reader) (*Created, error) {
+	if c.noOneStep.Load() {
+		return nil, ErrOneStep
+	}
+	js, err := json.Marshal(c.createRequest(sender, size, digest, recipients))
+	if err != nil {
+		return nil, err
+	}
+	if enc.EncodedLen(len(js)) > MaxCreateHeader {
+		return nil, ErrOneStep
+	}
+	resp, err := c.do(ctx, outgoing{method: http.MethodPut, path: "/v1/chunks", about: digest[:], key: sender,
+		upload: body, size: size, create: js})
+	var ae *Error
+	if errors.As(err, &ae) && ae.Status == http.StatusMethodNotAllowed {
+		c.noOneStep.Store(true)
+		return nil, ErrOneStep
+	}
+	if err != nil {
+		return nil, err
+	}
+	return decodeCreated(resp, len(recipients))
+}
+
+func (c *Client) createRequest(sender ed25519.PrivateKey, size int64, digest [32]byte, recipients []ed25519.PublicKey) CreateRequest {
 	req := CreateRequest{
 		SenderKey: B64(sender.Public().(ed25519.PublicKey)), Size: size, Digest: digest[:], Password: c.addr.Password,
 	}
 	for _, k := range recipients {
 		req.RecipientKeys = append(req.RecipientKeys, B64(k))
 	}
-	var resp CreateResponse
-	if err := c.sendJSON(ctx, http.MethodPost, "/v1/chunks", digest[:], sender, req, &resp); err != nil {
+	return req
+}
+
+func decodeCreated(resp *http.Response, recipients int) (*Created, error) {
+	var cr CreateResponse
+	if err := decodeJSON(resp, &cr); err != nil {
 		return nil, err
 	}
-	if len(resp.SenderID) == 0 || len(resp.RecipientIDs) != len(recipients) {
+	if len(cr.SenderID) == 0 || len(cr.RecipientIDs) != recipients {
 		return nil, errors.New("malformed answer from server: wrong number of IDs")
 	}
-	out := &Created{SenderID: resp.SenderID, ExpiresAt: time.Unix(resp.ExpiresAt, 0)}
-	for _, id := range resp.RecipientIDs {
+	out := &Created{SenderID: cr.SenderID, ExpiresAt: time.Unix(cr.ExpiresAt, 0)}
+	for _, id := range cr.RecipientIDs {
 		out.RecipientIDs = append(out.RecipientIDs, id)
 	}
 	return out, nil
@@ -300,7 +373,7 @@ func (c *Client) Create(ctx context.Context, sender ed25519.PrivateKey, size int
 
 // Upload sends the chunk body: exactly size bytes from body.
 func (c *Client) Upload(ctx context.Context, senderID []byte, sender ed25519.PrivateKey, body io.Reader, size int64) error {
-	resp, err := c.sendAbout(ctx, http.MethodPut, chunkPath(senderID, ""), senderID, sender, nil, body, size)
+	resp, err := c.do(ctx, outgoing{method: http.MethodPut, path: chunkPath(senderID, ""), about: senderID, key: sender, upload: body, size: size})
 	if err != nil {
 		return err
 	}
@@ -359,7 +432,7 @@ func (c *Client) Download(ctx context.Context, recipientID []byte, recipient ed2
 	if err != nil {
 		return nil, err
 	}
-	resp, err := c.sendAbout(ctx, http.MethodPost, chunkPath(recipientID, "/download"), recipientID, recipient, body, nil, 0)
+	resp, err := c.do(ctx, outgoing{method: http.MethodPost, path: chunkPath(recipientID, "/download"), about: recipientID, key: recipient, json: body})
 	if err != nil {
 		return nil, err
 	}

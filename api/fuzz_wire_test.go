@@ -2,7 +2,11 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
+	"strings"
 	"testing"
+
+	"github.com/xftp/xftp/server"
 )
 
 // FuzzWireTypes decodes arbitrary JSON into every request type the server
@@ -29,6 +33,36 @@ func FuzzWireTypes(f *testing.F) {
 			if string(third) != string(again) {
 				t.Fatalf("not stable: %s vs %s", again, third)
 			}
+		}
+	})
+}
+
+// FuzzCreateHeader decodes arbitrary Xftp-Create header values: decoding
+// never panics, refuses what is too long or not canonical b64u, and what it
+// accepts is exactly the JSON the header carried (the bytes the signature
+// covers) and a CreateRequest decoded from it.
+func FuzzCreateHeader(f *testing.F) {
+	f.Add(enc.EncodeToString([]byte(`{"sender_key":"AAAA","size":65536,"digest":"AAAA","recipient_keys":["AAAA"]}`)))
+	f.Add("")
+	f.Add("e30")         // {}
+	f.Add("e30=")        // padded
+	f.Add("not base64!") // refused
+	f.Add(strings.Repeat("A", MaxCreateHeader+1))
+	f.Fuzz(func(t *testing.T, v string) {
+		var req CreateRequest
+		js, err := decodeCreateHeader(v, &req)
+		if err != nil {
+			if !errors.Is(err, server.ErrSyntax) {
+				t.Fatalf("refusal %v is not SYNTAX", err)
+			}
+			return
+		}
+		if len(v) > MaxCreateHeader || enc.EncodeToString(js) != v {
+			t.Fatalf("accepted %q (%d chars), carrying %q", v, len(v), js)
+		}
+		var again CreateRequest
+		if err := json.Unmarshal(js, &again); err != nil {
+			t.Fatalf("accepted JSON that does not decode: %v", err)
 		}
 	})
 }

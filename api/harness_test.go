@@ -36,6 +36,8 @@ type testServer struct {
 	opts    ServerOptions
 	// wrapStore, if set, wraps the body store (fault injection).
 	wrapStore func(storage.Store) storage.Store
+	// wrapHandler, if set, wraps the HTTP handler (an older server, say).
+	wrapHandler func(http.Handler) http.Handler
 }
 
 type fakeClock struct {
@@ -90,7 +92,11 @@ func (ts *testServer) start(listen string) {
 		t.Fatal(err)
 	}
 	h := NewHandler(ts.svc, HandlerOptions{UploadTimeout: 10 * time.Second})
-	ts.srv, err = NewHTTPServer(h.Routes(), ts.id, ts.opts)
+	var routes http.Handler = h.Routes()
+	if ts.wrapHandler != nil {
+		routes = ts.wrapHandler(routes)
+	}
+	ts.srv, err = NewHTTPServer(routes, ts.id, ts.opts)
 	if err != nil {
 		t.Fatal(err)
 	}

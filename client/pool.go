@@ -103,7 +103,7 @@ func temporary(err error) bool {
 	var ne net.Error
 	var be *blocklist.BlockedError
 	switch {
-	case errors.Is(err, context.Canceled), errors.Is(err, identity.ErrWrongIdentity):
+	case errors.Is(err, context.Canceled), errors.Is(err, identity.ErrWrongIdentity), errors.Is(err, api.ErrOneStep):
 		return false
 	case errors.As(err, &be), errors.Is(err, api.ErrInvalidBlockingRecord), errors.Is(err, ErrNoProxyRoute):
 		return false // a verified block is final; a forged one is the server's fault

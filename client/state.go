@@ -9,6 +9,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/xftp/xftp/api"
 )
 
 // uploadState is what an interrupted upload needs to continue: the file key
@@ -45,6 +47,12 @@ type itemState struct {
 
 func (it *itemState) created() bool {
 	return len(it.SenderID) > 0 && len(it.RecipientIDs) == len(it.Recipients)
+}
+
+// setCreated records the IDs and expiry a server gave the chunk.
+func (it *itemState) setCreated(c *api.Created) {
+	it.SenderID, it.RecipientIDs = c.SenderID, c.RecipientIDs
+	it.ExpiresAt = c.ExpiresAt.Unix()
 }
 
 func (it *itemState) senderKey() ed25519.PrivateKey { return ed25519.NewKeyFromSeed(it.Sender) }

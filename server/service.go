@@ -135,6 +135,54 @@ type Created struct {
 // Create makes a new chunk record. The request must be signed by the new
 // sender key.
 func (s *Service) Create(ctx context.Context, req CreateRequest, a Auth) (*Created, error) {
+	rec, err := s.newRecord(ctx, req, a)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.commitRecord(ctx, rec); err != nil {
+		return nil, err
+	}
+	return created(rec), nil
+}
+
+// CreateUploaded makes a new chunk and stores its body in one step: the
+// checks of Create, then those of Upload. The record is written only once
+// the verified body is stored, already marked uploaded (one record commit
+// instead of two), so a failed upload leaves nothing behind.
+func (s *Service) CreateUploaded(ctx context.Context, req CreateRequest, a Auth, body io.Reader, length int64) (*Created, error) {
+	rec, err := s.newRecord(ctx, req, a)
+	if err != nil {
+		return nil, err
+	}
+	if length != rec.Size {
+		return nil, ErrSize
+	}
+	// Refuse before reading the body if the quota is already spent; the
+	// record's commit checks it again, atomically.
+	if s.cfg.Quota > 0 {
+		switch u, err := s.records.Usage(ctx); {
+		case err != nil:
+			return nil, unavailable(err)
+		case u.Bytes+rec.Size > s.cfg.Quota:
+			return nil, ErrQuota
+		}
+	}
+	if err := s.storeBody(ctx, rec, body); err != nil {
+		return nil, err
+	}
+	rec.Uploaded = true
+	if err := s.commitRecord(ctx, rec); err != nil {
+		s.store.Delete(context.WithoutCancel(ctx), rec.Key)
+		return nil, err
+	}
+	s.metrics.Count(EventUploaded, 1)
+	s.metrics.Bytes(EventUploaded, rec.Size)
+	return created(rec), nil
+}
+
+// newRecord checks a create request, in the order of docs/PROTOCOL.md §5.1
+// (bar the quota), and returns the record it asks for.
+func (s *Service) newRecord(ctx context.Context, req CreateRequest, a Auth) (*storage.Record, error) {
 	if err := s.checkClock(a); err != nil {
 		return nil, err
 	}
@@ -169,19 +217,28 @@ func (s *Service) Create(ctx context.Context, req CreateRequest, a Auth) (*Creat
 	for _, k := range req.RecipientKeys {
 		rec.Recipients = append(rec.Recipients, storage.Recipient{ID: newID(), Key: k})
 	}
+	return rec, nil
+}
+
+// commitRecord stores a new record within the quota.
+func (s *Service) commitRecord(ctx context.Context, rec *storage.Record) error {
 	switch err := s.records.Create(ctx, rec, s.cfg.Quota); {
 	case errors.Is(err, storage.ErrQuota):
-		return nil, ErrQuota
+		return ErrQuota
 	case err != nil:
-		return nil, unavailable(err)
+		return unavailable(err)
 	}
 	s.metrics.Count(EventCreated, 1)
 	s.metrics.Count(EventRecipients, len(rec.Recipients))
+	return nil
+}
+
+func created(rec *storage.Record) *Created {
 	out := &Created{SenderID: rec.SenderID, ExpiresAt: rec.ExpiresAt}
 	for _, rc := range rec.Recipients {
 		out.RecipientIDs = append(out.RecipientIDs, rc.ID)
 	}
-	return out, nil
+	return out
 }
 
 func (s *Service) checkRecipientKeys(keys []ed25519.PublicKey) error {
@@ -210,6 +267,27 @@ func (s *Service) Upload(ctx context.Context, senderID []byte, a Auth, body io.R
 	if length != rec.Size {
 		return ErrSize
 	}
+	if err := s.storeBody(ctx, rec, body); err != nil {
+		return err
+	}
+	switch err := s.records.SetUploaded(ctx, rec.Key); {
+	case errors.Is(err, storage.ErrNotFound):
+		// Deleted or expired while uploading: drop the body again.
+		s.store.Delete(context.WithoutCancel(ctx), rec.Key)
+		return ErrAuth
+	case err != nil:
+		// The body stays as an orphan until the record says otherwise;
+		// the client retries, or the orphan sweeper removes it.
+		return unavailable(err)
+	}
+	s.metrics.Count(EventUploaded, 1)
+	s.metrics.Bytes(EventUploaded, rec.Size)
+	return nil
+}
+
+// storeBody streams exactly rec.Size bytes of body into the store under
+// rec.Key, verifying their digest on the way (body.go).
+func (s *Service) storeBody(ctx context.Context, rec *storage.Record, body io.Reader) error {
 	vr := newVerifyingReader(body, rec.Size, rec.Digest)
 	if err := s.store.Put(ctx, rec.Key, vr, storedSize(rec.Size)); err != nil {
 		switch {
@@ -225,18 +303,6 @@ func (s *Service) Upload(ctx context.Context, senderID []byte, a Auth, body io.R
 		}
 		return unavailable(err)
 	}
-	switch err := s.records.SetUploaded(ctx, rec.Key); {
-	case errors.Is(err, storage.ErrNotFound):
-		// Deleted or expired while uploading: drop the body again.
-		s.store.Delete(context.WithoutCancel(ctx), rec.Key)
-		return ErrAuth
-	case err != nil:
-		// The body stays as an orphan until the record says otherwise;
-		// the client retries, or the orphan sweeper removes it.
-		return unavailable(err)
-	}
-	s.metrics.Count(EventUploaded, 1)
-	s.metrics.Bytes(EventUploaded, rec.Size)
 	return nil
 }
 

@@ -133,7 +133,7 @@ one xftpd-disk cell, and writes OUT/<op>.cpu.pprof and OUT/<op>.cpu.pprof.allocs
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&ops, "op", "upload,download", "upload, download or both")
+	fl.StringVar(&ops, "op", "upload,download", "comma-separated: upload (one request per chunk), upload2 (create, then upload), download")
 	fl.StringVar(&sizeStr, "size", "4MiB", "chunk size")
 	fl.IntVar(&conc, "conc", 8, "concurrent clients")
 	fl.DurationVar(&dur, "duration", 10*time.Second, "profiled time")
@@ -168,8 +168,8 @@ func profileOne(ctx context.Context, op string, size int64, conc int, dur time.D
 	defer closeClients(clients)
 	var ops []opFunc
 	switch op {
-	case "upload":
-		ops = xftpdUploadOps(clients, p.data, p.digest)
+	case "upload", "upload2":
+		ops = xftpdUploadOps(clients, p.data, p.digest, op == "upload2")
 	case "download":
 		refs, err := precreate(ctx, addr, p.data, p.digest, min(conc, 16))
 		if err != nil {
@@ -177,7 +177,7 @@ func profileOne(ctx context.Context, op string, size int64, conc int, dur time.D
 		}
 		ops = xftpdDownloadOps(clients, refs, size)
 	default:
-		return fmt.Errorf("--op: %q is neither upload nor download", op)
+		return fmt.Errorf("--op: %q is not upload, upload2 or download", op)
 	}
 	if _, err := runLoad(ctx, loadSpec{Warmup: time.Second, Duration: time.Millisecond}, 0, ops); err != nil {
 		return err

@@ -208,7 +208,7 @@ func xftpdCell(ctx context.Context, cfg *config, dir string, spec loadSpec, op s
 	var ops []opFunc
 	switch op {
 	case "upload":
-		ops = xftpdUploadOps(clients, p.data, p.digest)
+		ops = xftpdUploadOps(clients, p.data, p.digest, false)
 	case "download":
 		refs, err := precreate(ctx, addr, p.data, p.digest, min(n, 16))
 		if err != nil {

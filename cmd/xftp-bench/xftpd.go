@@ -98,8 +98,10 @@ func xftpdClients(addr api.Address, workers int, shared bool) []*api.Client {
 }
 
 // xftpdUploadOps: each operation creates a chunk with a fresh sender key
-// and one recipient, and uploads its body (two requests).
-func xftpdUploadOps(clients []*api.Client, data []byte, digest [32]byte) []opFunc {
+// and one recipient and uploads its body, in one request (PUT /v1/chunks,
+// what the xftp client does) or, with twoStep, in two (POST /v1/chunks,
+// then PUT /v1/chunks/{id}: the path for servers without the first).
+func xftpdUploadOps(clients []*api.Client, data []byte, digest [32]byte, twoStep bool) []opFunc {
 	size := int64(len(data))
 	ops := make([]opFunc, len(clients))
 	for i, c := range clients {
@@ -109,6 +111,12 @@ func xftpdUploadOps(clients []*api.Client, data []byte, digest [32]byte) []opFun
 			_, sk, err := ed25519.GenerateKey(rand.Reader)
 			if err != nil {
 				return 0, err
+			}
+			if !twoStep {
+				if _, err := c.CreateUploaded(ctx, sk, size, digest, recipients, bytes.NewReader(data)); err != nil {
+					return 0, fmt.Errorf("create and upload: %w", err)
+				}
+				return size, nil
 			}
 			cr, err := c.Create(ctx, sk, size, digest, recipients)
 			if err != nil {

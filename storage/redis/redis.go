@@ -173,11 +173,18 @@ func (r *Records) Create(ctx context.Context, rec *storage.Record, quota int64) 
 	deadline = deadline.Add(ttlGrace)
 	n, err := createScript.Run(ctx, r.client, keys,
 		rec.Key, rec.Size, quota, expiryScore(rec.ExpiresAt), deadline.UnixMilli(),
-		m, lines.String(), senderHID).Int()
+		m, lines.String(), senderHID, uploadedFlag(rec.Uploaded)).Int()
 	if err != nil {
 		return translate("create", err)
 	}
 	return status(n)
+}
+
+func uploadedFlag(u bool) string {
+	if u {
+		return "1"
+	}
+	return "0"
 }
 
 func status(n int) error {

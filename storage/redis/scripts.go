@@ -21,7 +21,7 @@ const (
 //
 //	KEYS: chunk, expiry, sizes, usage, sender id, recipient ids...
 //	ARGV: internal key, size, quota, expiry score, TTL deadline (unix ms),
-//	      meta, recipient lines, sender hashed ID
+//	      meta, recipient lines, sender hashed ID, uploaded ("0" or "1")
 var createScript = goredis.NewScript(`
 local size, quota = tonumber(ARGV[2]), tonumber(ARGV[3])
 if quota > 0 and tonumber(redis.call('HGET', KEYS[4], 'bytes') or '0') + size > quota then
@@ -37,7 +37,7 @@ for i = 5, #KEYS do
 	end
 	seen[KEYS[i]] = true
 end
-redis.call('HSET', KEYS[1], 'm', ARGV[6], 'r', ARGV[7], 'u', '0', 's', ARGV[8], 't', ARGV[5])
+redis.call('HSET', KEYS[1], 'm', ARGV[6], 'r', ARGV[7], 'u', ARGV[9], 's', ARGV[8], 't', ARGV[5])
 redis.call('PEXPIREAT', KEYS[1], ARGV[5])
 redis.call('SET', KEYS[5], '\1' .. ARGV[1], 'PXAT', ARGV[5])
 for i = 6, #KEYS do

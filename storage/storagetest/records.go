@@ -88,6 +88,32 @@ func TestRecords(t *testing.T, open func(t *testing.T) storage.Records) {
 			t.Fatalf("failed AddRecipients changed the record: %d recipients", len(got.Recipients))
 		}
 	})
+	t.Run("CreateUploaded", func(t *testing.T) {
+		// A record created with its body already stored (one commit for
+		// create and upload) is uploaded from the start.
+		r := open(t)
+		rec := NewRecord(1000, 2, time.Hour)
+		rec.Uploaded = true
+		if err := r.Create(ctx, rec, 0); err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range [][]byte{rec.SenderID, rec.Recipients[1].ID} {
+			got, _, err := r.Lookup(ctx, id)
+			if err != nil || !got.Uploaded {
+				t.Fatalf("record created uploaded: %+v, %v", got, err)
+			}
+		}
+		if err := r.SetUploaded(ctx, rec.Key); err != nil {
+			t.Fatalf("SetUploaded of a record created uploaded: %v", err)
+		}
+		plain := NewRecord(1000, 1, time.Hour)
+		if err := r.Create(ctx, plain, 0); err != nil {
+			t.Fatal(err)
+		}
+		if got, _, err := r.Lookup(ctx, plain.SenderID); err != nil || got.Uploaded {
+			t.Fatalf("record created without its body: %+v, %v", got, err)
+		}
+	})
 	t.Run("Lifecycle", func(t *testing.T) {
 		r := open(t)
 		rec := NewRecord(1000, 1, time.Hour)
