@@ -3,8 +3,10 @@ package api
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
@@ -47,28 +49,33 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 	writeCreated(w, c)
 }
 
-// createUploaded is PUT /v1/chunks: a create request in the Xftp-Create
-// header (signed like the body of POST /v1/chunks) and the chunk's body.
+// createUploaded is PUT /v1/chunks: the body is the create request of POST
+// /v1/chunks, framed (readCreatePrefix) and signed like it, followed by the
+// chunk's bytes.
 func (h *Handler) createUploaded(w http.ResponseWriter, r *http.Request) {
 	setDeadlines(w, h.opts.UploadTimeout)
 	ctx, cancel := context.WithTimeout(r.Context(), h.opts.UploadTimeout)
 	defer cancel()
-	var req CreateRequest
-	hdr, err := decodeCreateHeader(r.Header.Get(HeaderCreate), &req)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	sreq, a, err := h.createRequest(r, req, hdr)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	if !h.chunkLength(r) {
+	if r.ContentLength < 0 || r.ContentLength > createPrefixMax+h.svc.Config().MaxChunkSize() {
 		h.fail(w, r, server.ErrSize)
 		return
 	}
-	c, err := h.svc.CreateUploaded(ctx, sreq, a, r.Body, r.ContentLength)
+	js, err := readCreatePrefix(r.Body)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	var req CreateRequest
+	if err := json.Unmarshal(js, &req); err != nil {
+		h.fail(w, r, fmt.Errorf("%w: %v", server.ErrSyntax, err))
+		return
+	}
+	sreq, a, err := h.createRequest(r, req, js)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	c, err := h.svc.CreateUploaded(ctx, sreq, a, r.Body, r.ContentLength-createPrefixSize(js))
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -76,26 +83,33 @@ func (h *Handler) createUploaded(w http.ResponseWriter, r *http.Request) {
 	writeCreated(w, c)
 }
 
-// chunkLength reports whether an upload says how long it is, and no longer
-// than the largest chunk.
-func (h *Handler) chunkLength(r *http.Request) bool {
-	return r.ContentLength >= 0 && r.ContentLength <= h.svc.Config().MaxChunkSize()
-}
+// The body of PUT /v1/chunks starts with the create request: its length
+// (4 bytes, big-endian, at most MaxJSONBody) and its JSON.
+const createPrefixMax = 4 + MaxJSONBody
 
-// decodeCreateHeader decodes an Xftp-Create header into req and returns
-// the JSON it carried, whose hash the request's signature covers.
-func decodeCreateHeader(v string, req *CreateRequest) ([]byte, error) {
-	if v == "" || len(v) > MaxCreateHeader {
-		return nil, fmt.Errorf("%w: %s header missing or too long", server.ErrSyntax, HeaderCreate)
+func createPrefixSize(js []byte) int64 { return 4 + int64(len(js)) }
+
+// readCreatePrefix reads the create request that starts the body of PUT
+// /v1/chunks and returns its JSON, which the request's signature covers.
+func readCreatePrefix(r io.Reader) ([]byte, error) {
+	var n [4]byte
+	if _, err := io.ReadFull(r, n[:]); err != nil {
+		return nil, fmt.Errorf("%w: reading the create request", server.ErrSyntax)
 	}
-	js, err := enc.DecodeString(v)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s header", server.ErrSyntax, HeaderCreate)
+	size := binary.BigEndian.Uint32(n[:])
+	if size > MaxJSONBody {
+		return nil, &http.MaxBytesError{Limit: MaxJSONBody}
 	}
-	if err := json.Unmarshal(js, req); err != nil {
-		return nil, fmt.Errorf("%w: %v", server.ErrSyntax, err)
+	js := make([]byte, size)
+	if _, err := io.ReadFull(r, js); err != nil {
+		return nil, fmt.Errorf("%w: reading the create request", server.ErrSyntax)
 	}
 	return js, nil
+}
+
+// appendCreatePrefix frames a create request for PUT /v1/chunks.
+func appendCreatePrefix(b, js []byte) []byte {
+	return append(binary.BigEndian.AppendUint32(b, uint32(len(js))), js...)
 }
 
 // createRequest turns a decoded create request and the bytes its signature
@@ -133,7 +147,7 @@ func (h *Handler) upload(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	if !h.chunkLength(r) {
+	if r.ContentLength < 0 || r.ContentLength > h.svc.Config().MaxChunkSize() {
 		h.fail(w, r, server.ErrSize)
 		return
 	}

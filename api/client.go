@@ -171,9 +171,9 @@ type outgoing struct {
 	json   []byte
 	upload io.Reader
 	size   int64
-	// create, with an upload, is the create request of PUT /v1/chunks:
-	// sent in the Xftp-Create header and signed by its hash.
-	create []byte
+	// signed, with an upload, is what the signature covers by hash instead
+	// (the create request that starts the body of PUT /v1/chunks).
+	signed []byte
 }
 
 // do signs and sends one request and returns the successful response. A
@@ -189,8 +189,8 @@ func (c *Client) do(ctx context.Context, o outgoing) (*http.Response, error) {
 		switch {
 		case o.upload != nil:
 			body = o.upload
-			if o.create != nil {
-				hash = BodyHash(o.create)
+			if o.signed != nil {
+				hash = BodyHash(o.signed)
 			}
 		default:
 			body = bytes.NewReader(o.json)
@@ -206,9 +206,6 @@ func (c *Client) do(ctx context.Context, o outgoing) (*http.Response, error) {
 			req.Header.Set("Content-Type", "application/json")
 		} else {
 			req.Header.Set("Content-Type", "application/octet-stream")
-		}
-		if o.create != nil {
-			req.Header.Set(HeaderCreate, enc.EncodeToString(o.create))
 		}
 		req.Header.Set(HeaderAuth, Sign(o.key, c.addr.Fingerprint, o.method, o.path, hash, c.clock()).String())
 		resp, err := c.hc.Do(req)
@@ -312,16 +309,16 @@ func (c *Client) Create(ctx context.Context, sender ed25519.PrivateKey, size int
 	return decodeCreated(resp, len(recipients))
 }
 
-// ErrOneStep means CreateUploaded cannot be used: the server predates
-// PUT /v1/chunks, or the create request is too large for its header. Use
-// Create and Upload instead; nothing was created.
-var ErrOneStep = errors.New("create and upload in one request: not possible here")
+// ErrOneStep means CreateUploaded cannot be used: the server (or a proxy
+// in front of it) does not offer PUT /v1/chunks. Use Create and Upload
+// instead; nothing was created.
+var ErrOneStep = errors.New("create and upload in one request: not offered by this server")
 
 // CreateUploaded creates a chunk and uploads its body (exactly size bytes)
 // in one request, PUT /v1/chunks: one round trip, one signature and one
-// record commit on the server instead of two of each. Nothing is stored
-// unless the whole verified body is. It fails with ErrOneStep if the server
-// does not offer it (remembered for this Client) or the request is too large.
+// nonce instead of two of each. Nothing is kept unless the whole verified
+// body is. It fails with ErrOneStep, remembered for this Client, if the
+// server does not offer it.
 func (c *Client) CreateUploaded(ctx context.Context, sender ed25519.PrivateKey, size int64, digest [32]byte, recipients []ed25519.PublicKey, body io.Reader) (*Created, error) {
 	if c.noOneStep.Load() {
 		return nil, ErrOneStep
@@ -330,11 +327,9 @@ func (c *Client) CreateUploaded(ctx context.Context, sender ed25519.PrivateKey, 
 	if err != nil {
 		return nil, err
 	}
-	if enc.EncodedLen(len(js)) > MaxCreateHeader {
-		return nil, ErrOneStep
-	}
+	prefix := appendCreatePrefix(nil, js)
 	resp, err := c.do(ctx, outgoing{method: http.MethodPut, path: "/v1/chunks", about: digest[:], key: sender,
-		upload: body, size: size, create: js})
+		upload: io.MultiReader(bytes.NewReader(prefix), body), size: int64(len(prefix)) + size, signed: js})
 	var ae *Error
 	if errors.As(err, &ae) && ae.Status == http.StatusMethodNotAllowed {
 		c.noOneStep.Store(true)

@@ -1,9 +1,10 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
-	"strings"
+	"net/http"
 	"testing"
 
 	"github.com/xftp/xftp/server"
@@ -37,32 +38,29 @@ func FuzzWireTypes(f *testing.F) {
 	})
 }
 
-// FuzzCreateHeader decodes arbitrary Xftp-Create header values: decoding
-// never panics, refuses what is too long or not canonical b64u, and what it
-// accepts is exactly the JSON the header carried (the bytes the signature
-// covers) and a CreateRequest decoded from it.
-func FuzzCreateHeader(f *testing.F) {
-	f.Add(enc.EncodeToString([]byte(`{"sender_key":"AAAA","size":65536,"digest":"AAAA","recipient_keys":["AAAA"]}`)))
-	f.Add("")
-	f.Add("e30")         // {}
-	f.Add("e30=")        // padded
-	f.Add("not base64!") // refused
-	f.Add(strings.Repeat("A", MaxCreateHeader+1))
-	f.Fuzz(func(t *testing.T, v string) {
-		var req CreateRequest
-		js, err := decodeCreateHeader(v, &req)
+// FuzzCreatePrefix reads arbitrary bodies of PUT /v1/chunks: reading never
+// panics, refuses a length over MaxJSONBody or a body shorter than its
+// length, and what it accepts is exactly the framed bytes, leaving the rest
+// of the body (the chunk) unread.
+func FuzzCreatePrefix(f *testing.F) {
+	f.Add(appendCreatePrefix(nil, []byte(`{"sender_key":"AAAA","size":65536,"digest":"AAAA","recipient_keys":["AAAA"]}`)))
+	f.Add([]byte{})
+	f.Add([]byte{0, 0, 0})
+	f.Add(appendCreatePrefix(nil, nil))
+	f.Add(append(appendCreatePrefix(nil, []byte("{}")), "chunk bytes"...))
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, '{'})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r := bytes.NewReader(b)
+		js, err := readCreatePrefix(r)
 		if err != nil {
-			if !errors.Is(err, server.ErrSyntax) {
-				t.Fatalf("refusal %v is not SYNTAX", err)
+			var mbe *http.MaxBytesError
+			if !errors.Is(err, server.ErrSyntax) && !errors.As(err, &mbe) {
+				t.Fatalf("refusal %v is neither SYNTAX nor TOO_LARGE", err)
 			}
 			return
 		}
-		if len(v) > MaxCreateHeader || enc.EncodeToString(js) != v {
-			t.Fatalf("accepted %q (%d chars), carrying %q", v, len(v), js)
-		}
-		var again CreateRequest
-		if err := json.Unmarshal(js, &again); err != nil {
-			t.Fatalf("accepted JSON that does not decode: %v", err)
+		if len(js) > MaxJSONBody || !bytes.Equal(appendCreatePrefix(nil, js), b[:len(b)-r.Len()]) {
+			t.Fatalf("accepted %d bytes of JSON from %d bytes, %d left", len(js), len(b), r.Len())
 		}
 	})
 }

@@ -2,14 +2,18 @@ package api
 
 import (
 	"bytes"
+	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/xftp/xftp/server"
+	"github.com/xftp/xftp/storage"
 )
 
 // PUT /v1/chunks creates a chunk and stores its body in one request.
@@ -88,8 +92,8 @@ func TestCreateUploadedRefusedLeavesNothing(t *testing.T) {
 	assertNoBodies(t, ts, 2)
 }
 
-// The signature covers the Xftp-Create header: changing it after signing,
-// or sending it without one, is refused; a replayed request is refused.
+// The signature covers the framed create request: changing it after
+// signing, or framing it wrongly, is refused; a replayed request is refused.
 func TestCreateUploadedSignature(t *testing.T) {
 	ts := newTestServer(t, nil)
 	c := ts.client()
@@ -108,12 +112,16 @@ func TestCreateUploadedSignature(t *testing.T) {
 	}
 	signed := createJSON(pubs(newKey())[0])
 	other := createJSON(pubs(newKey())[0])
-	put := func(header []byte, auth string) int {
-		req, _ := http.NewRequestWithContext(bg, http.MethodPut, c.base+"/v1/chunks", bytes.NewReader(body))
-		req.ContentLength = size64K
-		if header != nil {
-			req.Header.Set(HeaderCreate, enc.EncodeToString(header))
+	put := func(create []byte, auth string) int {
+		b := append(appendCreatePrefix(nil, create), body...)
+		switch {
+		case create == nil:
+			b = []byte{0, 0, 1} // too short for its own length
+		case len(create) == 0:
+			b = append([]byte{0, 1, 0, 1}, body...) // a length over 64 KiB
 		}
+		req, _ := http.NewRequestWithContext(bg, http.MethodPut, c.base+"/v1/chunks", bytes.NewReader(b))
+		req.ContentLength = int64(len(b))
 		req.Header.Set(HeaderAuth, auth)
 		resp, err := c.hc.Do(req)
 		if err != nil {
@@ -124,10 +132,13 @@ func TestCreateUploadedSignature(t *testing.T) {
 	}
 	auth := Sign(snd, ts.addr.Fingerprint, http.MethodPut, "/v1/chunks", BodyHash(signed), time.Now()).String()
 	if got := put(other, auth); got != http.StatusForbidden {
-		t.Fatalf("a changed create header: %d, want 403", got)
+		t.Fatalf("a changed create request: %d, want 403", got)
 	}
 	if got := put(nil, auth); got != http.StatusBadRequest {
-		t.Fatalf("no create header: %d, want 400", got)
+		t.Fatalf("a body too short for its create request: %d, want 400", got)
+	}
+	if got := put([]byte{}, auth); got != http.StatusRequestEntityTooLarge {
+		t.Fatalf("a create request over 64 KiB: %d, want 413", got)
 	}
 	// Signed as a POST create: not valid for PUT.
 	post := Sign(snd, ts.addr.Fingerprint, http.MethodPost, "/v1/chunks", BodyHash(signed), time.Now()).String()
@@ -144,26 +155,21 @@ func TestCreateUploadedSignature(t *testing.T) {
 }
 
 // A server without PUT /v1/chunks answers 405; the client says so with
-// ErrOneStep, remembers it, and the two-step path still works. Too many
-// recipients for the header also give ErrOneStep, without a request.
+// ErrOneStep, remembers it, and the two-step path still works. A create
+// request with the most recipient keys a request may carry fits.
 func TestCreateUploadedFallback(t *testing.T) {
 	ts := newTestServer(t, nil)
 	c := ts.client()
 	body, digest := randomChunk(size64K)
-	many := make([][]byte, 300)
-	for i := range many {
-		many[i] = pubs(newKey())[0]
+	keys := make([]ed25519.PrivateKey, ts.cfg.MaxRecipients)
+	for i := range keys {
+		keys[i] = newKey()
 	}
-	var keys = pubs()
-	for _, k := range many {
-		keys = append(keys, k)
+	cr, err := c.CreateUploaded(bg, newKey(), size64K, digest, pubs(keys...), bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("%d recipient keys: %v", len(keys), err)
 	}
-	if _, err := c.CreateUploaded(bg, newKey(), size64K, digest, keys, bytes.NewReader(body)); !errors.Is(err, ErrOneStep) {
-		t.Fatalf("300 recipient keys: %v, want ErrOneStep", err)
-	}
-	if c.noOneStep.Load() {
-		t.Fatal("a request too large for the header marked the server as lacking PUT /v1/chunks")
-	}
+	mustDownload(t, c, cr.RecipientIDs[len(keys)-1], keys[len(keys)-1], body)
 
 	// An older server: no PUT route.
 	ots := &testServer{t: t, dir: t.TempDir(), cfg: server.DefaultConfig(), clock: &fakeClock{},
@@ -188,6 +194,63 @@ func TestCreateUploadedFallback(t *testing.T) {
 		t.Fatal("the 405 was not remembered")
 	}
 	rk := newKey()
-	_, cr := uploadChunk(t, c, body, digest, rk)
+	_, cr = uploadChunk(t, c, body, digest, rk)
 	mustDownload(t, c, cr.RecipientIDs[0], rk, body)
 }
+
+// A create-and-upload that fails after its record was written (a full disk,
+// a client that goes away mid-body) removes the record again: no quota held,
+// no body left, the IDs unknown.
+func TestCreateUploadedFailureRemovesRecord(t *testing.T) {
+	fs := &fullStore{errno: syscall.ENOSPC}
+	ts := &testServer{t: t, dir: t.TempDir(), cfg: server.DefaultConfig(), clock: &fakeClock{},
+		wrapStore: func(s storage.Store) storage.Store { fs.Store = s; return fs }}
+	newTestIdentity(ts)
+	ts.start("127.0.0.1:0")
+	t.Cleanup(ts.stop)
+	c := ts.client()
+	body, digest := randomChunk(256 << 10)
+	empty := func(what string) {
+		t.Helper()
+		// The server cleans up after it answered or saw the client go:
+		// wait for it, within a bound.
+		var u storage.Usage
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if u, _ = ts.svc.Usage(bg); u.Chunks == 0 && u.Bytes == 0 {
+				assertNoBodies(t, ts, 0)
+				return
+			}
+		}
+		t.Fatalf("%s: usage %+v, want nothing", what, u)
+	}
+
+	fs.on.Store(true)
+	_, err := c.CreateUploaded(bg, newKey(), int64(len(body)), digest, pubs(newKey()), bytes.NewReader(body))
+	wantCode(t, err, CodeFull)
+	empty("after a full disk")
+	fs.on.Store(false)
+
+	// The client cancels halfway through the body.
+	ctx, cancel := context.WithCancel(bg)
+	half := io.MultiReader(bytes.NewReader(body[:len(body)/2]), readerFunc(func([]byte) (int, error) {
+		cancel()
+		<-ctx.Done()
+		return 0, ctx.Err()
+	}))
+	if _, err := c.CreateUploaded(ctx, newKey(), int64(len(body)), digest, pubs(newKey()), half); err == nil {
+		t.Fatal("a cancelled upload succeeded")
+	}
+	empty("after a cancelled upload")
+
+	// And the server still works.
+	rk := newKey()
+	cr, err := c.CreateUploaded(bg, newKey(), int64(len(body)), digest, pubs(rk), bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustDownload(t, c, cr.RecipientIDs[0], rk, body)
+}
+
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }

@@ -6,10 +6,6 @@ const (
 	HeaderServerKey    = "Xftp-Server-Key"
 	HeaderKeySignature = "Xftp-Key-Signature"
 	HeaderRequestID    = "Xftp-Request-Id"
-	// HeaderCreate carries the create request (CreateRequest JSON, b64u)
-	// of PUT /v1/chunks, which creates a chunk and uploads its body in one
-	// request.
-	HeaderCreate = "Xftp-Create"
 )
 
 // Limits of the protocol.
@@ -18,9 +14,6 @@ const (
 	MaxJSONBody = 64 << 10
 	// MaxHeaderBytes caps a request's headers.
 	MaxHeaderBytes = 16 << 10
-	// MaxCreateHeader caps the Xftp-Create header (encoded). A create
-	// request too large for it uses POST /v1/chunks and PUT /v1/chunks/{id}.
-	MaxCreateHeader = 8 << 10
 )
 
 // CreateRequest is the body of POST /v1/chunks. Binary values are

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xftp/xftp/server"
 	"github.com/xftp/xftp/storage/embedded"
 )
 
@@ -115,8 +116,7 @@ func TestKill9UnderLoad(t *testing.T) {
 		bytes += r.Size
 		if r.Uploaded {
 			fi, err := os.Stat(filepath.Join(data, "chunks", r.Key[:2], r.Key))
-			// The chunk and its 4-byte CRC-32C trailer (server/body.go).
-			if err != nil || fi.Size() != r.Size+4 {
+			if err != nil || fi.Size() != server.StoredSize(r.Size) {
 				t.Errorf("uploaded chunk without its whole body: %v", err)
 			}
 		}

@@ -26,8 +26,9 @@ import (
 // they are checked against the SHA-256 digest as before.
 const trailerSize = 4
 
-// storedSize is the size of the stored body of a chunk of size bytes.
-func storedSize(size int64) int64 { return size + trailerSize }
+// StoredSize is the size of the stored body of a chunk of size bytes: the
+// chunk and its trailer.
+func StoredSize(size int64) int64 { return size + trailerSize }
 
 func newCRC() hash.Hash32 { return crc32.New(crc32.MakeTable(crc32.Castagnoli)) }
 
@@ -85,19 +86,19 @@ func (v *verifyingReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// bodyCheck reads the chunk's bytes out of a stored body of storedSize
+// bodyCheck reads the chunk's bytes out of a stored body of StoredSize
 // bytes and, once they are all read, tells whether they are intact.
 type bodyCheck struct {
 	io.Reader // the chunk's bytes
 	intact    func() bool
 }
 
-// checkBody returns the check for a stored body of storedSize bytes
+// checkBody returns the check for a stored body of StoredSize bytes
 // holding a chunk of size bytes with the given SHA-256 digest; ok is false
 // if the body cannot be one (a wrong size).
 func checkBody(body io.Reader, stored, size int64, digest [32]byte) (c bodyCheck, ok bool) {
 	switch stored {
-	case storedSize(size):
+	case StoredSize(size):
 		crc := newCRC()
 		return bodyCheck{
 			Reader: io.TeeReader(io.LimitReader(body, size), crc),

@@ -146,9 +146,11 @@ func (s *Service) Create(ctx context.Context, req CreateRequest, a Auth) (*Creat
 }
 
 // CreateUploaded makes a new chunk and stores its body in one step: the
-// checks of Create, then those of Upload. The record is written only once
-// the verified body is stored, already marked uploaded (one record commit
-// instead of two), so a failed upload leaves nothing behind.
+// checks of Create, then those of Upload, for one request, one signature
+// and one nonce. As with Create and Upload, the record (reserving the
+// quota atomically) is written before the body, so the orphan sweeper never
+// sees a body in flight; if anything after it fails, both are removed, so a
+// failed request leaves nothing behind.
 func (s *Service) CreateUploaded(ctx context.Context, req CreateRequest, a Auth, body io.Reader, length int64) (*Created, error) {
 	rec, err := s.newRecord(ctx, req, a)
 	if err != nil {
@@ -157,22 +159,21 @@ func (s *Service) CreateUploaded(ctx context.Context, req CreateRequest, a Auth,
 	if length != rec.Size {
 		return nil, ErrSize
 	}
-	// Refuse before reading the body if the quota is already spent; the
-	// record's commit checks it again, atomically.
-	if s.cfg.Quota > 0 {
-		switch u, err := s.records.Usage(ctx); {
-		case err != nil:
-			return nil, unavailable(err)
-		case u.Bytes+rec.Size > s.cfg.Quota:
-			return nil, ErrQuota
-		}
-	}
-	if err := s.storeBody(ctx, rec, body); err != nil {
+	if err := s.commitRecord(ctx, rec); err != nil {
 		return nil, err
 	}
-	rec.Uploaded = true
-	if err := s.commitRecord(ctx, rec); err != nil {
-		s.store.Delete(context.WithoutCancel(ctx), rec.Key)
+	err = s.storeBody(ctx, rec, body)
+	if err == nil {
+		if err = s.records.SetUploaded(ctx, rec.Key); err != nil {
+			err = unavailable(err)
+		}
+	}
+	if err != nil {
+		// Whatever the request's fate, its client takes it as failed:
+		// remove the record and any body, even if the client is gone.
+		if rerr := s.remove(context.WithoutCancel(ctx), rec.Key); rerr != nil && !errors.Is(rerr, storage.ErrNotFound) {
+			s.log.Warn("removing a failed upload's record failed; it goes at expiry", "err", rerr)
+		}
 		return nil, err
 	}
 	s.metrics.Count(EventUploaded, 1)
@@ -289,7 +290,7 @@ func (s *Service) Upload(ctx context.Context, senderID []byte, a Auth, body io.R
 // rec.Key, verifying their digest on the way (body.go).
 func (s *Service) storeBody(ctx context.Context, rec *storage.Record, body io.Reader) error {
 	vr := newVerifyingReader(body, rec.Size, rec.Digest)
-	if err := s.store.Put(ctx, rec.Key, vr, storedSize(rec.Size)); err != nil {
+	if err := s.store.Put(ctx, rec.Key, vr, StoredSize(rec.Size)); err != nil {
 		switch {
 		case ctx.Err() != nil:
 			return ctx.Err()
