@@ -38,8 +38,14 @@ func NewHTTPServer(handler http.Handler, id *identity.Identity, o ServerOptions)
 		MaxHeaderBytes:    MaxHeaderBytes,
 		HTTP2: &http.HTTP2Config{
 			MaxConcurrentStreams:          o.MaxConcurrentStreams,
+			// Receive windows bound what HTTP/2 buffers per upload before
+			// the handler reads it: with 8 MiB per stream, 64 concurrent
+			// 4 MiB uploads peaked at 356 MiB RSS, with 2 MiB at 218 MiB,
+			// at the same throughput (docs/BENCHMARKS.md). 2 MiB still
+			// fills 160 Mbit/s per stream at 100 ms round trips, and a
+			// client sends several chunks at once.
 			MaxReceiveBufferPerConnection: 64 << 20,
-			MaxReceiveBufferPerStream:     8 << 20,
+			MaxReceiveBufferPerStream:     2 << 20,
 			MaxReadFrameSize:              1 << 20,
 			SendPingTimeout:               30 * time.Second,
 			PingTimeout:                   15 * time.Second,

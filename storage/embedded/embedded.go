@@ -288,6 +288,25 @@ func (r *Records) RemoveRecipient(ctx context.Context, key string, id []byte) er
 
 // MarkDownloaded implements storage.Records.
 func (r *Records) MarkDownloaded(ctx context.Context, key string, id []byte) (first bool, err error) {
+	// Most calls are repeat downloads that change nothing: answer those
+	// from a read transaction, without a write commit (and its fsync).
+	var marked bool
+	err = r.db.View(func(tx *bolt.Tx) error {
+		d, err := getDisk(tx, key)
+		if err != nil {
+			return err
+		}
+		for _, rc := range d.Recipients {
+			if bytes.Equal(rc.ID, id) {
+				marked = rc.Downloaded
+				return nil
+			}
+		}
+		return storage.ErrNotFound
+	})
+	if err != nil || marked {
+		return false, err
+	}
 	err = r.db.Batch(func(tx *bolt.Tx) error {
 		first = false // Batch may run the function again
 		d, err := getDisk(tx, key)

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/xftp/xftp/storage"
 	"github.com/xftp/xftp/storage/storagetest"
 )
@@ -44,5 +46,33 @@ func TestReopenKeepsRecords(t *testing.T) {
 	}
 	if u, _ := r.Usage(t.Context()); u.Bytes != 100 {
 		t.Fatalf("usage lost across reopen: %+v", u)
+	}
+}
+
+// A repeat download changes nothing, so it commits nothing (each bbolt
+// write commit is an fsync); the first one commits once.
+func TestRepeatDownloadCommitsNothing(t *testing.T) {
+	r, err := Open(filepath.Join(t.TempDir(), "records.db"), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	rec := storagetest.NewRecord(100, 1, time.Hour)
+	if err := r.Create(t.Context(), rec, 0); err != nil {
+		t.Fatal(err)
+	}
+	txid := func() (id int) {
+		r.db.View(func(tx *bolt.Tx) error { id = tx.ID(); return nil })
+		return id
+	}
+	before := txid()
+	for i, want := range []bool{true, false, false, false} {
+		first, err := r.MarkDownloaded(t.Context(), rec.Key, rec.Recipients[0].ID)
+		if err != nil || first != want {
+			t.Fatalf("MarkDownloaded #%d = %v, %v; want %v", i+1, first, err, want)
+		}
+	}
+	if n := txid() - before; n != 1 {
+		t.Fatalf("%d write commits for one first and three repeat downloads, want 1", n)
 	}
 }
