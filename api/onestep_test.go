@@ -254,3 +254,74 @@ func TestCreateUploadedFailureRemovesRecord(t *testing.T) {
 type readerFunc func([]byte) (int, error)
 
 func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
+
+// A create retried after its answer was lost (same sender key, same
+// chunk) gets the chunk the first attempt made: no second record, no
+// second body, no quota spent twice. The key cannot name another chunk.
+func TestCreateRetryIsIdempotent(t *testing.T) {
+	ts := newTestServer(t, nil)
+	c := ts.client()
+	body, digest := randomChunk(size64K)
+	r1, r2 := newKey(), newKey()
+	snd := newKey()
+	first, err := c.CreateUploaded(bg, snd, size64K, digest, pubs(r1, r2), bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := c.CreateUploaded(bg, snd, size64K, digest, pubs(r1, r2), bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("the retried create and upload: %v", err)
+	}
+	if !bytes.Equal(again.SenderID, first.SenderID) || !bytes.Equal(again.RecipientIDs[1], first.RecipientIDs[1]) {
+		t.Fatal("the retry made another chunk")
+	}
+	post, err := c.Create(bg, snd, size64K, digest, pubs(r1, r2))
+	if err != nil || !bytes.Equal(post.SenderID, first.SenderID) {
+		t.Fatalf("the retried two-step create: %+v, %v", post, err)
+	}
+	assertNoBodies(t, ts, 1)
+	if u, _ := ts.svc.Usage(bg); u.Chunks != 1 || u.Bytes != size64K {
+		t.Fatalf("usage after retries: %+v", u)
+	}
+	mustDownload(t, c, first.RecipientIDs[1], r2, body)
+
+	// The same sender key for another chunk: refused.
+	other, otherDigest := randomChunk(size64K)
+	_, err = c.CreateUploaded(bg, snd, size64K, otherDigest, pubs(r1, r2), bytes.NewReader(other))
+	wantCode(t, err, CodeAuth)
+	_, err = c.CreateUploaded(bg, snd, size64K, digest, pubs(r1), bytes.NewReader(body))
+	wantCode(t, err, CodeAuth)
+
+	// Once the chunk is deleted the key is free again.
+	if err := c.Delete(bg, first.SenderID, snd); err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := c.CreateUploaded(bg, snd, size64K, digest, pubs(r1, r2), bytes.NewReader(body))
+	if err != nil || bytes.Equal(fresh.SenderID, first.SenderID) {
+		t.Fatalf("create after delete: %+v, %v", fresh, err)
+	}
+
+	// A chunk created but never uploaded (two steps, the upload lost) is
+	// completed by a one-request retry with the same key.
+	snd2 := newKey()
+	cr, err := c.Create(bg, snd2, size64K, digest, pubs(r1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done, err := c.CreateUploaded(bg, snd2, size64K, digest, pubs(r1), bytes.NewReader(body))
+	if err != nil || !bytes.Equal(done.SenderID, cr.SenderID) {
+		t.Fatalf("completing a created chunk: %+v, %v", done, err)
+	}
+	mustDownload(t, c, cr.RecipientIDs[0], r1, body)
+	assertNoBodies(t, ts, 2)
+
+	// An expired chunk not swept yet does not hold its key: the same
+	// request makes a new chunk (the client learns the server's clock).
+	ts.clock.Advance(ts.cfg.Expiry + time.Minute)
+	_, err = c.CreateUploaded(bg, snd2, size64K, digest, pubs(r1), bytes.NewReader(body))
+	wantCode(t, err, CodeClock) // an upload is not re-sent at once (§4.3)
+	later, err := c.CreateUploaded(bg, snd2, size64K, digest, pubs(r1), bytes.NewReader(body))
+	if err != nil || bytes.Equal(later.SenderID, cr.SenderID) {
+		t.Fatalf("create with the key of an expired chunk: %+v, %v", later, err)
+	}
+}

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"io"
 	"time"
@@ -105,6 +106,11 @@ func (r *Records) do(op string, f func() error) error {
 // Create implements storage.Records.
 func (r *Records) Create(ctx context.Context, rec *storage.Record, quota int64) error {
 	return r.do("create", func() error { return r.r.Create(ctx, rec, quota) })
+}
+
+// BySenderKey implements storage.Records.
+func (r *Records) BySenderKey(ctx context.Context, k ed25519.PublicKey) (*storage.Record, error) {
+	return observe(r, "by_sender_key", func() (*storage.Record, error) { return r.r.BySenderKey(ctx, k) })
 }
 
 // Lookup implements storage.Records.

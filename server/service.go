@@ -139,7 +139,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest, a Auth) (*Creat
 	if err != nil {
 		return nil, err
 	}
-	if err := s.commitRecord(ctx, rec); err != nil {
+	if rec, _, err = s.commitRecord(ctx, rec); err != nil {
 		return nil, err
 	}
 	return created(rec), nil
@@ -150,7 +150,9 @@ func (s *Service) Create(ctx context.Context, req CreateRequest, a Auth) (*Creat
 // and one nonce. As with Create and Upload, the record (reserving the
 // quota atomically) is written before the body, so the orphan sweeper never
 // sees a body in flight; if anything after it fails, both are removed, so a
-// failed request leaves nothing behind.
+// failed request leaves nothing behind. A retry of a request whose answer
+// was lost (the same sender key and chunk) answers with the chunk that
+// request made, without storing its body twice.
 func (s *Service) CreateUploaded(ctx context.Context, req CreateRequest, a Auth, body io.Reader, length int64) (*Created, error) {
 	rec, err := s.newRecord(ctx, req, a)
 	if err != nil {
@@ -159,8 +161,27 @@ func (s *Service) CreateUploaded(ctx context.Context, req CreateRequest, a Auth,
 	if length != rec.Size {
 		return nil, ErrSize
 	}
-	if err := s.commitRecord(ctx, rec); err != nil {
+	rec, retried, err := s.commitRecord(ctx, rec)
+	switch {
+	case err != nil:
 		return nil, err
+	case retried && rec.Uploaded:
+		return created(rec), nil // the body is not read
+	case retried:
+		// The first attempt's body never arrived whole (or is arriving
+		// still): this one completes the same chunk, as Upload would.
+		// Its record is the first attempt's, so a failure here leaves it.
+		if err := s.storeBody(ctx, rec, body); err != nil {
+			return nil, err
+		}
+		if err := s.records.SetUploaded(ctx, rec.Key); err != nil {
+			// Removed by the first attempt's failure meanwhile: a
+			// further retry creates the chunk afresh.
+			return nil, unavailable(err)
+		}
+		s.metrics.Count(EventUploaded, 1)
+		s.metrics.Bytes(EventUploaded, rec.Size)
+		return created(rec), nil
 	}
 	err = s.storeBody(ctx, rec, body)
 	if err == nil {
@@ -221,17 +242,57 @@ func (s *Service) newRecord(ctx context.Context, req CreateRequest, a Auth) (*st
 	return rec, nil
 }
 
-// commitRecord stores a new record within the quota.
-func (s *Service) commitRecord(ctx context.Context, rec *storage.Record) error {
-	switch err := s.records.Create(ctx, rec, s.cfg.Quota); {
+// commitRecord stores a new record within the quota. If its sender key
+// already names a live chunk asked for with the same size, digest and
+// recipient keys, the request is a retry of one whose answer was lost:
+// commitRecord returns that chunk's record instead, with retried set. A
+// sender key may name one chunk only (AUTH otherwise).
+func (s *Service) commitRecord(ctx context.Context, rec *storage.Record) (_ *storage.Record, retried bool, err error) {
+	for attempt := 0; ; attempt++ {
+		err = s.records.Create(ctx, rec, s.cfg.Quota)
+		if !errors.Is(err, storage.ErrExists) || attempt > 0 {
+			break
+		}
+		old, lerr := s.records.BySenderKey(ctx, rec.SenderKey)
+		switch {
+		case errors.Is(lerr, storage.ErrNotFound):
+			continue // an ID collided (or the chunk just went): try once more
+		case lerr != nil:
+			return nil, false, unavailable(lerr)
+		case !s.now().Before(old.ExpiresAt):
+			// Expired, not swept yet: it goes now, and the new one is made.
+			if rerr := s.remove(ctx, old.Key); rerr != nil && !errors.Is(rerr, storage.ErrNotFound) {
+				return nil, false, rerr
+			}
+			continue
+		case !sameChunk(old, rec):
+			return nil, false, fmt.Errorf("%w: the sender key names another chunk", ErrAuth)
+		}
+		return old, true, nil
+	}
+	switch {
 	case errors.Is(err, storage.ErrQuota):
-		return ErrQuota
+		return nil, false, ErrQuota
 	case err != nil:
-		return unavailable(err)
+		return nil, false, unavailable(err)
 	}
 	s.metrics.Count(EventCreated, 1)
 	s.metrics.Count(EventRecipients, len(rec.Recipients))
-	return nil
+	return rec, false, nil
+}
+
+// sameChunk reports whether a and b were asked for alike: size, digest and
+// recipient keys, in order (IDs and times differ between attempts).
+func sameChunk(a, b *storage.Record) bool {
+	if a.Size != b.Size || a.Digest != b.Digest || len(a.Recipients) != len(b.Recipients) {
+		return false
+	}
+	for i := range a.Recipients {
+		if !a.Recipients[i].Key.Equal(b.Recipients[i].Key) {
+			return false
+		}
+	}
+	return true
 }
 
 func created(rec *storage.Record) *Created {

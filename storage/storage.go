@@ -97,8 +97,13 @@ type Usage struct {
 type Records interface {
 	// Create stores rec, reserving rec.Size bytes of quota. It fails with
 	// ErrQuota if the stored bytes would exceed quota (quota <= 0: no
-	// limit) and with ErrExists if rec's key or any of its IDs is taken.
+	// limit) and with ErrExists if rec's key, any of its IDs or its sender
+	// key is taken (a sender key names one chunk while its record lives).
 	Create(ctx context.Context, rec *Record, quota int64) error
+	// BySenderKey returns the record created with sender key k, for a
+	// create that is retried after its answer was lost; ErrNotFound if
+	// there is none.
+	BySenderKey(ctx context.Context, k ed25519.PublicKey) (*Record, error)
 	// Lookup resolves a sender or recipient ID to its record in one round
 	// trip; ErrNotFound if the ID is unknown.
 	Lookup(ctx context.Context, id []byte) (*Record, Role, error)

@@ -36,7 +36,10 @@ type Config struct {
 	NewChunks    bool     `yaml:"new_chunks"`
 	Grace        Duration `yaml:"grace"`
 	MaxStreams   int      `yaml:"max_streams"`
-	Log          struct {
+	// MemoryLimit is the Go runtime's soft memory limit (GOMEMLIMIT wins
+	// if set); 0: none.
+	MemoryLimit Size `yaml:"memory_limit"`
+	Log         struct {
 		Level  string `yaml:"level"`
 		Format string `yaml:"format"`
 	} `yaml:"log"`
@@ -156,6 +159,7 @@ func defaultConfig() Config {
 	c.NewChunks = true
 	c.Grace = Duration(30 * time.Second)
 	c.MaxStreams = 128
+	c.MemoryLimit = 192 << 20
 	c.Log.Level, c.Log.Format = "info", "text"
 	c.Storage.Backend = "fs"
 	c.Storage.S3.Region = "us-east-1"
@@ -283,6 +287,8 @@ func (c Config) serverConfig(env func(string) string) (server.Config, error) {
 		return sc, errors.New("listen: must be HOST:PORT")
 	case c.MaxStreams < 1 || c.MaxStreams > 10000:
 		return sc, errors.New("max_streams: must be between 1 and 10000")
+	case c.MemoryLimit != 0 && c.MemoryLimit < 32<<20:
+		return sc, errors.New("memory_limit: 0 (none) or at least 32MiB")
 	case c.Grace < 0:
 		return sc, errors.New("grace: must not be negative")
 	case c.Limits.ConnsPerSource < 0 || c.Limits.CreatesPerMinute < 0 || c.Limits.DownloadsPerMinute < 0 || c.Limits.RequestsPerMinute < 0:

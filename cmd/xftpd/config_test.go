@@ -61,6 +61,8 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"records:\n  backend: redis\n", "", "redis.address"},
 		{"chunk_sizes: []\n", "", "chunk_sizes"},
 		{"expiry: 10s\n", "", "expiry"},
+		{"memory_limit: 1MiB\n", "", "memory_limit"},
+		{"", "XFTPD_MEMORY_LIMIT=lots", "XFTPD_MEMORY_LIMIT"},
 		{"", "XFTPD_NEW_CHUNKS=maybe", "XFTPD_NEW_CHUNKS"},
 	}
 	for _, tc := range cases {

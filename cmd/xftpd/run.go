@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"github.com/dustin/go-humanize"
@@ -157,6 +158,9 @@ func run(ctx context.Context, cfg Config, env func(string) string, stdout io.Wri
 	sc, err := cfg.serverConfig(env)
 	if err != nil {
 		return err
+	}
+	if cfg.MemoryLimit > 0 && env("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(int64(cfg.MemoryLimit))
 	}
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)

@@ -3,6 +3,7 @@ package embedded
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -20,8 +21,11 @@ var (
 	bucketIDs    = []byte("ids")    // sender/recipient ID -> role byte || internal key
 	bucketExpiry = []byte("expiry") // big-endian expiry (unix ns) || internal key -> nothing
 	bucketMeta   = []byte("meta")
-	metaBytes    = []byte("bytes")
-	metaChunks   = []byte("chunks")
+	// bucketSenderKeys: sender public key -> internal key, so that a
+	// retried create finds the chunk its lost answer was about.
+	bucketSenderKeys = []byte("senderkeys")
+	metaBytes        = []byte("bytes")
+	metaChunks       = []byte("chunks")
 )
 
 // Records is a storage.Records on bbolt.
@@ -42,7 +46,7 @@ func Open(path string, timeout time.Duration) (*Records, error) {
 		return nil, fmt.Errorf("opening record database: %w", err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketChunks, bucketIDs, bucketExpiry, bucketMeta} {
+		for _, b := range [][]byte{bucketChunks, bucketIDs, bucketExpiry, bucketMeta, bucketSenderKeys} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -182,8 +186,8 @@ func (r *Records) Create(ctx context.Context, rec *storage.Record, quota int64) 
 		if quota > 0 && usage(tx).Bytes+rec.Size > quota {
 			return storage.ErrQuota
 		}
-		ids := tx.Bucket(bucketIDs)
-		if tx.Bucket(bucketChunks).Get([]byte(rec.Key)) != nil || ids.Get(rec.SenderID) != nil {
+		ids, skeys := tx.Bucket(bucketIDs), tx.Bucket(bucketSenderKeys)
+		if tx.Bucket(bucketChunks).Get([]byte(rec.Key)) != nil || ids.Get(rec.SenderID) != nil || skeys.Get(rec.SenderKey) != nil {
 			return storage.ErrExists
 		}
 		for _, rc := range rec.Recipients {
@@ -192,6 +196,9 @@ func (r *Records) Create(ctx context.Context, rec *storage.Record, quota int64) 
 			}
 		}
 		if err := ids.Put(rec.SenderID, idValue(storage.RoleSender, rec.Key)); err != nil {
+			return err
+		}
+		if err := skeys.Put(rec.SenderKey, []byte(rec.Key)); err != nil {
 			return err
 		}
 		for _, rc := range rec.Recipients {
@@ -207,6 +214,19 @@ func (r *Records) Create(ctx context.Context, rec *storage.Record, quota int64) 
 		}
 		return addMeta(tx, 1, rec.Size)
 	})
+}
+
+// BySenderKey implements storage.Records.
+func (r *Records) BySenderKey(ctx context.Context, k ed25519.PublicKey) (rec *storage.Record, err error) {
+	err = r.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketSenderKeys).Get(k)
+		if v == nil {
+			return storage.ErrNotFound
+		}
+		rec, err = get(tx, string(v))
+		return err
+	})
+	return rec, err
 }
 
 // Lookup implements storage.Records.
@@ -366,6 +386,11 @@ func (r *Records) Delete(ctx context.Context, key string) (*storage.Record, erro
 		}
 		if err := tx.Bucket(bucketExpiry).Delete(expiryKey(rec)); err != nil {
 			return err
+		}
+		if skeys := tx.Bucket(bucketSenderKeys); string(skeys.Get(rec.SenderKey)) == key {
+			if err := skeys.Delete(rec.SenderKey); err != nil {
+				return err
+			}
 		}
 		if err := tx.Bucket(bucketChunks).Delete([]byte(key)); err != nil {
 			return err

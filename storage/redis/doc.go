@@ -6,11 +6,13 @@
 // All keys start with the prefix given to Open (P below):
 //
 //	P id:<base64url(SHA-256(ID))>  string: role byte (1 sender, 2 recipient) || internal key
+//	P skey:<base64url(SHA-256(sender key))>  string: 1 || internal key (BySenderKey: retried creates)
 //	P chunk:<internal key>         hash: the record
 //	    m  immutable fields, JSON (sender ID and key, size, digest, times)
 //	    r  recipients, one line each: "<hashed ID> <base64url ID> <base64url key>\n"
 //	    u  "1" once the body is uploaded, else "0"
 //	    s  the sender's hashed ID (so a script can delete its id key)
+//	    k  the hashed sender key (likewise, for its skey key)
 //	    t  when the Redis TTLs of this record's keys fire (unix ms)
 //	    nd recipient IDs that completed a download (each counted once)
 //	    na recipient IDs removed by acknowledgement

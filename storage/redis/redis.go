@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -85,6 +86,9 @@ func hashID(id []byte) string {
 
 func (r *Records) idKey(hid string) string { return r.prefix + "id:" + hid }
 
+// senderKeyKey names the index entry of a hashed sender key (BySenderKey).
+func (r *Records) senderKeyKey(hk string) string { return r.prefix + "skey:" + hk }
+
 // meta is the part of a record that never changes, as stored in field m.
 type meta struct {
 	SenderID  []byte `json:"s"`
@@ -159,8 +163,8 @@ func (r *Records) Create(ctx context.Context, rec *storage.Record, quota int64) 
 	if err != nil {
 		return fmt.Errorf("redis records: %w", err)
 	}
-	senderHID := hashID(rec.SenderID)
-	keys := []string{r.chunkKey(rec.Key), r.expiry, r.sizes, r.usage, r.idKey(senderHID)}
+	senderHID, senderHK := hashID(rec.SenderID), hashID(rec.SenderKey)
+	keys := []string{r.chunkKey(rec.Key), r.expiry, r.sizes, r.usage, r.senderKeyKey(senderHK), r.idKey(senderHID)}
 	var lines strings.Builder
 	for _, rc := range rec.Recipients {
 		keys = append(keys, r.idKey(hashID(rc.ID)))
@@ -173,7 +177,7 @@ func (r *Records) Create(ctx context.Context, rec *storage.Record, quota int64) 
 	deadline = deadline.Add(ttlGrace)
 	n, err := createScript.Run(ctx, r.client, keys,
 		rec.Key, rec.Size, quota, expiryScore(rec.ExpiresAt), deadline.UnixMilli(),
-		m, lines.String(), senderHID, uploadedFlag(rec.Uploaded)).Int()
+		m, lines.String(), senderHID, uploadedFlag(rec.Uploaded), senderHK).Int()
 	if err != nil {
 		return translate("create", err)
 	}
@@ -201,9 +205,20 @@ func status(n int) error {
 	return fmt.Errorf("redis records: script answered %d", n)
 }
 
+// BySenderKey implements storage.Records. The index entry has the form of
+// a sender ID's, so the lookup script serves both.
+func (r *Records) BySenderKey(ctx context.Context, k ed25519.PublicKey) (*storage.Record, error) {
+	rec, _, err := r.lookup(ctx, r.senderKeyKey(hashID(k)))
+	return rec, err
+}
+
 // Lookup implements storage.Records.
 func (r *Records) Lookup(ctx context.Context, id []byte) (*storage.Record, storage.Role, error) {
-	v, err := lookupScript.Run(ctx, r.client, []string{r.idKey(hashID(id))}, r.prefix).StringSlice()
+	return r.lookup(ctx, r.idKey(hashID(id)))
+}
+
+func (r *Records) lookup(ctx context.Context, idKey string) (*storage.Record, storage.Role, error) {
+	v, err := lookupScript.Run(ctx, r.client, []string{idKey}, r.prefix).StringSlice()
 	if err != nil {
 		return nil, 0, translate("lookup", err)
 	}

@@ -227,10 +227,10 @@ func TestKeyNames(t *testing.T) {
 	for iter.Next(ctx) {
 		names = append(names, iter.Val())
 	}
-	if len(names) != 8 { // chunk, 4 IDs, expiry, sizes, usage
+	if len(names) != 9 { // chunk, 4 IDs, sender key, expiry, sizes, usage
 		t.Fatalf("keys: %q", names)
 	}
-	ids := [][]byte{rec.SenderID}
+	ids := [][]byte{rec.SenderID, rec.SenderKey}
 	for _, rc := range rec.Recipients {
 		ids = append(ids, rc.ID)
 	}

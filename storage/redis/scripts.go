@@ -19,9 +19,10 @@ const (
 
 // createScript stores a new record.
 //
-//	KEYS: chunk, expiry, sizes, usage, sender id, recipient ids...
+//	KEYS: chunk, expiry, sizes, usage, sender key, sender id, recipient ids...
 //	ARGV: internal key, size, quota, expiry score, TTL deadline (unix ms),
-//	      meta, recipient lines, sender hashed ID, uploaded ("0" or "1")
+//	      meta, recipient lines, sender hashed ID, uploaded ("0" or "1"),
+//	      hashed sender key
 var createScript = goredis.NewScript(`
 local size, quota = tonumber(ARGV[2]), tonumber(ARGV[3])
 if quota > 0 and tonumber(redis.call('HGET', KEYS[4], 'bytes') or '0') + size > quota then
@@ -37,10 +38,11 @@ for i = 5, #KEYS do
 	end
 	seen[KEYS[i]] = true
 end
-redis.call('HSET', KEYS[1], 'm', ARGV[6], 'r', ARGV[7], 'u', ARGV[9], 's', ARGV[8], 't', ARGV[5])
+redis.call('HSET', KEYS[1], 'm', ARGV[6], 'r', ARGV[7], 'u', ARGV[9], 's', ARGV[8], 't', ARGV[5], 'k', ARGV[10])
 redis.call('PEXPIREAT', KEYS[1], ARGV[5])
 redis.call('SET', KEYS[5], '\1' .. ARGV[1], 'PXAT', ARGV[5])
-for i = 6, #KEYS do
+redis.call('SET', KEYS[6], '\1' .. ARGV[1], 'PXAT', ARGV[5])
+for i = 7, #KEYS do
 	redis.call('SET', KEYS[i], '\2' .. ARGV[1], 'PXAT', ARGV[5])
 end
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
@@ -172,23 +174,26 @@ return 0
 //	ARGV: internal key, prefix
 var deleteScript = goredis.NewScript(`
 local size = redis.call('HGET', KEYS[3], ARGV[1])
-local rec = redis.call('HMGET', KEYS[1], 'm', 'r', 'u', 's')
+local rec = redis.call('HMGET', KEYS[1], 'm', 'r', 'u', 's', 'k')
 if not size and not rec[1] then
 	redis.call('ZREM', KEYS[2], ARGV[1]) -- a stale expiry entry: drop it
 	return false
 end
-local function delID(hid)
-	local k = ARGV[2] .. 'id:' .. hid
+local function delID(kind, hid)
+	local k = ARGV[2] .. kind .. hid
 	if string.sub(redis.call('GET', k) or '', 2) == ARGV[1] then
 		redis.call('DEL', k)
 	end
 end
 if rec[1] then
 	if rec[4] then
-		delID(rec[4])
+		delID('id:', rec[4])
+	end
+	if rec[5] then
+		delID('skey:', rec[5])
 	end
 	for line in string.gmatch(rec[2] or '', '[^\n]+') do
-		delID(string.match(line, '^[^ ]+'))
+		delID('id:', string.match(line, '^[^ ]+'))
 	end
 	redis.call('DEL', KEYS[1])
 end

@@ -88,6 +88,46 @@ func TestRecords(t *testing.T, open func(t *testing.T) storage.Records) {
 			t.Fatalf("failed AddRecipients changed the record: %d recipients", len(got.Recipients))
 		}
 	})
+	t.Run("SenderKey", func(t *testing.T) {
+		// A sender key names one chunk while its record lives: a second
+		// Create with it fails, and BySenderKey finds the first.
+		r := open(t)
+		rec := NewRecord(1000, 2, time.Hour)
+		if err := r.Create(ctx, rec, 0); err != nil {
+			t.Fatal(err)
+		}
+		again := NewRecord(1000, 2, time.Hour)
+		again.SenderKey = rec.SenderKey
+		if err := r.Create(ctx, again, 0); !errors.Is(err, storage.ErrExists) {
+			t.Fatalf("Create with a taken sender key: %v", err)
+		}
+		if _, _, err := r.Lookup(ctx, again.SenderID); !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("the refused Create left its sender ID: %v", err)
+		}
+		got, err := r.BySenderKey(ctx, rec.SenderKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		assertEqual(t, got, rec)
+		if _, err := r.BySenderKey(ctx, pubKey()); !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("BySenderKey of an unknown key: %v", err)
+		}
+		if u, _ := r.Usage(ctx); u.Chunks != 1 || u.Bytes != 1000 {
+			t.Fatalf("usage after a refused Create: %+v", u)
+		}
+		if _, err := r.Delete(ctx, rec.Key); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.BySenderKey(ctx, rec.SenderKey); !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("BySenderKey after Delete: %v", err)
+		}
+		if err := r.Create(ctx, again, 0); err != nil {
+			t.Fatalf("Create with the sender key of a deleted record: %v", err)
+		}
+		if got, err := r.BySenderKey(ctx, rec.SenderKey); err != nil || got.Key != again.Key {
+			t.Fatalf("BySenderKey after the key was used again: %+v, %v", got, err)
+		}
+	})
 	t.Run("CreateUploaded", func(t *testing.T) {
 		// A record created with its body already stored (one commit for
 		// create and upload) is uploaded from the start.
