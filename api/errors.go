@@ -30,6 +30,7 @@ const (
 	CodeInternal    = "INTERNAL"
 	CodeNotFound    = "NOT_FOUND"
 	CodeBlocked     = "BLOCKED" // with HTTP 451 and the signed record; see blocked.go
+	CodeKeyInUse    = "KEY_IN_USE"
 	// Admin API only.
 	CodeNotBlocked     = "NOT_BLOCKED"
 	CodeAlreadyBlocked = "ALREADY_BLOCKED"
@@ -65,6 +66,8 @@ func statusOf(err error) (int, string) {
 		return http.StatusInsufficientStorage, CodeFull
 	case errors.Is(err, server.ErrCorrupt):
 		return http.StatusInternalServerError, CodeCorrupt
+	case errors.Is(err, server.ErrKeyInUse):
+		return http.StatusConflict, CodeKeyInUse
 	case errors.Is(err, server.ErrUnknownChunk):
 		return http.StatusNotFound, CodeNotFound
 	case errors.Is(err, server.ErrNotBlocked):
@@ -130,6 +133,7 @@ var codeText = map[string]string{
 	CodeFull:        "the server's disk is full or read-only; try later or another server (STORAGE_FULL)",
 	CodeInternal:    "the server had an internal error (INTERNAL)",
 	CodeBlocked:     "the server's operator blocked the chunk (BLOCKED)",
+	CodeKeyInUse:    "the sender key names another chunk on this server; use a new one (KEY_IN_USE)",
 }
 
 func parseRetryAfter(v string) time.Duration {

@@ -37,7 +37,7 @@ func NewHTTPServer(handler http.Handler, id *identity.Identity, o ServerOptions)
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    MaxHeaderBytes,
 		HTTP2: &http.HTTP2Config{
-			MaxConcurrentStreams:          o.MaxConcurrentStreams,
+			MaxConcurrentStreams: o.MaxConcurrentStreams,
 			// Receive windows bound what HTTP/2 buffers per upload before
 			// the handler reads it: with 8 MiB per stream, 64 concurrent
 			// 4 MiB uploads peaked at 356 MiB RSS, with 2 MiB at 218 MiB,

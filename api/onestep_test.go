@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -285,12 +286,20 @@ func TestCreateRetryIsIdempotent(t *testing.T) {
 	}
 	mustDownload(t, c, first.RecipientIDs[1], r2, body)
 
-	// The same sender key for another chunk: refused.
+	// A retry of an uploaded chunk does not read its body: other bytes
+	// of the same length are not even looked at.
+	garbage := make([]byte, size64K)
+	if _, err := c.CreateUploaded(bg, snd, size64K, digest, pubs(r1, r2), bytes.NewReader(garbage)); err != nil {
+		t.Fatalf("a retry whose body is not read: %v", err)
+	}
+	mustDownload(t, c, first.RecipientIDs[0], r1, body)
+
+	// The same sender key for another chunk: KEY_IN_USE (409).
 	other, otherDigest := randomChunk(size64K)
 	_, err = c.CreateUploaded(bg, snd, size64K, otherDigest, pubs(r1, r2), bytes.NewReader(other))
-	wantCode(t, err, CodeAuth)
+	wantCode(t, err, CodeKeyInUse)
 	_, err = c.CreateUploaded(bg, snd, size64K, digest, pubs(r1), bytes.NewReader(body))
-	wantCode(t, err, CodeAuth)
+	wantCode(t, err, CodeKeyInUse)
 
 	// Once the chunk is deleted the key is free again.
 	if err := c.Delete(bg, first.SenderID, snd); err != nil {
@@ -324,4 +333,108 @@ func TestCreateRetryIsIdempotent(t *testing.T) {
 	if err != nil || bytes.Equal(later.SenderID, cr.SenderID) {
 		t.Fatalf("create with the key of an expired chunk: %+v, %v", later, err)
 	}
+	if _, err := download(c, cr.RecipientIDs[0], r1, size64K); err == nil {
+		t.Fatal("the expired chunk is still served")
+	}
+}
+
+// A retry at full quota still finds its chunk: nothing new is reserved.
+func TestCreateRetryAtFullQuota(t *testing.T) {
+	ts := newTestServer(t, func(c *server.Config) { c.Quota = size64K })
+	c := ts.client()
+	body, digest := randomChunk(size64K)
+	snd, rk := newKey(), newKey()
+	first, err := c.CreateUploaded(bg, snd, size64K, digest, pubs(rk), bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := c.CreateUploaded(bg, snd, size64K, digest, pubs(rk), bytes.NewReader(body))
+	if err != nil || !bytes.Equal(again.SenderID, first.SenderID) {
+		t.Fatalf("a retry with the quota spent: %+v, %v", again, err)
+	}
+	_, err = c.CreateUploaded(bg, newKey(), size64K, digest, pubs(rk), bytes.NewReader(body))
+	wantCode(t, err, CodeQuota)
+}
+
+// slowPutStore holds the first Put's body until released and reports when
+// that Put has returned.
+type slowPutStore struct {
+	storage.Store
+	first   atomic.Bool
+	release chan struct{}
+	done    chan error
+}
+
+func (s *slowPutStore) Put(ctx context.Context, key string, r io.Reader, size int64) error {
+	if !s.first.CompareAndSwap(false, true) {
+		return s.Store.Put(ctx, key, r, size)
+	}
+	err := s.Store.Put(ctx, key, readerFunc(func(p []byte) (int, error) {
+		select {
+		case <-s.release:
+			return 0, errors.New("the first attempt's connection broke")
+		default:
+		}
+		return r.Read(p)
+	}), size)
+	s.done <- err
+	return err
+}
+
+// A first attempt still streaming when its retry completes the chunk, and
+// failing afterwards, must not take the chunk with it.
+func TestCreateRetryOutlivesFailingFirstAttempt(t *testing.T) {
+	sp := &slowPutStore{release: make(chan struct{}), done: make(chan error, 1)}
+	ts := &testServer{t: t, dir: t.TempDir(), cfg: server.DefaultConfig(), clock: &fakeClock{},
+		wrapStore: func(s storage.Store) storage.Store { sp.Store = s; return sp }}
+	newTestIdentity(ts)
+	ts.start("127.0.0.1:0")
+	t.Cleanup(ts.stop)
+	c := ts.client()
+	body, digest := randomChunk(256 << 10)
+	snd, rk := newKey(), newKey()
+
+	// The first attempt sends half its body and then stalls, as on a
+	// connection that died without a word.
+	stalled := make(chan struct{})
+	firstBody := io.MultiReader(bytes.NewReader(body[:len(body)/2]), readerFunc(func([]byte) (int, error) {
+		<-stalled
+		return 0, io.ErrUnexpectedEOF
+	}))
+	firstErr := make(chan error, 1)
+	go func() {
+		_, err := c.CreateUploaded(bg, snd, int64(len(body)), digest, pubs(rk), firstBody)
+		firstErr <- err
+	}()
+	// Wait (bounded) until the server holds the first attempt's record.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if u, _ := ts.svc.Usage(bg); u.Chunks == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first attempt never reached the server")
+		}
+	}
+	// The retry, on another connection, completes the same chunk.
+	c2 := ts.client()
+	cr, err := c2.CreateUploaded(bg, snd, int64(len(body)), digest, pubs(rk), bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("the retry: %v", err)
+	}
+	// Now the first attempt fails, and its handler cleans up.
+	close(sp.release)
+	close(stalled)
+	if err := <-sp.done; err == nil {
+		t.Fatal("the first attempt's body was stored")
+	}
+	if err := <-firstErr; err == nil {
+		t.Fatal("the first attempt succeeded")
+	}
+	// Its cleanup runs after its Put returned; give it a bounded moment.
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if _, err := download(c2, cr.RecipientIDs[0], rk, int64(len(body))); err != nil {
+			t.Fatalf("the chunk the retry completed is gone: %v", err)
+		}
+	}
+	mustDownload(t, c2, cr.RecipientIDs[0], rk, body)
 }

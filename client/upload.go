@@ -428,10 +428,25 @@ func (u *uploader) one(ctx context.Context, i int) error {
 	for r, seed := range it.Recipients {
 		pubs[r] = ed25519.NewKeyFromSeed(seed).Public().(ed25519.PublicKey)
 	}
+	// create runs a create with retries. Retries reuse the sender key, so
+	// the server answers a retry of a lost answer with the chunk it made.
+	// If the key names a chunk asked for differently (a resumed upload
+	// whose first attempt got further, say), a new key is made once.
+	create := func(op func() error) error {
+		err := retry(ctx, u.o.Attempts, op, onRetry)
+		var ae *api.Error
+		if errors.As(err, &ae) && ae.Code == api.CodeKeyInUse {
+			it.Sender = newSeed()
+			sender = it.senderKey()
+			u.state.update(func(st *uploadState) { st.Items[i].Sender = it.Sender })
+			err = retry(ctx, u.o.Attempts, op, onRetry)
+		}
+		return err
+	}
 	if !it.created() && len(pubs) <= maxKeysPerRequest {
 		// Create and upload in one request where the server offers it:
 		// one round trip and one signature per chunk instead of two.
-		err = retry(ctx, u.o.Attempts, func() error {
+		err = create(func() error {
 			r, err := u.body(i)
 			if err != nil {
 				return err
@@ -442,7 +457,7 @@ func (u *uploader) one(ctx context.Context, i int) error {
 			}
 			it.setCreated(created)
 			return nil
-		}, onRetry)
+		})
 		if be := u.o.blocked(err, it.Server, "upload", no, of); be != nil {
 			return be
 		}
@@ -457,14 +472,14 @@ func (u *uploader) one(ctx context.Context, i int) error {
 		// A request carries at most maxKeysPerRequest recipient keys; more
 		// are added in batches.
 		first := pubs[:min(len(pubs), maxKeysPerRequest)]
-		err = retry(ctx, u.o.Attempts, func() error {
+		err = create(func() error {
 			created, err := c.Create(ctx, sender, size, digest, first)
 			if err != nil {
 				return err
 			}
 			it.setCreated(created)
 			return nil
-		}, onRetry)
+		})
 		for rest := pubs[len(first):]; err == nil && len(rest) > 0; {
 			batch := rest[:min(len(rest), maxKeysPerRequest)]
 			err = retry(ctx, u.o.Attempts, func() error {

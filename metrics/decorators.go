@@ -108,6 +108,11 @@ func (r *Records) Create(ctx context.Context, rec *storage.Record, quota int64) 
 	return r.do("create", func() error { return r.r.Create(ctx, rec, quota) })
 }
 
+// DeleteUnuploaded implements storage.Records.
+func (r *Records) DeleteUnuploaded(ctx context.Context, key string) (*storage.Record, error) {
+	return observe(r, "delete_unuploaded", func() (*storage.Record, error) { return r.r.DeleteUnuploaded(ctx, key) })
+}
+
 // BySenderKey implements storage.Records.
 func (r *Records) BySenderKey(ctx context.Context, k ed25519.PublicKey) (*storage.Record, error) {
 	return observe(r, "by_sender_key", func() (*storage.Record, error) { return r.r.BySenderKey(ctx, k) })

@@ -31,6 +31,9 @@ var (
 	ErrFull = errors.New("chunk storage is full or read-only")
 	// ErrCorrupt: a stored body no longer matches its digest.
 	ErrCorrupt = errors.New("stored chunk is corrupt")
+	// ErrKeyInUse: a create's sender key names a live chunk asked for
+	// differently; the client makes a new sender key.
+	ErrKeyInUse = errors.New("the sender key names another chunk")
 )
 
 // storageFull reports whether err means the body store cannot take data:

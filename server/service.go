@@ -175,8 +175,11 @@ func (s *Service) CreateUploaded(ctx context.Context, req CreateRequest, a Auth,
 			return nil, err
 		}
 		if err := s.records.SetUploaded(ctx, rec.Key); err != nil {
-			// Removed by the first attempt's failure meanwhile: a
-			// further retry creates the chunk afresh.
+			if errors.Is(err, storage.ErrNotFound) {
+				// Removed by the first attempt's failure meanwhile:
+				// drop this body; a further retry makes the chunk afresh.
+				s.store.Delete(context.WithoutCancel(ctx), rec.Key)
+			}
 			return nil, unavailable(err)
 		}
 		s.metrics.Count(EventUploaded, 1)
@@ -191,8 +194,17 @@ func (s *Service) CreateUploaded(ctx context.Context, req CreateRequest, a Auth,
 	}
 	if err != nil {
 		// Whatever the request's fate, its client takes it as failed:
-		// remove the record and any body, even if the client is gone.
-		if rerr := s.remove(context.WithoutCancel(ctx), rec.Key); rerr != nil && !errors.Is(rerr, storage.ErrNotFound) {
+		// remove the record and any body, even if the client is gone;
+		// unless a retry of this request has completed the chunk
+		// meanwhile (DeleteUnuploaded keeps an uploaded record).
+		ctx := context.WithoutCancel(ctx)
+		switch _, rerr := s.records.DeleteUnuploaded(ctx, rec.Key); {
+		case rerr == nil:
+			if derr := s.store.Delete(ctx, rec.Key); derr != nil && !errors.Is(derr, storage.ErrNotFound) {
+				s.log.Warn("deleting a failed upload's body failed; the orphan sweeper will retry", "err", derr)
+			}
+		case errors.Is(rerr, storage.ErrExists), errors.Is(rerr, storage.ErrNotFound):
+		default:
 			s.log.Warn("removing a failed upload's record failed; it goes at expiry", "err", rerr)
 		}
 		return nil, err
@@ -246,7 +258,7 @@ func (s *Service) newRecord(ctx context.Context, req CreateRequest, a Auth) (*st
 // already names a live chunk asked for with the same size, digest and
 // recipient keys, the request is a retry of one whose answer was lost:
 // commitRecord returns that chunk's record instead, with retried set. A
-// sender key may name one chunk only (AUTH otherwise).
+// sender key may name one chunk only (ErrKeyInUse otherwise).
 func (s *Service) commitRecord(ctx context.Context, rec *storage.Record) (_ *storage.Record, retried bool, err error) {
 	for attempt := 0; ; attempt++ {
 		err = s.records.Create(ctx, rec, s.cfg.Quota)
@@ -256,7 +268,13 @@ func (s *Service) commitRecord(ctx context.Context, rec *storage.Record) (_ *sto
 		old, lerr := s.records.BySenderKey(ctx, rec.SenderKey)
 		switch {
 		case errors.Is(lerr, storage.ErrNotFound):
-			continue // an ID collided (or the chunk just went): try once more
+			// An ID collided (or the chunk just went): try once more
+			// with fresh IDs.
+			rec.Key, rec.SenderID = storage.NewKey(), newID()
+			for i := range rec.Recipients {
+				rec.Recipients[i].ID = newID()
+			}
+			continue
 		case lerr != nil:
 			return nil, false, unavailable(lerr)
 		case !s.now().Before(old.ExpiresAt):
@@ -266,7 +284,9 @@ func (s *Service) commitRecord(ctx context.Context, rec *storage.Record) (_ *sto
 			}
 			continue
 		case !sameChunk(old, rec):
-			return nil, false, fmt.Errorf("%w: the sender key names another chunk", ErrAuth)
+			// Asked for differently (or changed since: recipients added
+			// or acknowledged): not a retry this server can answer.
+			return nil, false, ErrKeyInUse
 		}
 		return old, true, nil
 	}

@@ -98,7 +98,8 @@ type Records interface {
 	// Create stores rec, reserving rec.Size bytes of quota. It fails with
 	// ErrQuota if the stored bytes would exceed quota (quota <= 0: no
 	// limit) and with ErrExists if rec's key, any of its IDs or its sender
-	// key is taken (a sender key names one chunk while its record lives).
+	// key is taken (a sender key names one chunk while its record lives);
+	// ErrExists comes first, whatever the quota.
 	Create(ctx context.Context, rec *Record, quota int64) error
 	// BySenderKey returns the record created with sender key k, for a
 	// create that is retried after its answer was lost; ErrNotFound if
@@ -123,6 +124,10 @@ type Records interface {
 	// Delete removes the record with key and all its IDs and releases its
 	// quota; it returns the removed record, or ErrNotFound.
 	Delete(ctx context.Context, key string) (*Record, error)
+	// DeleteUnuploaded is Delete for a record whose body is not marked
+	// uploaded; ErrExists (and nothing removed) if it is. It undoes a
+	// failed upload without undoing a retry that completed the same chunk.
+	DeleteUnuploaded(ctx context.Context, key string) (*Record, error)
 	// Expired returns up to limit records with ExpiresAt <= now.
 	Expired(ctx context.Context, now time.Time, limit int) ([]*Record, error)
 	// Has reports whether a record with key exists.

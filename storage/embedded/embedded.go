@@ -183,9 +183,8 @@ func get(tx *bolt.Tx, key string) (*storage.Record, error) {
 // Create implements storage.Records.
 func (r *Records) Create(ctx context.Context, rec *storage.Record, quota int64) error {
 	return r.db.Batch(func(tx *bolt.Tx) error {
-		if quota > 0 && usage(tx).Bytes+rec.Size > quota {
-			return storage.ErrQuota
-		}
+		// Existence first: a retried create of a live chunk is ErrExists
+		// (the caller finds that chunk) even when the quota is spent.
 		ids, skeys := tx.Bucket(bucketIDs), tx.Bucket(bucketSenderKeys)
 		if tx.Bucket(bucketChunks).Get([]byte(rec.Key)) != nil || ids.Get(rec.SenderID) != nil || skeys.Get(rec.SenderKey) != nil {
 			return storage.ErrExists
@@ -194,6 +193,9 @@ func (r *Records) Create(ctx context.Context, rec *storage.Record, quota int64) 
 			if ids.Get(rc.ID) != nil {
 				return storage.ErrExists
 			}
+		}
+		if quota > 0 && usage(tx).Bytes+rec.Size > quota {
+			return storage.ErrQuota
 		}
 		if err := ids.Put(rec.SenderID, idValue(storage.RoleSender, rec.Key)); err != nil {
 			return err
@@ -369,11 +371,24 @@ func putDisk(tx *bolt.Tx, key string, d *diskRecord) error {
 
 // Delete implements storage.Records.
 func (r *Records) Delete(ctx context.Context, key string) (*storage.Record, error) {
+	return r.delete(key, false)
+}
+
+// DeleteUnuploaded implements storage.Records.
+func (r *Records) DeleteUnuploaded(ctx context.Context, key string) (*storage.Record, error) {
+	return r.delete(key, true)
+}
+
+func (r *Records) delete(key string, onlyUnuploaded bool) (*storage.Record, error) {
 	var out *storage.Record
 	err := r.db.Batch(func(tx *bolt.Tx) error {
+		out = nil // Batch may run the function again
 		rec, err := get(tx, key)
 		if err != nil {
 			return err
+		}
+		if onlyUnuploaded && rec.Uploaded {
+			return storage.ErrExists
 		}
 		ids := tx.Bucket(bucketIDs)
 		if err := ids.Delete(rec.SenderID); err != nil {

@@ -177,15 +177,15 @@ func (r *Records) Create(ctx context.Context, rec *storage.Record, quota int64) 
 	deadline = deadline.Add(ttlGrace)
 	n, err := createScript.Run(ctx, r.client, keys,
 		rec.Key, rec.Size, quota, expiryScore(rec.ExpiresAt), deadline.UnixMilli(),
-		m, lines.String(), senderHID, uploadedFlag(rec.Uploaded), senderHK).Int()
+		m, lines.String(), senderHID, luaBool(rec.Uploaded), senderHK).Int()
 	if err != nil {
 		return translate("create", err)
 	}
 	return status(n)
 }
 
-func uploadedFlag(u bool) string {
-	if u {
+func luaBool(b bool) string {
+	if b {
 		return "1"
 	}
 	return "0"
@@ -295,12 +295,25 @@ func (r *Records) MarkDownloaded(ctx context.Context, key string, id []byte) (bo
 // Delete implements storage.Records. For a record whose chunk key has
 // expired by TTL it returns the partial record (see doc.go).
 func (r *Records) Delete(ctx context.Context, key string) (*storage.Record, error) {
+	return r.delete(ctx, key, false)
+}
+
+// DeleteUnuploaded implements storage.Records.
+func (r *Records) DeleteUnuploaded(ctx context.Context, key string) (*storage.Record, error) {
+	return r.delete(ctx, key, true)
+}
+
+func (r *Records) delete(ctx context.Context, key string, onlyUnuploaded bool) (*storage.Record, error) {
 	if !storage.ValidKey(key) {
 		return nil, storage.ErrNotFound
 	}
-	v, err := deleteScript.Run(ctx, r.client, []string{r.chunkKey(key), r.expiry, r.sizes, r.usage}, key, r.prefix).StringSlice()
+	v, err := deleteScript.Run(ctx, r.client, []string{r.chunkKey(key), r.expiry, r.sizes, r.usage}, key, r.prefix,
+		luaBool(onlyUnuploaded)).StringSlice()
 	if err != nil {
 		return nil, translate("delete", err)
+	}
+	if len(v) == 1 && v[0] == "uploaded" {
+		return nil, storage.ErrExists
 	}
 	if len(v) != 5 {
 		return nil, errors.New("redis records: unexpected answer from delete")

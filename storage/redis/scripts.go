@@ -25,9 +25,6 @@ const (
 //	      hashed sender key
 var createScript = goredis.NewScript(`
 local size, quota = tonumber(ARGV[2]), tonumber(ARGV[3])
-if quota > 0 and tonumber(redis.call('HGET', KEYS[4], 'bytes') or '0') + size > quota then
-	return 3
-end
 if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('HEXISTS', KEYS[3], ARGV[1]) == 1 then
 	return 2
 end
@@ -37,6 +34,9 @@ for i = 5, #KEYS do
 		return 2
 	end
 	seen[KEYS[i]] = true
+end
+if quota > 0 and tonumber(redis.call('HGET', KEYS[4], 'bytes') or '0') + size > quota then
+	return 3
 end
 redis.call('HSET', KEYS[1], 'm', ARGV[6], 'r', ARGV[7], 'u', ARGV[9], 's', ARGV[8], 't', ARGV[5], 'k', ARGV[10])
 redis.call('PEXPIREAT', KEYS[1], ARGV[5])
@@ -168,16 +168,20 @@ return 0
 // deleteScript removes a record, its ID keys and its bookkeeping, and
 // releases its quota (once: only while its sizes entry exists). It answers
 // nil if there is no record, else {meta, recipients, uploaded, size, expiry
-// score}, with meta empty if the chunk key had already expired by TTL.
+// score}, with meta empty if the chunk key had already expired by TTL; with
+// ARGV[3] "1" it keeps an uploaded record and answers {"uploaded"}.
 //
 //	KEYS: chunk, expiry, sizes, usage
-//	ARGV: internal key, prefix
+//	ARGV: internal key, prefix, only if not uploaded ("0" or "1")
 var deleteScript = goredis.NewScript(`
 local size = redis.call('HGET', KEYS[3], ARGV[1])
 local rec = redis.call('HMGET', KEYS[1], 'm', 'r', 'u', 's', 'k')
 if not size and not rec[1] then
 	redis.call('ZREM', KEYS[2], ARGV[1]) -- a stale expiry entry: drop it
 	return false
+end
+if ARGV[3] == '1' and rec[3] == '1' then
+	return {'uploaded'} -- DeleteUnuploaded of an uploaded record: keep it
 end
 local function delID(kind, hid)
 	local k = ARGV[2] .. kind .. hid

@@ -128,6 +128,45 @@ func TestRecords(t *testing.T, open func(t *testing.T) storage.Records) {
 			t.Fatalf("BySenderKey after the key was used again: %+v, %v", got, err)
 		}
 	})
+	t.Run("DeleteUnuploaded", func(t *testing.T) {
+		r := open(t)
+		up := NewRecord(1000, 1, time.Hour)
+		up.Uploaded = true
+		not := NewRecord(500, 1, time.Hour)
+		for _, rec := range []*storage.Record{up, not} {
+			if err := r.Create(ctx, rec, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := r.DeleteUnuploaded(ctx, up.Key); !errors.Is(err, storage.ErrExists) {
+			t.Fatalf("DeleteUnuploaded of an uploaded record: %v", err)
+		}
+		if got, _, err := r.Lookup(ctx, up.Recipients[0].ID); err != nil || !got.Uploaded {
+			t.Fatalf("the uploaded record after DeleteUnuploaded: %+v, %v", got, err)
+		}
+		if del, err := r.DeleteUnuploaded(ctx, not.Key); err != nil || del.Key != not.Key {
+			t.Fatalf("DeleteUnuploaded: %+v, %v", del, err)
+		}
+		if _, _, err := r.Lookup(ctx, not.SenderID); !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("the deleted record still resolves: %v", err)
+		}
+		if _, err := r.BySenderKey(ctx, not.SenderKey); !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("the deleted record's sender key still resolves: %v", err)
+		}
+		if _, err := r.DeleteUnuploaded(ctx, not.Key); !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("second DeleteUnuploaded: %v", err)
+		}
+		if u, _ := r.Usage(ctx); u.Chunks != 1 || u.Bytes != 1000 {
+			t.Fatalf("usage: %+v", u)
+		}
+		// A live chunk's sender key is ErrExists even with the quota spent
+		// (a retried create must find its chunk, not QUOTA).
+		again := NewRecord(1000, 1, time.Hour)
+		again.SenderKey = up.SenderKey
+		if err := r.Create(ctx, again, 1000); !errors.Is(err, storage.ErrExists) {
+			t.Fatalf("Create with a taken sender key and the quota spent: %v", err)
+		}
+	})
 	t.Run("CreateUploaded", func(t *testing.T) {
 		// A record created with its body already stored (one commit for
 		// create and upload) is uploaded from the start.
