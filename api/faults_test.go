@@ -41,11 +41,7 @@ func TestDiskFullOrReadOnly(t *testing.T) {
 	for _, errno := range []syscall.Errno{syscall.ENOSPC, syscall.EROFS} {
 		t.Run(errno.Error(), func(t *testing.T) {
 			fs := &fullStore{errno: errno}
-			ts := &testServer{t: t, dir: t.TempDir(), cfg: server.DefaultConfig(), clock: &fakeClock{},
-				wrapStore: func(s storage.Store) storage.Store { fs.Store = s; return fs }}
-			newTestIdentity(ts)
-			ts.start("127.0.0.1:0")
-			t.Cleanup(ts.stop)
+			ts := newWrappedServer(t, func(s storage.Store) storage.Store { fs.Store = s; return fs })
 			c := ts.client()
 			body, digest := randomChunk(256 << 10)
 			snd, rk := newKey(), newKey()

@@ -74,6 +74,17 @@ func newTestServer(t *testing.T, mod func(*server.Config)) *testServer {
 	return ts
 }
 
+// newWrappedServer is newTestServer (default configuration) with the body
+// store wrapped, for fault injection.
+func newWrappedServer(t *testing.T, wrap func(storage.Store) storage.Store) *testServer {
+	t.Helper()
+	ts := &testServer{t: t, dir: t.TempDir(), cfg: server.DefaultConfig(), clock: &fakeClock{}, wrapStore: wrap}
+	newTestIdentity(ts)
+	ts.start("127.0.0.1:0")
+	t.Cleanup(ts.stop)
+	return ts
+}
+
 func (ts *testServer) start(listen string) {
 	t := ts.t
 	var err error

@@ -204,11 +204,7 @@ func TestCreateUploadedFallback(t *testing.T) {
 // no body left, the IDs unknown.
 func TestCreateUploadedFailureRemovesRecord(t *testing.T) {
 	fs := &fullStore{errno: syscall.ENOSPC}
-	ts := &testServer{t: t, dir: t.TempDir(), cfg: server.DefaultConfig(), clock: &fakeClock{},
-		wrapStore: func(s storage.Store) storage.Store { fs.Store = s; return fs }}
-	newTestIdentity(ts)
-	ts.start("127.0.0.1:0")
-	t.Cleanup(ts.stop)
+	ts := newWrappedServer(t, func(s storage.Store) storage.Store { fs.Store = s; return fs })
 	c := ts.client()
 	body, digest := randomChunk(256 << 10)
 	empty := func(what string) {
@@ -385,11 +381,7 @@ func (s *slowPutStore) Put(ctx context.Context, key string, r io.Reader, size in
 // failing afterwards, must not take the chunk with it.
 func TestCreateRetryOutlivesFailingFirstAttempt(t *testing.T) {
 	sp := &slowPutStore{release: make(chan struct{}), done: make(chan error, 1)}
-	ts := &testServer{t: t, dir: t.TempDir(), cfg: server.DefaultConfig(), clock: &fakeClock{},
-		wrapStore: func(s storage.Store) storage.Store { sp.Store = s; return sp }}
-	newTestIdentity(ts)
-	ts.start("127.0.0.1:0")
-	t.Cleanup(ts.stop)
+	ts := newWrappedServer(t, func(s storage.Store) storage.Store { sp.Store = s; return sp })
 	c := ts.client()
 	body, digest := randomChunk(256 << 10)
 	snd, rk := newKey(), newKey()
