@@ -79,15 +79,26 @@ func (h *Handler) Routes() chi.Router {
 	}
 	r.Use(cors) // for the download page: web.go
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		h.drain(w, r)
 		writeJSON(w, http.StatusNotFound, ErrorResponse{Error: CodeNotFound})
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		h.drain(w, r)
 		writeJSON(w, http.StatusMethodNotAllowed, ErrorResponse{Error: CodeSyntax})
 	})
 	r.Mount("/v1/chunks", h.chunkRoutes())
 	h.mountWeb(r)
 	r.Mount("/", h.healthRoutes())
 	return r
+}
+
+// drain reads what is left of a small request body (at most MaxJSONBody,
+// within the request timeout) before a refusal is answered. A body that
+// contradicts its Content-Length then always ends in the HTTP/2 stream
+// error PROTOCOL_ERROR (RFC 9113 §8.1.1) instead of racing the answer.
+func (h *Handler) drain(w http.ResponseWriter, r *http.Request) {
+	setDeadlines(w, h.opts.RequestTimeout)
+	io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, MaxJSONBody))
 }
 
 // requestID tags each request with a random ID (never a chunk ID) for
