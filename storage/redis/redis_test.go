@@ -90,7 +90,7 @@ func TestTwoReplicas(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	const quota = 5000
+	const quota = 20000 // reached within the 960 creates, with hundreds succeeding first
 	var (
 		mu      sync.Mutex
 		kept    []*storage.Record
