@@ -102,8 +102,8 @@ func clientRun(ctx context.Context, bin string, args []string, op string, size i
 		tick := time.NewTicker(20 * time.Millisecond)
 		defer tick.Stop()
 		for {
-			if kb := readVmHWM(cmd.Process.Pid); kb > hwm.Load() {
-				hwm.Store(kb)
+			if peak, err := procPeakRSS(cmd.Process.Pid); err == nil && peak > hwm.Load() {
+				hwm.Store(peak)
 			}
 			select {
 			case <-stop:
@@ -124,7 +124,7 @@ func clientRun(ctx context.Context, bin string, args []string, op string, size i
 	if ru != nil {
 		cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 		rw.CPUPerGB = cpu.Seconds() / (float64(size) / 1e9)
-		rw.PeakRSSMiB = float64(hwm.Load()) / 1024 // KiB
+		rw.PeakRSSMiB = float64(hwm.Load()) / (1 << 20)
 	}
 	rw.Note = fmt.Sprintf("%.1fs", el.Seconds())
 	return rw, nil
@@ -165,20 +165,4 @@ func fileSum(path string) ([32]byte, error) {
 	var sum [32]byte
 	h.Sum(sum[:0])
 	return sum, nil
-}
-
-// readVmHWM returns a process's peak resident set size in KiB, or 0.
-func readVmHWM(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			var kb int64
-			fmt.Sscanf(strings.TrimSpace(v), "%d", &kb)
-			return kb
-		}
-	}
-	return 0
 }

@@ -40,22 +40,46 @@ func procCPU(pid int) (time.Duration, error) {
 
 // procPeakRSS returns VmHWM, the peak resident set size, in bytes.
 func procPeakRSS(pid int) (int64, error) {
+	m, err := procMemory(pid)
+	return m.hwm, err
+}
+
+// procMem is a process's resident memory, in bytes.
+type procMem struct {
+	rss, hwm, anon, file int64 // VmRSS, VmHWM, RssAnon, RssFile
+}
+
+// procMemory reads a process's resident memory from /proc/PID/status.
+func procMemory(pid int) (procMem, error) {
+	var m procMem
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, err
+		return m, err
 	}
 	defer f.Close()
+	fields := map[string]*int64{"VmRSS": &m.rss, "VmHWM": &m.hwm, "RssAnon": &m.anon, "RssFile": &m.file}
+	found := 0
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("malformed VmHWM %q", v)
-			}
-			return kb << 10, nil
+		k, v, _ := strings.Cut(sc.Text(), ":")
+		dst, ok := fields[k]
+		if !ok {
+			continue
 		}
+		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		if err != nil {
+			return m, fmt.Errorf("malformed %s %q in /proc/%d/status", k, v, pid)
+		}
+		*dst = kb << 10
+		found++
 	}
-	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
+	if err := sc.Err(); err != nil {
+		return m, err
+	}
+	if found != len(fields) {
+		return m, fmt.Errorf("/proc/%d/status lacks one of VmRSS, VmHWM, RssAnon, RssFile", pid)
+	}
+	return m, nil
 }
 
 // resetPeakRSS sets a process's VmHWM back to its current RSS, so that the

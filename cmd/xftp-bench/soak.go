@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/ed25519"
@@ -12,7 +11,6 @@ import (
 	"io"
 	"os"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -280,44 +278,6 @@ func readProc(pid int, s *soakCounters) (procReading, error) {
 	}
 	r.fds = len(fds)
 	return r, nil
-}
-
-// procMem is a process's resident memory, in bytes.
-type procMem struct {
-	rss, hwm, anon, file int64 // VmRSS, VmHWM, RssAnon, RssFile
-}
-
-// procMemory reads a process's resident memory from /proc/PID/status.
-func procMemory(pid int) (procMem, error) {
-	var m procMem
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return m, err
-	}
-	defer f.Close()
-	fields := map[string]*int64{"VmRSS": &m.rss, "VmHWM": &m.hwm, "RssAnon": &m.anon, "RssFile": &m.file}
-	found := 0
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, _ := strings.Cut(sc.Text(), ":")
-		dst, ok := fields[k]
-		if !ok {
-			continue
-		}
-		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-		if err != nil {
-			return m, fmt.Errorf("malformed %s %q in /proc/%d/status", k, v, pid)
-		}
-		*dst = kb << 10
-		found++
-	}
-	if err := sc.Err(); err != nil {
-		return m, err
-	}
-	if found != len(fields) {
-		return m, fmt.Errorf("/proc/%d/status lacks one of VmRSS, VmHWM, RssAnon, RssFile", pid)
-	}
-	return m, nil
 }
 
 func newSoakSample(prev, cur procReading, t0 time.Time) soakSample {
