@@ -112,6 +112,13 @@ func (c *AdminClient) Unblock(ctx context.Context, ref []byte) (*AdminCase, erro
 
 // List returns one page of blocked keys.
 func (c *AdminClient) List(ctx context.Context, cursor string, limit int) (*AdminList, error) {
+	var out AdminList
+	return &out, c.do(ctx, http.MethodGet, pagePath("/admin/v1/blocks", cursor, limit), nil, &out)
+}
+
+// pagePath is path with the query of a list page: its cursor and limit,
+// each if set.
+func pagePath(path, cursor string, limit int) string {
 	q := url.Values{}
 	if cursor != "" {
 		q.Set("cursor", cursor)
@@ -119,10 +126,8 @@ func (c *AdminClient) List(ctx context.Context, cursor string, limit int) (*Admi
 	if limit > 0 {
 		q.Set("limit", strconv.Itoa(limit))
 	}
-	path := "/admin/v1/blocks"
 	if len(q) > 0 {
 		path += "?" + q.Encode()
 	}
-	var out AdminList
-	return &out, c.do(ctx, http.MethodGet, path, nil, &out)
+	return path
 }

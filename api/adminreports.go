@@ -5,8 +5,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
-	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -176,19 +174,8 @@ func (h *AdminHandler) appeal(w http.ResponseWriter, r *http.Request) {
 
 // ListReports returns one page of open abuse reports, oldest first.
 func (c *AdminClient) ListReports(ctx context.Context, cursor string, limit int) (*AdminReportList, error) {
-	q := url.Values{}
-	if cursor != "" {
-		q.Set("cursor", cursor)
-	}
-	if limit > 0 {
-		q.Set("limit", strconv.Itoa(limit))
-	}
-	path := "/admin/v1/reports"
-	if len(q) > 0 {
-		path += "?" + q.Encode()
-	}
 	var out AdminReportList
-	return &out, c.do(ctx, http.MethodGet, path, nil, &out)
+	return &out, c.do(ctx, http.MethodGet, pagePath("/admin/v1/reports", cursor, limit), nil, &out)
 }
 
 // GetReport returns one report.
