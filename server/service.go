@@ -167,51 +167,40 @@ func (s *Service) CreateUploaded(ctx context.Context, req CreateRequest, a Auth,
 		return nil, err
 	case retried && rec.Uploaded:
 		return created(rec), nil // the body is not read
-	case retried:
-		// The first attempt's body never arrived whole (or is arriving
-		// still): this one completes the same chunk, as Upload would.
-		// Its record is the first attempt's, so a failure here leaves it.
-		if err := s.storeBody(ctx, rec, body); err != nil {
-			return nil, err
+	}
+	// A retry whose first attempt's body never arrived whole (or is
+	// arriving still) completes the same chunk, as Upload would.
+	if err := s.commitBody(ctx, rec, body); err != nil {
+		if !retried {
+			// Whatever the request's fate, its client takes it as
+			// failed: remove the record and any body, even if the
+			// client is gone. A retry leaves the record: it is the
+			// first attempt's.
+			s.undoCreate(context.WithoutCancel(ctx), rec.Key)
 		}
-		if err := s.records.SetUploaded(ctx, rec.Key); err != nil {
-			if errors.Is(err, storage.ErrNotFound) {
-				// Removed by the first attempt's failure meanwhile:
-				// drop this body; a further retry makes the chunk afresh.
-				s.store.Delete(context.WithoutCancel(ctx), rec.Key)
-			}
+		if errors.Is(err, errRecordGone) {
+			// Removed meanwhile (by a first attempt's clean-up, say):
+			// a further retry makes the chunk afresh.
 			return nil, unavailable(err)
-		}
-		s.metrics.Count(EventUploaded, 1)
-		s.metrics.Bytes(EventUploaded, rec.Size)
-		return created(rec), nil
-	}
-	err = s.storeBody(ctx, rec, body)
-	if err == nil {
-		if err = s.records.SetUploaded(ctx, rec.Key); err != nil {
-			err = unavailable(err)
-		}
-	}
-	if err != nil {
-		// Whatever the request's fate, its client takes it as failed:
-		// remove the record and any body, even if the client is gone;
-		// unless a retry of this request has completed the chunk
-		// meanwhile (DeleteUnuploaded keeps an uploaded record).
-		ctx := context.WithoutCancel(ctx)
-		switch _, rerr := s.records.DeleteUnuploaded(ctx, rec.Key); {
-		case rerr == nil:
-			if derr := s.store.Delete(ctx, rec.Key); derr != nil && !errors.Is(derr, storage.ErrNotFound) {
-				s.log.Warn("deleting a failed upload's body failed; the orphan sweeper will retry", "err", derr)
-			}
-		case errors.Is(rerr, storage.ErrExists), errors.Is(rerr, storage.ErrNotFound):
-		default:
-			s.log.Warn("removing a failed upload's record failed; it goes at expiry", "err", rerr)
 		}
 		return nil, err
 	}
-	s.metrics.Count(EventUploaded, 1)
-	s.metrics.Bytes(EventUploaded, rec.Size)
 	return created(rec), nil
+}
+
+// undoCreate removes the record of a failed create-and-upload and its
+// body, unless a retry of the same request has completed the chunk
+// meanwhile (DeleteUnuploaded keeps an uploaded record).
+func (s *Service) undoCreate(ctx context.Context, key string) {
+	switch _, err := s.records.DeleteUnuploaded(ctx, key); {
+	case err == nil:
+		if err := s.store.Delete(ctx, key); err != nil && !errors.Is(err, storage.ErrNotFound) {
+			s.log.Warn("deleting a failed upload's body failed; the orphan sweeper will retry", "err", err)
+		}
+	case errors.Is(err, storage.ErrExists), errors.Is(err, storage.ErrNotFound):
+	default:
+		s.log.Warn("removing a failed upload's record failed; it goes at expiry", "err", err)
+	}
 }
 
 // newRecord checks a create request, in the order of docs/PROTOCOL.md §5.1
@@ -349,14 +338,28 @@ func (s *Service) Upload(ctx context.Context, senderID []byte, a Auth, body io.R
 	if length != rec.Size {
 		return ErrSize
 	}
+	if err := s.commitBody(ctx, rec, body); err != nil {
+		if errors.Is(err, errRecordGone) {
+			return ErrAuth // deleted or expired while uploading
+		}
+		return err
+	}
+	return nil
+}
+
+// errRecordGone: a chunk's record went while its body was being stored;
+// commitBody dropped the body again.
+var errRecordGone = errors.New("the chunk's record went while its body was stored")
+
+// commitBody stores rec's body (storeBody) and marks the record uploaded.
+func (s *Service) commitBody(ctx context.Context, rec *storage.Record, body io.Reader) error {
 	if err := s.storeBody(ctx, rec, body); err != nil {
 		return err
 	}
 	switch err := s.records.SetUploaded(ctx, rec.Key); {
 	case errors.Is(err, storage.ErrNotFound):
-		// Deleted or expired while uploading: drop the body again.
 		s.store.Delete(context.WithoutCancel(ctx), rec.Key)
-		return ErrAuth
+		return errRecordGone
 	case err != nil:
 		// The body stays as an orphan until the record says otherwise;
 		// the client retries, or the orphan sweeper removes it.
