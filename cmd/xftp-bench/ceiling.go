@@ -23,7 +23,8 @@ import (
 
 // The ceiling is a bare HTTP/2 TLS server built by api.NewHTTPServer, so
 // with exactly xftpd's listener settings, that discards uploads and serves
-// downloads from memory. It runs in its own process (this binary, started
+// downloads from memory. The same process serves the "minimum" cells
+// (minimum.go). It runs in its own process (this binary, started
 // with roleEnv=ceiling) so that its CPU time and RSS are measured the same
 // way as xftpd's.
 
@@ -67,6 +68,11 @@ func runCeilingServer() error {
 			size -= n
 		}
 	})
+	minimum, err := newMinimumServer(id, src, dir, &bufs)
+	if err != nil {
+		return err
+	}
+	minimum.register(mux)
 	srv, err := api.NewHTTPServer(mux, id, api.ServerOptions{})
 	if err != nil {
 		return err
@@ -136,16 +142,7 @@ func ceilingOps(base string, op string, data []byte, workers int, shared bool) (
 					return 0, err
 				}
 				req.Header.Set("Content-Type", "application/octet-stream")
-				resp, err := hc.Do(req)
-				if err != nil {
-					return 0, err
-				}
-				defer resp.Body.Close()
-				io.Copy(io.Discard, resp.Body)
-				if resp.StatusCode != http.StatusOK {
-					return 0, fmt.Errorf("ceiling upload: %s", resp.Status)
-				}
-				return size, nil
+				return size, send(hc, req, "ceiling upload")
 			})
 		case "download":
 			url := base + "/down?size=" + strconv.FormatInt(size, 10)
@@ -175,4 +172,18 @@ func ceilingOps(base string, op string, data []byte, workers int, shared bool) (
 			c.CloseIdleConnections()
 		}
 	}
+}
+
+// send sends req and reads the answer, which must be 200.
+func send(hc *http.Client, req *http.Request, what string) error {
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", what, resp.Status)
+	}
+	return nil
 }

@@ -65,14 +65,14 @@ func TestQuickRun(t *testing.T) {
 		}
 	}
 	// 2 ops x 1 size x 1 concurrency, and an upload and a download of the file.
-	for sec, n := range map[string]int{"ceiling": 2, "xftpd-disk": 2, "file": 2} {
+	for sec, n := range map[string]int{"ceiling": 2, "minimum": 2, "xftpd-disk": 2, "file": 2} {
 		if got[sec] != n {
 			t.Errorf("%s: %d measured rows, want %d", sec, got[sec], n)
 		}
 	}
 	for _, r := range rep.Rows {
-		if r.Section == "xftpd-disk" && r.Ratio == 0 {
-			t.Errorf("xftpd-disk %s has no ratio to the ceiling", r.Op)
+		if (r.Section == "xftpd-disk" || r.Section == "minimum") && r.Ratio == 0 {
+			t.Errorf("%s %s has no ratio to the ceiling", r.Section, r.Op)
 		}
 	}
 }

@@ -124,11 +124,17 @@ func run(ctx context.Context, cfg *config, out, logw io.Writer) error {
 				r, err := runLoad(ctx, spec, ceiling.pid(), ops)
 				closeAll()
 				c := newRow("ceiling", op, size, n, r, err)
+				m := minimumCell(ctx, spec, ceiling.pid(), base, op, p, n, cfg.Shared)
 				x := xftpdCell(ctx, cfg, dir, spec, op, p, n, backendConfig{}, "xftpd-disk")
+				relate(&m, c, "ceiling")
 				relate(&x, c, "ceiling")
-				rep.Rows = append(rep.Rows, c, x)
-				logf("%s", shortLine(c))
-				logf("%s", shortLine(x))
+				if x.Err == "" && m.Err == "" && m.MBps > 0 {
+					x.Note = fmt.Sprintf("%.2f of minimum", x.MBps/m.MBps)
+				}
+				rep.Rows = append(rep.Rows, c, m, x)
+				for _, r := range []row{c, m, x} {
+					logf("%s", shortLine(r))
+				}
 			}
 		}
 	}
@@ -221,6 +227,19 @@ func xftpdCell(ctx context.Context, cfg *config, dir string, spec loadSpec, op s
 		err = fmt.Errorf("%w (server log: %s)", err, srv.tail())
 	}
 	return newRow(section, op, size, n, r, err)
+}
+
+// minimumCell measures the minimum work (minimum.go) on the ceiling's
+// process, whose pid is pid.
+func minimumCell(ctx context.Context, spec loadSpec, pid int, base, op string, p payload, n int, shared bool) row {
+	size := int64(len(p.data))
+	ops, closeAll, err := minimumOps(ctx, base, op, p, n, shared)
+	defer closeAll()
+	if err != nil {
+		return newRow("minimum", op, size, n, loadResult{}, err)
+	}
+	r, err := runLoad(ctx, spec, pid, ops)
+	return newRow("minimum", op, size, n, r, err)
 }
 
 func readTrim(path string) string {

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"net/http"
+	"testing"
+	"time"
+)
+
+// TestMinimumDoesTheWork checks that the minimum endpoints do the work
+// they stand for: an upload with a wrong digest or signature is refused,
+// a good one is stored, and a download decrypts to the requested size.
+func TestMinimumDoesTheWork(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short mode: starts a server process")
+	}
+	ceiling, base, err := startCeiling(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ceiling.stop()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	p := newPayload(100 << 10)
+	hc := newBareClient()
+	defer hc.CloseIdleConnections()
+
+	put := func(data []byte, digest []byte, sign func(pub ed25519.PublicKey, sk ed25519.PrivateKey) []byte) int {
+		t.Helper()
+		pub, sk, _ := ed25519.GenerateKey(rand.Reader)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPut, base+"/min/up", bytes.NewReader(data))
+		req.Header.Set(minHeaderKey, minEnc.EncodeToString(pub))
+		req.Header.Set(minHeaderSignature, minEnc.EncodeToString(sign(pub, sk)))
+		req.Header.Set(minHeaderDigest, minEnc.EncodeToString(digest))
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	signDigest := func(_ ed25519.PublicKey, sk ed25519.PrivateKey) []byte { return ed25519.Sign(sk, p.digest[:]) }
+	if code := put(p.data, p.digest[:], signDigest); code != http.StatusOK {
+		t.Errorf("good upload: %d", code)
+	}
+	flipped := bytes.Clone(p.data)
+	flipped[len(flipped)/2] ^= 1
+	if code := put(flipped, p.digest[:], signDigest); code != http.StatusBadRequest {
+		t.Errorf("upload with a flipped byte: %d, want 400", code)
+	}
+	otherKey := func(ed25519.PublicKey, ed25519.PrivateKey) []byte {
+		_, sk, _ := ed25519.GenerateKey(rand.Reader)
+		return ed25519.Sign(sk, p.digest[:])
+	}
+	if code := put(p.data, p.digest[:], otherKey); code != http.StatusForbidden {
+		t.Errorf("upload signed by another key: %d, want 403", code)
+	}
+
+	for _, op := range []string{"upload", "download"} {
+		ops, closeAll, err := minimumOps(ctx, base, op, p, 2, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, o := range ops {
+			n, err := o(ctx)
+			if err != nil || n != int64(len(p.data)) {
+				t.Errorf("%s op %d: %d bytes, %v", op, i, n, err)
+			}
+		}
+		closeAll()
+	}
+}
