@@ -1,4 +1,5 @@
 // Package embedded keeps chunk records in a bbolt database file: no external
-// service, one box. Writes from concurrent requests are batched into shared
-// fsynced transactions.
+// service, one box. Writes from concurrent requests share fsynced
+// transactions (group commit, group.go): a lone write commits at once, and
+// writes that arrive while a commit is in flight share the next one.
 package embedded

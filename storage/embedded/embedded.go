@@ -30,7 +30,8 @@ var (
 
 // Records is a storage.Records on bbolt.
 type Records struct {
-	db *bolt.DB
+	db    *bolt.DB
+	group *groupCommit // record writes share commits (group.go)
 }
 
 var _ storage.Records = (*Records)(nil)
@@ -57,8 +58,7 @@ func Open(path string, timeout time.Duration) (*Records, error) {
 		db.Close()
 		return nil, fmt.Errorf("opening record database: %w", err)
 	}
-	db.MaxBatchDelay = 2 * time.Millisecond
-	return &Records{db: db}, nil
+	return &Records{db: db, group: &groupCommit{db: db}}, nil
 }
 
 // DB returns the underlying database, so that other embedded stores (the
@@ -182,7 +182,7 @@ func get(tx *bolt.Tx, key string) (*storage.Record, error) {
 
 // Create implements storage.Records.
 func (r *Records) Create(ctx context.Context, rec *storage.Record, quota int64) error {
-	return r.db.Batch(func(tx *bolt.Tx) error {
+	return r.group.update(func(tx *bolt.Tx) error {
 		// Existence first: a retried create of a live chunk is ErrExists
 		// (the caller finds that chunk) even when the quota is spent.
 		ids, skeys := tx.Bucket(bucketIDs), tx.Bucket(bucketSenderKeys)
@@ -247,7 +247,7 @@ func (r *Records) Lookup(ctx context.Context, id []byte) (rec *storage.Record, r
 
 // AddRecipients implements storage.Records.
 func (r *Records) AddRecipients(ctx context.Context, key string, rs []storage.Recipient) error {
-	return r.db.Batch(func(tx *bolt.Tx) error {
+	return r.group.update(func(tx *bolt.Tx) error {
 		d, err := getDisk(tx, key)
 		if err != nil {
 			return err
@@ -270,7 +270,7 @@ func (r *Records) AddRecipients(ctx context.Context, key string, rs []storage.Re
 
 // SetUploaded implements storage.Records.
 func (r *Records) SetUploaded(ctx context.Context, key string) error {
-	return r.db.Batch(func(tx *bolt.Tx) error {
+	return r.group.update(func(tx *bolt.Tx) error {
 		d, err := getDisk(tx, key)
 		if err != nil {
 			return err
@@ -285,7 +285,7 @@ func (r *Records) SetUploaded(ctx context.Context, key string) error {
 
 // RemoveRecipient implements storage.Records.
 func (r *Records) RemoveRecipient(ctx context.Context, key string, id []byte) error {
-	return r.db.Batch(func(tx *bolt.Tx) error {
+	return r.group.update(func(tx *bolt.Tx) error {
 		d, err := getDisk(tx, key)
 		if err != nil {
 			return err
@@ -329,8 +329,8 @@ func (r *Records) MarkDownloaded(ctx context.Context, key string, id []byte) (fi
 	if err != nil || marked {
 		return false, err
 	}
-	err = r.db.Batch(func(tx *bolt.Tx) error {
-		first = false // Batch may run the function again
+	err = r.group.update(func(tx *bolt.Tx) error {
+		first = false // the function may run again (group.go)
 		d, err := getDisk(tx, key)
 		if err != nil {
 			return err
@@ -381,8 +381,8 @@ func (r *Records) DeleteUnuploaded(ctx context.Context, key string) (*storage.Re
 
 func (r *Records) delete(key string, onlyUnuploaded bool) (*storage.Record, error) {
 	var out *storage.Record
-	err := r.db.Batch(func(tx *bolt.Tx) error {
-		out = nil // Batch may run the function again
+	err := r.group.update(func(tx *bolt.Tx) error {
+		out = nil // the function may run again (group.go)
 		rec, err := get(tx, key)
 		if err != nil {
 			return err
