@@ -68,7 +68,7 @@ func runCeilingServer() error {
 			size -= n
 		}
 	})
-	minimum, err := newMinimumServer(id, src, dir, &bufs)
+	minimum, err := newMinimumServer(id, dir, &bufs)
 	if err != nil {
 		return err
 	}

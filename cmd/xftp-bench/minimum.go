@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -30,13 +31,14 @@ import (
 //   - upload: one Ed25519 verification (the request's signature), SHA-256
 //     of the body against the digest given for it, and a durable write
 //     (storage/disk: temporary file, fsync, rename, directory sync);
-//   - download: an ephemeral X25519 exchange, the identity's signature of
-//     the download key, and the body sealed for the request (STREAM,
-//     AES-256-GCM, from memory as the ceiling serves it).
+//   - download: one Ed25519 verification (the recipient's signature), an
+//     ephemeral X25519 exchange, the identity's signature of the download
+//     key, and the stored body read and sealed for the request (STREAM,
+//     AES-256-GCM).
 //
 // The client does its side of the same: a fresh sender key and a signature
-// per upload; an ephemeral key, a verification of the server's signature
-// and decryption per download. Everything else xftpd does (records and
+// per upload; a signature, an ephemeral key, a verification of the
+// server's signature and decryption per download. Everything else xftpd does (records and
 // their commits, nonces, quota, the stored checksum, the wire format) is
 // left out, so the cell bounds what any implementation of the protocol
 // could reach on this machine with these primitives, and xftpd's distance
@@ -45,7 +47,8 @@ import (
 // Headers of the minimum endpoints.
 const (
 	minHeaderKey       = "Min-Key"       // upload: sender public key; download: client X25519 key
-	minHeaderSignature = "Min-Signature" // upload: sender's signature of the digest; download: identity's of the key message
+	minHeaderSignature = "Min-Signature" // upload: sender's signature of the digest; download: recipient's of the client key, identity's of the key message
+	minHeaderRecipient = "Min-Recipient" // download: recipient public key
 	minHeaderDigest    = "Min-Digest"    // upload: SHA-256 of the body
 	minHeaderServerKey = "Min-Server-Key"
 )
@@ -55,7 +58,6 @@ var minEnc = base64.RawURLEncoding
 // minimumServer holds the handlers' state in the ceiling process.
 type minimumServer struct {
 	id    *identity.Identity
-	src   []byte // download source, as the ceiling's
 	dir   string
 	n     atomic.Int64
 	store atomic.Pointer[minimumStore]
@@ -67,8 +69,8 @@ type minimumStore struct {
 	store *disk.Store
 }
 
-func newMinimumServer(id *identity.Identity, src []byte, dir string, bufs *sync.Pool) (*minimumServer, error) {
-	m := &minimumServer{id: id, src: src, dir: dir, bufs: bufs}
+func newMinimumServer(id *identity.Identity, dir string, bufs *sync.Pool) (*minimumServer, error) {
+	m := &minimumServer{id: id, dir: dir, bufs: bufs}
 	return m, m.reset()
 }
 
@@ -124,19 +126,19 @@ func (m *minimumServer) upload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", "2")
-	w.Write([]byte("{}"))
+	w.Write([]byte(`{"key":"` + key + `"}`))
 }
 
 func (m *minimumServer) download(w http.ResponseWriter, r *http.Request) {
-	size, err := strconv.ParseInt(r.URL.Query().Get("size"), 10, 64)
-	if err != nil || size < 0 || size > int64(len(m.src)) {
-		http.Error(w, "size", http.StatusBadRequest)
+	rpub, err1 := minEnc.DecodeString(r.Header.Get(minHeaderRecipient))
+	sig, err2 := minEnc.DecodeString(r.Header.Get(minHeaderSignature))
+	clientKey, err3 := minEnc.DecodeString(r.Header.Get(minHeaderKey))
+	if err := errors.Join(err1, err2, err3); err != nil || len(rpub) != ed25519.PublicKeySize {
+		http.Error(w, "bad headers", http.StatusBadRequest)
 		return
 	}
-	clientKey, err := minEnc.DecodeString(r.Header.Get(minHeaderKey))
-	if err != nil {
-		http.Error(w, "key", http.StatusBadRequest)
+	if !ed25519.Verify(rpub, clientKey, sig) {
+		http.Error(w, "bad signature", http.StatusForbidden)
 		return
 	}
 	serverKey, c, err := dlcrypt.ServerCipher(clientKey)
@@ -144,13 +146,19 @@ func (m *minimumServer) download(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "key", http.StatusBadRequest)
 		return
 	}
+	body, size, err := m.store.Load().store.Get(r.Context(), r.URL.Query().Get("key"))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusNotFound)
+		return
+	}
+	defer body.Close()
 	w.Header().Set(minHeaderServerKey, minEnc.EncodeToString(serverKey))
 	w.Header().Set(minHeaderSignature, minEnc.EncodeToString(m.id.Sign(dlcrypt.KeyMessage(serverKey, clientKey))))
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Length", strconv.FormatInt(c.CiphertextSize(size), 10))
 	bp := m.bufs.Get().(*[]byte)
 	defer m.bufs.Put(bp)
-	io.CopyBuffer(onlyWriter{w}, stream.NewSealingReader(c, bytes.NewReader(m.src[:size]), size), *bp)
+	io.CopyBuffer(onlyWriter{w}, stream.NewSealingReader(c, body, size), *bp)
 }
 
 // onlyWriter hides ReadFrom, so that io.CopyBuffer uses the buffer.
@@ -206,6 +214,17 @@ func minimumOps(ctx context.Context, base string, op string, p payload, workers 
 	if err != nil {
 		return nil, closeAll, err
 	}
+	var keys []string
+	if op == "download" {
+		// Stored bodies to download, as xftpd's cells pre-create chunks.
+		for range min(workers, 16) {
+			k, err := minimumUpload(ctx, ctl, base, p)
+			if err != nil {
+				return nil, closeAll, err
+			}
+			keys = append(keys, k)
+		}
+	}
 	for i := range workers {
 		if i == 0 || !shared {
 			clients = append(clients, newBareClient())
@@ -214,23 +233,13 @@ func minimumOps(ctx context.Context, base string, op string, p payload, workers 
 		switch op {
 		case "upload":
 			ops = append(ops, func(ctx context.Context) (int64, error) {
-				pub, sk, err := ed25519.GenerateKey(rand.Reader)
-				if err != nil {
-					return 0, err
-				}
-				req, err := http.NewRequestWithContext(ctx, http.MethodPut, base+"/min/up", bytes.NewReader(p.data))
-				if err != nil {
-					return 0, err
-				}
-				req.Header.Set(minHeaderKey, minEnc.EncodeToString(pub))
-				req.Header.Set(minHeaderSignature, minEnc.EncodeToString(ed25519.Sign(sk, p.digest[:])))
-				req.Header.Set(minHeaderDigest, minEnc.EncodeToString(p.digest[:]))
-				req.Header.Set("Content-Type", "application/octet-stream")
-				return size, send(hc, req, "minimum upload")
+				_, err := minimumUpload(ctx, hc, base, p)
+				return size, err
 			})
 		case "download":
 			buf := make([]byte, copyBufSize)
-			url := base + "/min/down?size=" + strconv.FormatInt(size, 10)
+			url := base + "/min/down?key=" + keys[i%len(keys)]
+			rpub, rkey, _ := ed25519.GenerateKey(rand.Reader)
 			ops = append(ops, func(ctx context.Context) (int64, error) {
 				ck, err := dlcrypt.NewClientKey()
 				if err != nil {
@@ -241,6 +250,8 @@ func minimumOps(ctx context.Context, base string, op string, p payload, workers 
 					return 0, err
 				}
 				req.Header.Set(minHeaderKey, minEnc.EncodeToString(ck.Public()))
+				req.Header.Set(minHeaderRecipient, minEnc.EncodeToString(rpub))
+				req.Header.Set(minHeaderSignature, minEnc.EncodeToString(ed25519.Sign(rkey, ck.Public())))
 				resp, err := hc.Do(req)
 				if err != nil {
 					return 0, err
@@ -267,4 +278,34 @@ func minimumOps(ctx context.Context, base string, op string, p payload, workers 
 		}
 	}
 	return ops, closeAll, nil
+}
+
+// minimumUpload stores p with a fresh sender key and returns its store key.
+func minimumUpload(ctx context.Context, hc *http.Client, base string, p payload) (string, error) {
+	pub, sk, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return "", err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, base+"/min/up", bytes.NewReader(p.data))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set(minHeaderKey, minEnc.EncodeToString(pub))
+	req.Header.Set(minHeaderSignature, minEnc.EncodeToString(ed25519.Sign(sk, p.digest[:])))
+	req.Header.Set(minHeaderDigest, minEnc.EncodeToString(p.digest[:]))
+	req.Header.Set("Content-Type", "application/octet-stream")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var out struct{ Key string }
+	err = json.NewDecoder(io.LimitReader(resp.Body, 1<<10)).Decode(&out)
+	switch {
+	case resp.StatusCode != http.StatusOK:
+		return "", fmt.Errorf("minimum upload: %s", resp.Status)
+	case err != nil:
+		return "", fmt.Errorf("minimum upload: %w", err)
+	}
+	return out.Key, nil
 }

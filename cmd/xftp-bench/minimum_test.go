@@ -8,11 +8,14 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/xftp/xftp/internal/dlcrypt"
 )
 
 // TestMinimumDoesTheWork checks that the minimum endpoints do the work
 // they stand for: an upload with a wrong digest or signature is refused,
-// a good one is stored, and a download decrypts to the requested size.
+// a good one is stored, a download signed by the wrong key is refused, and
+// a good one decrypts to the stored size.
 func TestMinimumDoesTheWork(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short mode: starts a server process")
@@ -57,6 +60,26 @@ func TestMinimumDoesTheWork(t *testing.T) {
 	}
 	if code := put(p.data, p.digest[:], otherKey); code != http.StatusForbidden {
 		t.Errorf("upload signed by another key: %d, want 403", code)
+	}
+
+	key, err := minimumUpload(ctx, hc, base, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck, _ := dlcrypt.NewClientKey()
+	rpub, _, _ := ed25519.GenerateKey(rand.Reader)
+	_, other, _ := ed25519.GenerateKey(rand.Reader)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/min/down?key="+key, nil)
+	req.Header.Set(minHeaderKey, minEnc.EncodeToString(ck.Public()))
+	req.Header.Set(minHeaderRecipient, minEnc.EncodeToString(rpub))
+	req.Header.Set(minHeaderSignature, minEnc.EncodeToString(ed25519.Sign(other, ck.Public())))
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("download signed by another key: %d, want 403", resp.StatusCode)
 	}
 
 	for _, op := range []string{"upload", "download"} {

@@ -58,7 +58,7 @@ func printReport(w io.Writer, rep *report) {
 	tw.Flush()
 	fmt.Fprintln(w, "\nratio: minimum and xftpd-disk / ceiling, xftpd-s3 / minio-direct (MB/s, same size, op and concurrency, measured just before)")
 	fmt.Fprintln(w, "minimum: the ceiling's server doing only the work the protocol requires per chunk (upload: one Ed25519 verify, SHA-256, durable write;")
-	fmt.Fprintln(w, "download: X25519, a signed key, the body sealed for the request), with the client's side of it")
+	fmt.Fprintln(w, "download: one Ed25519 verify, X25519, a signed key, the stored body sealed for the request), with the client's side of it")
 }
 
 func orDash(v float64, f string) string {
