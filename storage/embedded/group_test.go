@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -185,5 +187,52 @@ func TestGroupCommitConflictingWritesSerialize(t *testing.T) {
 	}
 	if string(v) != want {
 		t.Errorf("k = %q, want the winner %q", v, want)
+	}
+}
+
+// BenchmarkWrites compares the group commit with bolt.DB.Batch (at the
+// 2 ms MaxBatchDelay this package used before) for record-sized writes
+// from 1 and from 64 concurrent writers, side by side in one run.
+func BenchmarkWrites(b *testing.B) {
+	value := make([]byte, 300)
+	for _, writers := range []int{1, 64} {
+		for _, how := range []string{"group", "batch"} {
+			b.Run(fmt.Sprintf("%s/writers=%d", how, writers), func(b *testing.B) {
+				db, err := bolt.Open(filepath.Join(b.TempDir(), "g.db"), 0o600, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer db.Close()
+				db.MaxBatchDelay = 2 * time.Millisecond
+				db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket(testBucket); return err })
+				g := &groupCommit{db: db}
+				update := g.update
+				if how == "batch" {
+					update = db.Batch
+				}
+				var next atomic.Int64
+				write := func() error {
+					k := fmt.Appendf(nil, "%016d", next.Add(1))
+					return update(func(tx *bolt.Tx) error { return tx.Bucket(testBucket).Put(k, value) })
+				}
+				if writers == 1 {
+					for b.Loop() {
+						if err := write(); err != nil {
+							b.Fatal(err)
+						}
+					}
+					return
+				}
+				b.SetParallelism(max(1, writers/runtime.GOMAXPROCS(0)))
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						if err := write(); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			})
+		}
 	}
 }
