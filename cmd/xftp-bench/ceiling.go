@@ -23,8 +23,8 @@ import (
 
 // The ceiling is a bare HTTP/2 TLS server built by api.NewHTTPServer, so
 // with exactly xftpd's listener settings, that discards uploads and serves
-// downloads from memory. The same process serves the "minimum" cells
-// (minimum.go). It runs in its own process (this binary, started
+// downloads from memory. A second process of the same kind serves the
+// "minimum" cells (minimum.go). It runs in its own process (this binary, started
 // with roleEnv=ceiling) so that its CPU time and RSS are measured the same
 // way as xftpd's.
 

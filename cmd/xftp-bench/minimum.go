@@ -25,8 +25,9 @@ import (
 	"github.com/xftp/xftp/storage/disk"
 )
 
-// The "minimum" cells load the ceiling's process with only the work the
-// protocol requires of any server per chunk, whatever its bookkeeping:
+// The "minimum" cells load a server process of the ceiling's kind (a
+// second one, started for them) with only the work the protocol requires
+// of any server per chunk, whatever its bookkeeping:
 //
 //   - upload: one Ed25519 verification (the request's signature), SHA-256
 //     of the body against the digest given for it, and a durable write

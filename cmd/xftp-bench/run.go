@@ -113,6 +113,14 @@ func run(ctx context.Context, cfg *config, out, logw io.Writer) error {
 	if err != nil {
 		return err
 	}
+	defer ceiling.stop()
+	// The minimum cells run in a process of their own, so that neither
+	// set of cells inherits the other's heap in its RSS figures.
+	minimum, minBase, err := startCeiling(dir)
+	if err != nil {
+		return err
+	}
+	defer minimum.stop()
 	for _, size := range cfg.Sizes {
 		p := payloads[size]
 		for _, op := range []string{"upload", "download"} {
@@ -124,7 +132,7 @@ func run(ctx context.Context, cfg *config, out, logw io.Writer) error {
 				r, err := runLoad(ctx, spec, ceiling.pid(), ops)
 				closeAll()
 				c := newRow("ceiling", op, size, n, r, err)
-				m := minimumCell(ctx, spec, ceiling.pid(), base, op, p, n, cfg.Shared)
+				m := minimumCell(ctx, spec, minimum.pid(), minBase, op, p, n, cfg.Shared)
 				x := xftpdCell(ctx, cfg, dir, spec, op, p, n, backendConfig{}, "xftpd-disk")
 				relate(&m, c, "ceiling")
 				relate(&x, c, "ceiling")
@@ -138,7 +146,8 @@ func run(ctx context.Context, cfg *config, out, logw io.Writer) error {
 			}
 		}
 	}
-	ceiling.stop()
+	ceiling.stop() // the CPU is the next sections'
+	minimum.stop()
 
 	// 3: MinIO and Redis.
 	if cfg.NoS3 {
@@ -229,8 +238,8 @@ func xftpdCell(ctx context.Context, cfg *config, dir string, spec loadSpec, op s
 	return newRow(section, op, size, n, r, err)
 }
 
-// minimumCell measures the minimum work (minimum.go) on the ceiling's
-// process, whose pid is pid.
+// minimumCell measures the minimum work (minimum.go) on a server process
+// of the ceiling's kind, whose pid is pid.
 func minimumCell(ctx context.Context, spec loadSpec, pid int, base, op string, p payload, n int, shared bool) row {
 	size := int64(len(p.data))
 	ops, closeAll, err := minimumOps(ctx, base, op, p, n, shared)
@@ -239,6 +248,12 @@ func minimumCell(ctx context.Context, spec loadSpec, pid int, base, op string, p
 		return newRow("minimum", op, size, n, loadResult{}, err)
 	}
 	r, err := runLoad(ctx, spec, pid, ops)
+	// Remove what the cell stored, as xftpd's cells remove their data.
+	hc := newBareClient()
+	if rerr := minimumReset(ctx, hc, base); err == nil {
+		err = rerr
+	}
+	hc.CloseIdleConnections()
 	return newRow("minimum", op, size, n, r, err)
 }
 

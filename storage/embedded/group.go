@@ -13,7 +13,8 @@ const maxGroup = 1000
 
 // linger is how long the loop lets writes gather after a commit that was
 // shared: under load, bigger groups mean fewer commits (and less journal
-// work); a lone writer's calls find the loop idle and never wait.
+// work). A write that finds the loop idle commits at once; one that
+// arrives just after a shared commit may wait up to linger.
 const linger = 2 * time.Millisecond
 
 // groupCommit runs write functions in shared transactions: a write that
