@@ -21,6 +21,8 @@ type config struct {
 	FileSize int64         `json:"file_size"`
 	Servers  int           `json:"file_servers"`
 	Shared   bool          `json:"shared_client"`
+	Ops      []string      `json:"ops"`
+	Repeat   int           `json:"repeat"`
 	NoS3     bool          `json:"-"`
 	NoFile   bool          `json:"-"`
 	Quick    bool          `json:"quick"`
@@ -35,6 +37,7 @@ func newCommand() *cobra.Command {
 	var (
 		cfg                     config
 		sizes, conc, s3c, fsize string
+		ops                     string
 	)
 	cmd := &cobra.Command{
 		Use:   "xftp-bench",
@@ -43,6 +46,7 @@ func newCommand() *cobra.Command {
 processes, MinIO and Redis) and prints one table for one run:
 
   ceiling       bare HTTP/2 TLS server with xftpd's listener settings
+  minimum       the same server doing only the work the protocol requires
   xftpd-disk    xftpd, disk store: create+upload, download (re-encrypted)
   minio-direct  minio-go PutObject/GetObject straight to MinIO
   xftpd-s3      xftpd on the same MinIO, records in Redis
@@ -74,6 +78,12 @@ before it. MB is 10^6 bytes. See docs/BENCHMARKS.md.`,
 			if cfg.Conc, err = parseInts(conc); err != nil {
 				return fmt.Errorf("--conc: %w", err)
 			}
+			if cfg.Ops, err = parseOps(ops); err != nil {
+				return fmt.Errorf("--ops: %w", err)
+			}
+			if cfg.Repeat < 1 {
+				return fmt.Errorf("--repeat: %d is not a positive number", cfg.Repeat)
+			}
 			if cfg.S3Conc, err = parseInts(s3c); err != nil {
 				return fmt.Errorf("--s3-conc: %w", err)
 			}
@@ -92,6 +102,8 @@ before it. MB is 10^6 bytes. See docs/BENCHMARKS.md.`,
 	fl.StringVar(&sizes, "sizes", "64KiB,4MiB", "chunk sizes")
 	fl.StringVar(&conc, "conc", "1,8,64", "concurrent clients, ceiling and xftpd-disk")
 	fl.StringVar(&s3c, "s3-conc", "8,64", "concurrent clients, MinIO cells")
+	fl.StringVar(&ops, "ops", "upload,download", "operations, ceiling, minimum and xftpd-disk cells")
+	fl.IntVar(&cfg.Repeat, "repeat", 1, "measure each ceiling, minimum and xftpd-disk cell this many times, alternating, and print the run with the median ratio (and the range)")
 	fl.StringVar(&fsize, "file-size", "1GiB", "file size for the whole-file round trip")
 	fl.IntVar(&cfg.Servers, "file-servers", 6, "xftpd processes the file is spread over")
 	fl.BoolVar(&cfg.Shared, "shared-client", false, "one client (one connection) shared by all workers instead of one per worker")
@@ -115,6 +127,23 @@ func parseSizes(s string) ([]int64, error) {
 			return nil, fmt.Errorf("%q is not a size", f)
 		}
 		out = append(out, int64(n))
+	}
+	return out, nil
+}
+
+func parseOps(s string) ([]string, error) {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		switch f = strings.TrimSpace(f); f {
+		case "upload", "download":
+			out = append(out, f)
+		case "":
+		default:
+			return nil, fmt.Errorf("%q is not upload or download", f)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no operations")
 	}
 	return out, nil
 }

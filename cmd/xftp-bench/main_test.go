@@ -76,3 +76,38 @@ func TestQuickRun(t *testing.T) {
 		}
 	}
 }
+
+func TestMedianRun(t *testing.T) {
+	run := func(ceiling, minimum, xftpd float64) [3]row {
+		c := row{Section: "ceiling", MBps: ceiling}
+		m := row{Section: "minimum", MBps: minimum}
+		x := row{Section: "xftpd-disk", MBps: xftpd}
+		relate(&m, c, "ceiling")
+		relate(&x, c, "ceiling")
+		return [3]row{c, m, x}
+	}
+	runs := [][3]row{run(100, 60, 50), run(100, 80, 20), run(200, 100, 80)}
+	c, m, x := medianRun(runs)
+	if c.MBps != 200 || x.Ratio != 0.4 {
+		t.Fatalf("median run: ceiling %v, xftpd ratio %v; want the 200 MB/s run, ratio 0.4", c.MBps, x.Ratio)
+	}
+	if want := "0.80 of minimum; median of 3; 0.20–0.50, of minimum 0.25–0.83"; x.Note != want {
+		t.Errorf("xftpd note %q, want %q", x.Note, want)
+	}
+	if want := "median of 3; 0.50–0.80"; m.Note != want {
+		t.Errorf("minimum note %q, want %q", m.Note, want)
+	}
+	if len(x.Ratios) != 3 || len(x.OfMinimum) != 3 {
+		t.Errorf("ratios %v, of minimum %v: want all three runs", x.Ratios, x.OfMinimum)
+	}
+
+	failed := run(100, 60, 50)
+	failed[2].Err = "boom"
+	if _, _, x := medianRun(append(runs, failed)); x.Err != "boom" {
+		t.Errorf("a failed repetition was outvoted: %+v", x)
+	}
+
+	if _, _, x := medianRun(runs[:1]); x.Note != "0.83 of minimum" {
+		t.Errorf("single run note %q", x.Note)
+	}
+}

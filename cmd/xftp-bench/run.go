@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,9 +33,13 @@ type row struct {
 	CPUPerGB   float64 `json:"cpu_s_per_gb,omitempty"`
 	PeakRSSMiB float64 `json:"peak_rss_mib,omitempty"`
 	Ratio      float64 `json:"ratio,omitempty"`
-	RatioTo    string  `json:"ratio_to,omitempty"`
-	Note       string  `json:"note,omitempty"`
-	Err        string  `json:"error,omitempty"`
+	// With --repeat: every repetition's ratio to the ceiling, and
+	// (xftpd-disk) to the minimum; the row is the median repetition.
+	Ratios    []float64 `json:"ratios,omitempty"`
+	OfMinimum []float64 `json:"of_minimum,omitempty"`
+	RatioTo   string    `json:"ratio_to,omitempty"`
+	Note      string    `json:"note,omitempty"`
+	Err       string    `json:"error,omitempty"`
 }
 
 type machine struct {
@@ -101,6 +107,10 @@ func run(ctx context.Context, cfg *config, out, logw io.Writer) error {
 	if err := buildBinaries(ctx, cfg, dir); err != nil {
 		return err
 	}
+	if len(cfg.Ops) == 0 {
+		cfg.Ops = []string{"upload", "download"}
+	}
+	cfg.Repeat = max(cfg.Repeat, 1)
 	spec := loadSpec{Warmup: cfg.Warmup, Duration: cfg.Duration, MaxOps: cfg.MaxOps}
 	payloads := map[int64]payload{}
 	for _, s := range cfg.Sizes {
@@ -123,26 +133,28 @@ func run(ctx context.Context, cfg *config, out, logw io.Writer) error {
 	defer minimum.stop()
 	for _, size := range cfg.Sizes {
 		p := payloads[size]
-		for _, op := range []string{"upload", "download"} {
+		for _, op := range cfg.Ops {
 			for _, n := range cfg.Conc {
-				if err := ctx.Err(); err != nil {
-					return err
+				var runs [][3]row
+				for range cfg.Repeat {
+					if err := ctx.Err(); err != nil {
+						return err
+					}
+					ops, closeAll := ceilingOps(base, op, p.data, n, cfg.Shared)
+					r, err := runLoad(ctx, spec, ceiling.pid(), ops)
+					closeAll()
+					c := newRow("ceiling", op, size, n, r, err)
+					m := minimumCell(ctx, spec, minimum.pid(), minBase, op, p, n, cfg.Shared)
+					x := xftpdCell(ctx, cfg, dir, spec, op, p, n, backendConfig{}, "xftpd-disk")
+					relate(&m, c, "ceiling")
+					relate(&x, c, "ceiling")
+					for _, r := range []row{c, m, x} {
+						logf("%s", shortLine(r))
+					}
+					runs = append(runs, [3]row{c, m, x})
 				}
-				ops, closeAll := ceilingOps(base, op, p.data, n, cfg.Shared)
-				r, err := runLoad(ctx, spec, ceiling.pid(), ops)
-				closeAll()
-				c := newRow("ceiling", op, size, n, r, err)
-				m := minimumCell(ctx, spec, minimum.pid(), minBase, op, p, n, cfg.Shared)
-				x := xftpdCell(ctx, cfg, dir, spec, op, p, n, backendConfig{}, "xftpd-disk")
-				relate(&m, c, "ceiling")
-				relate(&x, c, "ceiling")
-				if x.Err == "" && m.Err == "" && m.MBps > 0 {
-					x.Note = fmt.Sprintf("%.2f of minimum", x.MBps/m.MBps)
-				}
+				c, m, x := medianRun(runs)
 				rep.Rows = append(rep.Rows, c, m, x)
-				for _, r := range []row{c, m, x} {
-					logf("%s", shortLine(r))
-				}
 			}
 		}
 	}
@@ -236,6 +248,45 @@ func xftpdCell(ctx context.Context, cfg *config, dir string, spec loadSpec, op s
 		err = fmt.Errorf("%w (server log: %s)", err, srv.tail())
 	}
 	return newRow(section, op, size, n, r, err)
+}
+
+// medianRun returns the repetition of a cell whose xftpd-disk ratio to the
+// ceiling is the median (the lower middle one for an even count), its
+// minimum and xftpd rows noting the range over all of them. Each
+// repetition's three rows were measured back to back.
+func medianRun(runs [][3]row) (c, m, x row) {
+	for _, r := range runs {
+		if r[0].Err != "" || r[1].Err != "" || r[2].Err != "" {
+			return r[0], r[1], r[2] // a failure is shown, never outvoted
+		}
+	}
+	sorted := slices.Clone(runs)
+	slices.SortStableFunc(sorted, func(a, b [3]row) int { return cmp.Compare(a[2].Ratio, b[2].Ratio) })
+	mid := sorted[(len(sorted)-1)/2]
+	c, m, x = mid[0], mid[1], mid[2]
+	for _, r := range runs {
+		m.Ratios = append(m.Ratios, r[1].Ratio)
+		x.Ratios = append(x.Ratios, r[2].Ratio)
+		if r[1].MBps > 0 {
+			x.OfMinimum = append(x.OfMinimum, r[2].MBps/r[1].MBps)
+		}
+	}
+	if x.Err == "" && m.Err == "" && m.MBps > 0 {
+		x.Note = fmt.Sprintf("%.2f of minimum", x.MBps/m.MBps)
+	}
+	if len(runs) > 1 {
+		m.Note = fmt.Sprintf("median of %d; %s", len(runs), spread(m.Ratios))
+		x.Note += fmt.Sprintf("; median of %d; %s, of minimum %s", len(runs), spread(x.Ratios), spread(x.OfMinimum))
+	}
+	return c, m, x
+}
+
+// spread formats the range of ratios.
+func spread(rs []float64) string {
+	if len(rs) == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f–%.2f", slices.Min(rs), slices.Max(rs))
 }
 
 // minimumCell measures the minimum work (minimum.go) on a server process
