@@ -180,23 +180,38 @@ func get(tx *bolt.Tx, key string) (*storage.Record, error) {
 	return decode(key, b)
 }
 
-// Create implements storage.Records.
-func (r *Records) Create(ctx context.Context, rec *storage.Record, quota int64) error {
-	return r.group.update(func(tx *bolt.Tx) error {
-		// Existence first: a retried create of a live chunk is ErrExists
-		// (the caller finds that chunk) even when the quota is spent.
-		ids, skeys := tx.Bucket(bucketIDs), tx.Bucket(bucketSenderKeys)
-		if tx.Bucket(bucketChunks).Get([]byte(rec.Key)) != nil || ids.Get(rec.SenderID) != nil || skeys.Get(rec.SenderKey) != nil {
+// createCheck refuses a create that cannot succeed. Existence first: a
+// retried create of a live chunk is ErrExists (the caller finds that chunk)
+// even when the quota is spent.
+func createCheck(tx *bolt.Tx, rec *storage.Record, quota int64) error {
+	ids, skeys := tx.Bucket(bucketIDs), tx.Bucket(bucketSenderKeys)
+	if tx.Bucket(bucketChunks).Get([]byte(rec.Key)) != nil || ids.Get(rec.SenderID) != nil || skeys.Get(rec.SenderKey) != nil {
+		return storage.ErrExists
+	}
+	for _, rc := range rec.Recipients {
+		if ids.Get(rc.ID) != nil {
 			return storage.ErrExists
 		}
-		for _, rc := range rec.Recipients {
-			if ids.Get(rc.ID) != nil {
-				return storage.ErrExists
-			}
+	}
+	if quota > 0 && usage(tx).Bytes+rec.Size > quota {
+		return storage.ErrQuota
+	}
+	return nil
+}
+
+// Create implements storage.Records.
+func (r *Records) Create(ctx context.Context, rec *storage.Record, quota int64) error {
+	// Refuse from a read transaction what must fail anyway (a server at
+	// its quota, a retry): a write that fails in a shared commit costs
+	// the whole group a rollback and a second run (group.go).
+	if err := r.db.View(func(tx *bolt.Tx) error { return createCheck(tx, rec, quota) }); err != nil {
+		return err
+	}
+	return r.group.update(func(tx *bolt.Tx) error {
+		if err := createCheck(tx, rec, quota); err != nil {
+			return err
 		}
-		if quota > 0 && usage(tx).Bytes+rec.Size > quota {
-			return storage.ErrQuota
-		}
+		ids, skeys := tx.Bucket(bucketIDs), tx.Bucket(bucketSenderKeys)
 		if err := ids.Put(rec.SenderID, idValue(storage.RoleSender, rec.Key)); err != nil {
 			return err
 		}

@@ -1,6 +1,7 @@
 package embedded
 
 import (
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
@@ -74,5 +75,29 @@ func TestRepeatDownloadCommitsNothing(t *testing.T) {
 	}
 	if n := txid() - before; n != 1 {
 		t.Fatalf("%d write commits for one first and three repeat downloads, want 1", n)
+	}
+}
+
+// A create that must fail (quota spent, or a retry) is refused before it
+// joins a shared commit, where its failure would roll the group back.
+func TestRefusedCreateStaysOutOfTheGroup(t *testing.T) {
+	r, err := Open(filepath.Join(t.TempDir(), "records.db"), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	first := storagetest.NewRecord(100, 1, time.Hour)
+	if err := r.Create(t.Context(), first, 150); err != nil {
+		t.Fatal(err)
+	}
+	before := r.group.txs.Load()
+	if err := r.Create(t.Context(), storagetest.NewRecord(100, 1, time.Hour), 150); !errors.Is(err, storage.ErrQuota) {
+		t.Fatalf("create over quota: %v, want ErrQuota", err)
+	}
+	if err := r.Create(t.Context(), first, 0); !errors.Is(err, storage.ErrExists) {
+		t.Fatalf("create again: %v, want ErrExists", err)
+	}
+	if n := r.group.txs.Load() - before; n != 0 {
+		t.Fatalf("refused creates ran %d write transactions, want 0", n)
 	}
 }

@@ -3,6 +3,7 @@ package embedded
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -33,6 +34,8 @@ const linger = 2 * time.Millisecond
 // without it), so it must set its results afresh on each run.
 type groupCommit struct {
 	db *bolt.DB
+	// txs counts the write transactions run (tests).
+	txs atomic.Int64
 
 	mu      sync.Mutex
 	queue   []groupCall
@@ -91,6 +94,7 @@ func (g *groupCommit) loop() {
 func (g *groupCommit) commit(calls []groupCall) {
 	for len(calls) > 0 {
 		failed := -1
+		g.txs.Add(1)
 		err := g.db.Update(func(tx *bolt.Tx) error {
 			for i, c := range calls {
 				if err := safeCall(c.fn, tx); err != nil {
@@ -107,6 +111,7 @@ func (g *groupCommit) commit(calls []groupCall) {
 			return
 		}
 		c := calls[failed]
+		g.txs.Add(1)
 		c.done <- g.db.Update(func(tx *bolt.Tx) error { return safeCall(c.fn, tx) })
 		rest := make([]groupCall, 0, len(calls)-1)
 		calls = append(append(rest, calls[:failed]...), calls[failed+1:]...)
