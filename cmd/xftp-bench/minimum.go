@@ -56,7 +56,8 @@ const (
 
 var minEnc = base64.RawURLEncoding
 
-// minimumServer holds the handlers' state in the ceiling process.
+// minimumServer holds the handlers' state in a server process of the
+// ceiling's kind.
 type minimumServer struct {
 	id    *identity.Identity
 	dir   string
@@ -76,9 +77,11 @@ func newMinimumServer(id *identity.Identity, dir string, bufs *sync.Pool) (*mini
 }
 
 // reset starts an empty store, so that each cell writes to a fresh
-// directory as each xftpd cell does, and removes the previous one.
+// directory as each xftpd cell does, and removes the previous one. The
+// directory names carry the process ID: the ceiling's process and the
+// minimum's are started alike, in the same scratch directory.
 func (m *minimumServer) reset() error {
-	dir := filepath.Join(m.dir, fmt.Sprintf("minimum-store-%d", m.n.Add(1)))
+	dir := filepath.Join(m.dir, fmt.Sprintf("minimum-store-%d-%d", os.Getpid(), m.n.Add(1)))
 	st, err := disk.Open(dir)
 	if err != nil {
 		return err
@@ -188,7 +191,8 @@ func minimumIdentity(ctx context.Context, hc *http.Client, base string) (ed25519
 	return pub, nil
 }
 
-// minimumReset gives the next cell an empty store.
+// minimumReset empties the store: after each cell, as xftpd's cells
+// remove their data, so that every cell starts from an empty one.
 func minimumReset(ctx context.Context, hc *http.Client, base string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/min/reset", nil)
 	if err != nil {
@@ -209,9 +213,6 @@ func minimumOps(ctx context.Context, base string, op string, p payload, workers 
 	ctl := newBareClient()
 	clients = append(clients, ctl)
 	idPub, err := minimumIdentity(ctx, ctl, base)
-	if err == nil {
-		err = minimumReset(ctx, ctl, base)
-	}
 	if err != nil {
 		return nil, closeAll, err
 	}

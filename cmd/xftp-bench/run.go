@@ -292,20 +292,18 @@ func spread(rs []float64) string {
 // minimumCell measures the minimum work (minimum.go) on a server process
 // of the ceiling's kind, whose pid is pid.
 func minimumCell(ctx context.Context, spec loadSpec, pid int, base, op string, p payload, n int, shared bool) row {
-	size := int64(len(p.data))
 	ops, closeAll, err := minimumOps(ctx, base, op, p, n, shared)
-	defer closeAll()
-	if err != nil {
-		return newRow("minimum", op, size, n, loadResult{}, err)
+	var r loadResult
+	if err == nil {
+		r, err = runLoad(ctx, spec, pid, ops)
 	}
-	r, err := runLoad(ctx, spec, pid, ops)
-	// Remove what the cell stored, as xftpd's cells remove their data.
+	closeAll()
 	hc := newBareClient()
 	if rerr := minimumReset(ctx, hc, base); err == nil {
 		err = rerr
 	}
 	hc.CloseIdleConnections()
-	return newRow("minimum", op, size, n, r, err)
+	return newRow("minimum", op, int64(len(p.data)), n, r, err)
 }
 
 func readTrim(path string) string {
