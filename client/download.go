@@ -71,9 +71,10 @@ func Download(ctx context.Context, req DownloadRequest, o Options) (res *Downloa
 		if err == nil && !req.Keep {
 			rd := *d
 			rd.Party = chunk.PartyRecipient
-			p := newPool(o.ClientOptions)
-			ackAll(ctx, p, &rd, o)
-			p.close()
+			if p, perr := newDownloadPool(&o); perr == nil {
+				ackAll(ctx, p, &rd, o)
+				p.close()
+			}
 		}
 		return res, err
 	}
@@ -90,11 +91,11 @@ func Download(ctx context.Context, req DownloadRequest, o Options) (res *Downloa
 	if dir == "" {
 		dir = "."
 	}
-	p := newPool(o.ClientOptions)
-	defer p.close()
-	if p.proxy, err = newRouter(&o); err != nil {
+	p, err := newDownloadPool(&o)
+	if err != nil {
 		return nil, err
 	}
+	defer p.close()
 	var tmp *os.File
 	var prog *downloadProgress
 	if req.Resume {

@@ -66,6 +66,20 @@ func (p *pool) downloader(server string) (chunkDownloader, error) {
 	return &proxied{r: p.proxy, dest: addr}, nil
 }
 
+// newDownloadPool returns the pool for a recipient's requests (downloads
+// and acknowledgements): through the proxies when o asks for them. Every
+// recipient request of an operation goes through a pool made here, so none
+// can reach a server from this client's address by mistake.
+func newDownloadPool(o *Options) (*pool, error) {
+	r, err := newRouter(o)
+	if err != nil {
+		return nil, err
+	}
+	p := newPool(o.ClientOptions)
+	p.proxy = r
+	return p, nil
+}
+
 // router holds the routes through the proxies for one operation, and what
 // it learned about the proxies: a proxy that alone must have refused or
 // changed an answer is banned; one of two suspects is tried last.

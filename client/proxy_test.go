@@ -427,3 +427,49 @@ func TestCombinations(t *testing.T) {
 		t.Fatal(n)
 	}
 }
+
+// TestProxyRedirectAcksGoThroughTheRoute: a redirect downloaded through a
+// proxy acknowledges its own chunks through the proxy too; the destination
+// never sees the client's address (issue 20, item 1).
+func TestProxyRedirectAcksGoThroughTheRoute(t *testing.T) {
+	d := startDest(t)
+	p := startProxyRelay(t, "127.0.0.71", proxy.Options{})
+	desc, in := uploadTo(t, d.Relay, 1000)
+	r, err := Redirect(context.Background(), desc, servers(d.Relay), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.log.reset()
+	out, err := proxyDownload(t, r, proxiedOptions(proxyAddrs(p), 0), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fileDigest(t, out) != fileDigest(t, in) {
+		t.Fatal("downloaded file differs")
+	}
+	if got := d.log.seen(); len(got) != 1 || got[0] != p.src {
+		t.Fatalf("the destination saw %v, want only the proxy %s", got, p.src)
+	}
+	// The redirect's chunks were acknowledged (through the proxy).
+	if _, err := proxyDownload(t, r, Options{Attempts: 1}, true); err == nil {
+		t.Fatal("the redirect still works: its chunks were not acknowledged")
+	}
+}
+
+// TestRedirectTooLargeIsRefusedBeforeFetching: a redirect whose target is
+// larger than any description is refused before a byte of it is fetched
+// (issue 20, item 11).
+func TestRedirectTooLargeIsRefusedBeforeFetching(t *testing.T) {
+	d := startDest(t)
+	desc, _ := uploadTo(t, d.Relay, maxRedirectTarget+5<<20)
+	r := *desc
+	r.Party = chunk.PartyRedirect
+	d.log.reset()
+	_, err := proxyDownload(t, &r, Options{Attempts: 1}, true)
+	if err == nil || !strings.Contains(err.Error(), "too large to be a description") {
+		t.Fatalf("download of an oversized redirect: %v", err)
+	}
+	if got := d.log.seen(); len(got) != 0 {
+		t.Fatalf("the redirect's target was fetched from %v before its size was checked", got)
+	}
+}

@@ -50,6 +50,12 @@ func Redirect(ctx context.Context, d *chunk.Description, servers []string, o Opt
 
 // followRedirect downloads the description a redirect points to.
 func followRedirect(ctx context.Context, req DownloadRequest, o Options) (*chunk.Description, error) {
+	// Refuse before fetching anything: a redirect to a large file would
+	// otherwise be downloaded whole into the temporary directory first.
+	// Encryption and the chunk plan add less than one large chunk.
+	if req.Description.Size > maxRedirectTarget+chunk.Size4M {
+		return nil, errors.New("a redirect points to a file too large to be a description")
+	}
 	dir, err := os.MkdirTemp("", "xftp-redirect-")
 	if err != nil {
 		return nil, err
