@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -29,16 +30,36 @@ type statusRelay struct {
 	code    []byte
 	mode    atomic.Value
 	creates atomic.Int32
+
+	mu       sync.Mutex
+	statuses map[string]int  // status requests per connection (remote address)
+	others   map[string]bool // connections of other chunk requests
+}
+
+// connections returns the connections that carried status requests and
+// those that carried others.
+func (sr *statusRelay) connections() (status map[string]int, others map[string]bool) {
+	sr.mu.Lock()
+	defer sr.mu.Unlock()
+	return maps.Clone(sr.statuses), maps.Clone(sr.others)
 }
 
 func startStatusRelay(t *testing.T) *statusRelay {
-	sr := &statusRelay{Relay: testrelay.Start(t, nil), code: bytes.Repeat([]byte{0xc5}, blocklist.AppealCodeSize)}
+	sr := &statusRelay{Relay: testrelay.Start(t, nil), code: bytes.Repeat([]byte{0xc5}, blocklist.AppealCodeSize),
+		statuses: map[string]int{}, others: map[string]bool{}}
 	sr.mode.Store("")
 	sr.Wrap = func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path == "/v1/chunks" {
 				sr.creates.Add(1)
 			}
+			sr.mu.Lock()
+			if strings.HasSuffix(r.URL.Path, "/status") {
+				sr.statuses[r.RemoteAddr]++
+			} else if strings.HasPrefix(r.URL.Path, "/v1/chunks") {
+				sr.others[r.RemoteAddr] = true
+			}
+			sr.mu.Unlock()
 			mode := sr.mode.Load().(string)
 			if !strings.HasSuffix(r.URL.Path, "/status") || mode == "" {
 				next.ServeHTTP(w, r)
@@ -75,7 +96,8 @@ func TestUploadChecksEarlierUploadsAndAppealLifts(t *testing.T) {
 	sent := OpenSentIndex(filepath.Join(home, "sent.json"), nil)
 	var mu sync.Mutex
 	var warnings []string
-	o := Options{Restrictions: store, Sent: sent, Warn: func(s string) { mu.Lock(); warnings = append(warnings, s); mu.Unlock() }}
+	o := Options{Restrictions: store, Sent: sent, CheckEarlierUploads: true,
+		Warn: func(s string) { mu.Lock(); warnings = append(warnings, s); mu.Unlock() }}
 	ctx := context.Background()
 	a := writeRandomFile(t, dir, 1000, 21)
 	upA, err := Upload(ctx, UploadRequest{Path: a, Servers: servers(r.Relay), Recipients: 1}, o)
@@ -195,6 +217,44 @@ func TestWatchIsBounded(t *testing.T) {
 	for range 100 {
 		if d := jitter(time.Minute); d < 48*time.Second || d > 72*time.Second {
 			t.Fatalf("jitter(1m) = %v", d)
+		}
+	}
+}
+
+// TestEarlierUploadsAreNotCheckedByDefault: an upload asks nothing about
+// earlier uploads unless told to (a server asked could link them all to
+// this upload and its address); when told to, each earlier upload is asked
+// on a connection of its own, not the upload's (issue 20, item 2).
+func TestEarlierUploadsAreNotCheckedByDefault(t *testing.T) {
+	r := startStatusRelay(t)
+	dir := t.TempDir()
+	home := filepath.Join(dir, "home")
+	o := Options{Restrictions: OpenRestrictions(filepath.Join(home, "restrictions.json"), nil),
+		Sent: OpenSentIndex(filepath.Join(home, "sent.json"), nil)}
+	ctx := context.Background()
+	for i := range 3 {
+		if _, err := Upload(ctx, UploadRequest{Path: writeRandomFile(t, dir, 1000, uint64(40+i)), Servers: servers(r.Relay), Recipients: 1}, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st, _ := r.connections(); len(st) != 0 {
+		t.Fatalf("status requests by default: %v", st)
+	}
+	if ds, err := o.Sent.Descriptions(); err != nil || len(ds) != 3 {
+		t.Fatalf("sent index: %d entries, %v", len(ds), err)
+	}
+
+	o.CheckEarlierUploads = true
+	if _, err := Upload(ctx, UploadRequest{Path: writeRandomFile(t, dir, 1000, 49), Servers: servers(r.Relay), Recipients: 1}, o); err != nil {
+		t.Fatal(err)
+	}
+	st, others := r.connections()
+	if len(st) != 3 {
+		t.Fatalf("3 earlier uploads asked about on %d connections: %v", len(st), st)
+	}
+	for c := range st {
+		if others[c] {
+			t.Fatalf("an earlier upload was asked about on a connection that also uploaded: %v %v", st, others)
 		}
 	}
 }

@@ -34,9 +34,16 @@ type Options struct {
 	IgnoreRestrictions bool
 	// Warn, if set, receives warnings for the user.
 	Warn func(string)
-	// Sent, if set, remembers uploads; an upload first checks earlier
-	// uploads on its servers for blocks (sent.go).
+	// Sent, if set, remembers uploads (sent.go): their sender
+	// descriptions, which can delete the files, for MaxSentAge.
 	Sent *SentIndex
+	// CheckEarlierUploads makes an upload first ask its servers about the
+	// uploads remembered in Sent, to learn of blocks before sending
+	// anything. Off by default: it lets each server asked link those
+	// earlier files to each other, to this upload and to this client's
+	// address (the requests come from one address at one moment), which
+	// nothing else the client sends allows.
+	CheckEarlierUploads bool
 	// Proxy routes downloads through receiving proxies (proxy.go).
 	Proxy ProxyOptions
 }

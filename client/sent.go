@@ -19,8 +19,9 @@ import (
 // SentIndex remembers the sender descriptions of this client's recent
 // uploads, so that a later upload can first ask the servers it is about
 // to use whether an earlier file there was blocked, and apply the
-// operator's restrictions before sending anything (see Upload). It is a
-// JSON file, mode 0600, replaced atomically like the restriction store,
+// operator's restrictions before sending anything (see
+// Options.CheckEarlierUploads, off by default for what it reveals). It is
+// a JSON file, mode 0600, replaced atomically like the restriction store,
 // and holds at most MaxSent entries no older than MaxSentAge. The
 // descriptions are secrets: they can delete the files.
 type SentIndex struct {
@@ -157,8 +158,14 @@ func (s *SentIndex) forget(gone []*chunk.Description) {
 // Failures are ignored: this check never stops an upload by itself.
 // Entries whose every replica is gone or blocked are dropped from the
 // index.
-func (o *Options) checkEarlierUploads(ctx context.Context, p *pool, servers []string) {
-	if o.Sent == nil || o.Restrictions == nil {
+//
+// It runs only when o.CheckEarlierUploads is set: a server asked sees the
+// earlier uploads' sender IDs come from this address together, just
+// before this upload, and so can link them all. Each earlier upload is
+// asked on a connection of its own (never the upload's), which is all
+// the client can do against that; time and address still link them.
+func (o *Options) checkEarlierUploads(ctx context.Context, servers []string) {
+	if !o.CheckEarlierUploads || o.Sent == nil || o.Restrictions == nil {
 		return
 	}
 	targets := map[string]bool{}
@@ -197,6 +204,8 @@ func (o *Options) checkEarlierUploads(ctx context.Context, p *pool, servers []st
 	var gone []*chunk.Description
 	forEach(ctx, len(todo), 4, func(ctx context.Context, i int) error {
 		d := todo[i]
+		p := newPool(o.ClientOptions)
+		defer p.close()
 		st, err := status(ctx, d, &quick, p, onTarget)
 		if err != nil {
 			return nil

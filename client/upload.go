@@ -125,7 +125,7 @@ func Upload(ctx context.Context, req UploadRequest, o Options) (*Uploaded, error
 		}
 		seen[fp] = true
 	}
-	o.checkEarlierUploads(ctx, p, req.Servers) // sent.go: may learn restrictions
+	o.checkEarlierUploads(ctx, req.Servers) // sent.go: may learn restrictions
 	if err := o.checkServers(req.Servers, blocklist.RestrictNoUploads); err != nil {
 		return nil, err
 	}

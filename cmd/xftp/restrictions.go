@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -10,7 +11,11 @@ import (
 	"github.com/xftp/xftp/identity"
 )
 
-const ignoreRestrictionsFlag = "ignore-restrictions"
+const (
+	ignoreRestrictionsFlag = "ignore-restrictions"
+	checkEarlierFlag       = "check-earlier-uploads"
+	noRememberFlag         = "no-remember"
+)
 
 // addTakedownCommands adds 'xftp restrictions' and 'xftp admin', and
 // --ignore-restrictions to the commands that apply the restriction store.
@@ -19,6 +24,12 @@ func addTakedownCommands(root *cobra.Command) {
 	for _, c := range root.Commands() {
 		if c.Name() == "upload" || c.Name() == "download" {
 			c.Flags().Bool(ignoreRestrictionsFlag, false, "proceed even where an operator asked clients to stop (see 'xftp restrictions'); prints a warning")
+		}
+		if c.Name() == "upload" {
+			c.Flags().Bool(checkEarlierFlag, os.Getenv("XFTP_CHECK_EARLIER_UPLOADS") == "1",
+				"first ask the servers whether your earlier uploads to them (from sent.json) were blocked; COST: each server asked can link those uploads to each other, to this one and to your address (env XFTP_CHECK_EARLIER_UPLOADS=1)")
+			c.Flags().Bool(noRememberFlag, os.Getenv("XFTP_NO_SENT") == "1",
+				"do not keep this upload's sender description in $XFTP_HOME/sent.json (by default kept 7 days, mode 0600; it can delete the file) (env XFTP_NO_SENT=1)")
 		}
 	}
 }
@@ -37,8 +48,14 @@ func restricted(cmd *cobra.Command, o client.Options) client.Options {
 		return o
 	}
 	o.Restrictions = client.OpenRestrictions(path, nil)
+	if f := cmd.Flags().Lookup(noRememberFlag); f != nil && f.Value.String() == "true" {
+		return o
+	}
 	if sent, err := client.DefaultSentPath(); err == nil {
 		o.Sent = client.OpenSentIndex(sent, nil)
+	}
+	if f := cmd.Flags().Lookup(checkEarlierFlag); f != nil {
+		o.CheckEarlierUploads = f.Value.String() == "true"
 	}
 	return o
 }
