@@ -153,7 +153,7 @@ func runModeration(t *testing.T, daemonArgs ...string) {
 
 	// Restrictions take effect without the user asking: another sender's
 	// file is blocked from a description the moderator was given, and
-	// that sender's next upload checks its earlier uploads first.
+	// that sender's next upload, asked to, checks its earlier uploads first.
 	sender2 := filepath.Join(dir, "sender2")
 	file2 := filepath.Join(dir, "second.bin")
 	writeRandom(t, file2, 1000)
@@ -161,7 +161,7 @@ func runModeration(t *testing.T, daemonArgs ...string) {
 	mustOK(t, xftp(t, admin("admin", "block", filepath.Join(file2+".xftp", "rcv1.xftp"), "--reason", "spam", "--restrict", "no_uploads")...), "admin block")
 	third := filepath.Join(dir, "third.bin")
 	writeRandom(t, third, 1000)
-	mustFail(t, xftpIn(t, sender2, "upload", third, "--server", d.addr, "-q"), "second sender's next upload", "refusing to upload")
+	mustFail(t, xftpIn(t, sender2, "upload", third, "--server", d.addr, "-q", "--check-earlier-uploads"), "second sender's next upload", "refusing to upload")
 	mustOK(t, xftpIn(t, sender2, "upload", third, "--server", other.addr, "-q"), "second sender's upload to another operator")
 
 	// The audit log names the report and the appeal, never an ID or the
