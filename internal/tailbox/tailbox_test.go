@@ -88,4 +88,3 @@ func BenchmarkSecretbox4MiB(b *testing.B) {
 		secretbox.Seal(out[:0], msg, &nonce, &key)
 	}
 }
-
