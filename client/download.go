@@ -143,6 +143,18 @@ func Download(ctx context.Context, req DownloadRequest, o Options) (res *Downloa
 	if err := tmp.Truncate(hdr.Size); err != nil {
 		return nil, err
 	}
+	// Chunks taken from a partial file were verified when they were
+	// fetched, by an earlier run: check them again before the file is
+	// used, and fetch again any that changed since.
+	switch bad, err := prog.verifyRestored(d, hdr, tmp); {
+	case err != nil:
+		return nil, fmt.Errorf("checking the resumed part: %w", err)
+	case len(bad) > 0:
+		o.warn(fmt.Sprintf("%d chunk(s) of the partial download no longer match the description; fetching them again", len(bad)))
+		if err := dl.run(ctx); err != nil {
+			return nil, err
+		}
+	}
 	if err := tmp.Sync(); err != nil {
 		return nil, err
 	}

@@ -3,12 +3,15 @@ package client
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -27,15 +30,39 @@ type downloadProgress struct {
 	// reused, but a new file is empty), is ignored.
 	Inode uint64 `json:"inode"`
 	Size  int64  `json:"size"`
-	last  time.Time
+	// File binds the state to the whole description (see fileBinding):
+	// another description with the same key, whose chunks an attacker
+	// holding that key made, never resumes from this one's partial.
+	File string `json:"file"`
+	last time.Time
+	// restored are the chunks taken from the partial file when it was
+	// opened: they are checked again before the file is used (verifyRestored).
+	restored []int
+}
+
+// fileBinding identifies a file by everything its description says of
+// its content: the key and every data chunk's size and digest.
+func fileBinding(d *chunk.Description) [32]byte {
+	h := sha256.New()
+	h.Write([]byte("xftp partial download v2\x00"))
+	h.Write(d.Key)
+	var n [8]byte
+	for _, c := range d.Chunks {
+		binary.BigEndian.PutUint64(n[:], uint64(c.Size))
+		h.Write(n[:])
+		h.Write(c.Digest[:])
+	}
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
 }
 
 // openPartial opens (or creates) the partial file of d in dir and the
-// progress saved with it. The name derives from the file key, so the same
-// description finds it again; it is hidden and mode 0600, and locked while
-// a download uses it.
+// progress saved with it. The name derives from the whole description
+// (fileBinding), so the same description finds it again and no other
+// does; it is hidden and mode 0600, and locked while a download uses it.
 func openPartial(dir string, d *chunk.Description) (*os.File, *downloadProgress, error) {
-	h := sha256.Sum256(append([]byte("xftp partial download\x00"), d.Key...))
+	h := fileBinding(d)
 	base := filepath.Join(dir, ".xftp-"+hex.EncodeToString(h[:8])+".partial")
 	f, err := os.OpenFile(base, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
@@ -45,11 +72,11 @@ func openPartial(dir string, d *chunk.Description) (*os.File, *downloadProgress,
 		f.Close()
 		return nil, nil, fmt.Errorf("another download of this file is running in %s", dir)
 	}
-	p := &downloadProgress{path: base + ".state", Done: map[int]bool{}, Inode: inode(f)}
+	p := &downloadProgress{path: base + ".state", Done: map[int]bool{}, Inode: inode(f), File: hex.EncodeToString(h[:])}
 	if b, err := os.ReadFile(p.path); err == nil {
 		var saved downloadProgress
 		if json.Unmarshal(b, &saved) == nil && saved.Done != nil && saved.Inode == p.Inode && p.Inode != 0 &&
-			saved.Size > 0 && fileSize(f) >= saved.Size {
+			saved.Size > 0 && fileSize(f) >= saved.Size && saved.File == p.File {
 			p.Done = saved.Done
 		}
 	}
@@ -62,7 +89,48 @@ func openPartial(dir string, d *chunk.Description) (*os.File, *downloadProgress,
 	}
 	// Chunk 0 holds the header the Opener needs: always fetch it again.
 	delete(p.Done, 0)
+	for i, ok := range p.Done {
+		if ok && i > 0 && i < len(d.Chunks) {
+			p.restored = append(p.restored, i)
+		} else {
+			delete(p.Done, i)
+		}
+	}
+	slices.Sort(p.restored)
 	return f, p, nil
+}
+
+// verifyRestored checks the chunks taken from the partial file against
+// the description, by encrypting their part of the file again (encryption
+// is deterministic under the file key) and comparing the digests; it
+// returns the chunks that differ and marks them not done. f holds the
+// file (truncated to hdr.Size). The partial may have been changed on disk
+// since it was saved, by anyone who can write to its directory.
+func (p *downloadProgress) verifyRestored(d *chunk.Description, hdr chunk.Header, f *os.File) ([]int, error) {
+	if p == nil || len(p.restored) == 0 {
+		return nil, nil
+	}
+	s, err := chunk.NewSealer(d.Key, hdr.Name, f, hdr.Size)
+	if err != nil {
+		return nil, err
+	}
+	var bad []int
+	for _, i := range p.restored {
+		h := sha256.New()
+		if _, err := io.Copy(h, s.Chunk(i)); err != nil {
+			return nil, err
+		}
+		if [32]byte(h.Sum(nil)) != d.Chunks[i].Digest {
+			bad = append(bad, i)
+		}
+	}
+	p.mu.Lock()
+	for _, i := range bad {
+		delete(p.Done, i)
+	}
+	p.mu.Unlock()
+	p.restored = nil
+	return bad, nil
 }
 
 func fileSize(f *os.File) int64 {
