@@ -22,8 +22,10 @@ import (
 	"github.com/xftp/xftp/storage/disk"
 )
 
-// defaultAdminListen is where the admin API listens unless configured.
-const defaultAdminListen = "127.0.0.1:5444"
+// defaultAdminListen is where the admin API listens unless configured: a
+// free loopback port, so several xftpd on one host all start. Its address
+// goes to DATA/admin.address, where 'xftp admin --data DATA' finds it.
+const defaultAdminListen = "127.0.0.1:0"
 
 // AdminConfig configures takedowns: the admin API's listener and token,
 // the audit log and quarantine. The blocklist lives in the records backend.

@@ -33,7 +33,7 @@ func TestAdminTokenFile(t *testing.T) {
 
 func TestAdminConfig(t *testing.T) {
 	c, err := loadConfig("", env(nil))
-	if err != nil || c.Admin.Listen != "127.0.0.1:5444" {
+	if err != nil || c.Admin.Listen != "127.0.0.1:0" {
 		t.Fatalf("default admin.listen: %q %v", c.Admin.Listen, err)
 	}
 	c, err = loadConfig(writeConfig(t, "admin:\n  listen: nonsense\n"), env(nil))
@@ -46,6 +46,11 @@ func TestAdminConfig(t *testing.T) {
 	c, err = loadConfig(writeConfig(t, "admin:\n  listen: 127.0.0.1:1\n"), env(map[string]string{"XFTPD_ADMIN_LISTEN": "", "XFTPD_ADMIN_QUARANTINE": "true"}))
 	if err != nil || c.Admin.Listen != "127.0.0.1:1" || !c.Admin.Quarantine {
 		t.Fatalf("admin config from file and env: %+v %v", c.Admin, err)
+	}
+	// Present but empty switches the admin API off, as the example says.
+	c, err = loadConfigLookup(writeConfig(t, "admin:\n  listen: 127.0.0.1:1\n"), lookup(map[string]string{"XFTPD_ADMIN_LISTEN": ""}))
+	if err != nil || c.Admin.Listen != "" {
+		t.Fatalf("XFTPD_ADMIN_LISTEN= did not disable the admin API: %q %v", c.Admin.Listen, err)
 	}
 	// Redis records with disk storage (and so a Redis blocklist) is valid.
 	c, err = loadConfig(writeConfig(t, "storage:\n  backend: fs\nrecords:\n  backend: redis\nredis:\n  address: r:1\n"), env(nil))

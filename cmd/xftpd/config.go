@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/xftp/xftp/api"
+	"github.com/xftp/xftp/chunk"
 	"github.com/xftp/xftp/server"
 )
 
@@ -147,6 +149,12 @@ func (d *Duration) set(v string) error {
 // MarshalYAML implements yaml.Marshaler.
 func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
 
+// Set, String and Type make Duration a command-line flag value, so flags
+// take 7d as the file and the environment do.
+func (d *Duration) Set(v string) error { return d.set(v) }
+func (d *Duration) String() string     { return time.Duration(*d).String() }
+func (d *Duration) Type() string       { return "duration" }
+
 func defaultConfig() Config {
 	var c Config
 	c.Data = "xftpd-data"
@@ -176,8 +184,15 @@ func defaultConfig() Config {
 }
 
 // loadConfig reads the file at path (if any) over the defaults, then applies
-// the environment.
+// the environment; an empty variable counts as unset.
 func loadConfig(path string, env func(string) string) (Config, error) {
+	return loadConfigLookup(path, func(k string) (string, bool) { v := env(k); return v, v != "" })
+}
+
+// loadConfigLookup is loadConfig with the environment as os.LookupEnv: a
+// text setting present but empty (XFTPD_ADMIN_LISTEN=) sets the empty
+// value, which switches off what it configures.
+func loadConfigLookup(path string, lookup func(string) (string, bool)) (Config, error) {
 	c := defaultConfig()
 	if path != "" {
 		b, err := os.ReadFile(path)
@@ -187,17 +202,73 @@ func loadConfig(path string, env func(string) string) (Config, error) {
 		dec := yaml.NewDecoder(bytes.NewReader(b))
 		dec.KnownFields(true)
 		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
-			return c, fmt.Errorf("config %s: %w", path, err)
+			return c, fmt.Errorf("config %s: %s", path, yamlError(err))
 		}
 	}
-	if err := applyEnv(reflect.ValueOf(&c).Elem(), "XFTPD", env); err != nil {
+	if err := applyEnv(reflect.ValueOf(&c).Elem(), "XFTPD", lookup); err != nil {
 		return c, err
 	}
 	return c, nil
 }
 
+// yamlError rewords the YAML decoder's errors for people: "field lisen not
+// found in type main.Config" becomes "line 3: unknown key lisen".
+func yamlError(err error) string {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return err.Error()
+	}
+	msgs := make([]string, 0, len(te.Errors))
+	for _, m := range te.Errors {
+		if i := strings.Index(m, ": field "); i >= 0 {
+			if name, _, ok := strings.Cut(m[i+len(": field "):], " not found in type"); ok {
+				m = m[:i] + ": unknown key " + name + " (see 'xftpd config example')"
+			}
+		}
+		if i := strings.Index(m, " into "); i >= 0 && strings.Contains(m, "cannot unmarshal") {
+			m = m[:i] + " into this key"
+		}
+		msgs = append(msgs, m)
+	}
+	return strings.Join(msgs, "; ")
+}
+
+// envNames lists every XFTPD_* variable that sets a key of v.
+func envNames(v reflect.Type, prefix string, out map[string]bool) {
+	for i := 0; i < v.NumField(); i++ {
+		f := v.Field(i)
+		name := prefix + "_" + strings.ToUpper(strings.Split(f.Tag.Get("yaml"), ",")[0])
+		if f.Type.Kind() == reflect.Struct {
+			envNames(f.Type, name, out)
+			continue
+		}
+		out[name] = true
+	}
+}
+
+// envSecrets are the XFTPD_* variables read directly rather than as keys.
+var envSecrets = []string{"XFTPD_CONFIG", "XFTPD_PASSWORD", "XFTPD_S3_ACCESS_KEY", "XFTPD_S3_SECRET_KEY", "XFTPD_REDIS_PASSWORD"}
+
+// unknownEnv returns the XFTPD_* variables in environ that xftpd does not
+// read (a misspelled XFTPD_QOUTA would otherwise pass unnoticed).
+func unknownEnv(environ []string) []string {
+	known := map[string]bool{}
+	envNames(reflect.TypeOf(Config{}), "XFTPD", known)
+	for _, n := range envSecrets {
+		known[n] = true
+	}
+	var out []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, "XFTPD_") && !known[name] {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
 // applyEnv sets each field from XFTPD_<YAML PATH> when that variable is set.
-func applyEnv(v reflect.Value, prefix string, env func(string) string) error {
+func applyEnv(v reflect.Value, prefix string, env func(string) (string, bool)) error {
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
@@ -209,8 +280,14 @@ func applyEnv(v reflect.Value, prefix string, env func(string) string) error {
 			}
 			continue
 		}
-		val := env(name)
+		val, ok := env(name)
+		if !ok {
+			continue
+		}
 		if val == "" {
+			if fv.Kind() == reflect.String {
+				fv.SetString("") // present but empty: switched off
+			}
 			continue
 		}
 		if err := setFromString(fv, val); err != nil {
@@ -318,7 +395,49 @@ func (c Config) serverConfig(env func(string) string) (server.Config, error) {
 	if err := sc.Validate(); err != nil {
 		return sc, fmt.Errorf("%s", strings.Replace(err.Error(), "chunk sizes", "chunk_sizes", 1))
 	}
+	if err := clientSizes(sc.ChunkSizes); err != nil {
+		return sc, err
+	}
 	return sc, nil
+}
+
+// clientSizes checks chunk_sizes against the sizes xftp clients cut files
+// into: a size no client uses holds nothing, and a missing one fails every
+// upload of a file that needs it (with SIZE, long after start).
+func clientSizes(sizes []int64) error {
+	want := chunk.DefaultSizes()
+	names := func(ns []int64) string {
+		s := make([]string, len(ns))
+		for i, n := range ns {
+			switch {
+			case n%(1<<20) == 0:
+				s[i] = fmt.Sprintf("%dMiB", n>>20)
+			case n%(1<<10) == 0:
+				s[i] = fmt.Sprintf("%dKiB", n>>10)
+			default:
+				s[i] = fmt.Sprint(n)
+			}
+		}
+		return strings.Join(s, ", ")
+	}
+	var extra, missing []int64
+	for _, n := range sizes {
+		if !slices.Contains(want, n) && !slices.Contains(extra, n) {
+			extra = append(extra, n)
+		}
+	}
+	for _, n := range want {
+		if !slices.Contains(sizes, n) {
+			missing = append(missing, n)
+		}
+	}
+	switch {
+	case len(extra) > 0:
+		return fmt.Errorf("chunk_sizes: xftp clients never use %s; set [%s]", names(extra), names(want))
+	case len(missing) > 0:
+		return fmt.Errorf("chunk_sizes: lacks %s, so uploads that need it would fail; set [%s]", names(missing), names(want))
+	}
+	return nil
 }
 
 // secret reads a secret from the environment variable or else the file.

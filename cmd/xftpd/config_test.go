@@ -10,6 +10,10 @@ import (
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
+func lookup(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
 func writeConfig(t *testing.T, body string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "xftpd.yaml")
@@ -54,7 +58,10 @@ func TestEnvironmentOverridesFile(t *testing.T) {
 func TestConfigErrorsNameTheKey(t *testing.T) {
 	cases := []struct{ file, env, want string }{
 		{"quota: lots\n", "", "line 1"},
-		{"lisen: x\n", "", "lisen"},
+		{"lisen: x\n", "", "line 1: unknown key lisen"},
+		{"storage:\n  s3:\n    bukket: b\n", "", "line 3: unknown key bukket"},
+		{"chunk_sizes: [64KiB, 3MiB]\n", "", "chunk_sizes: xftp clients never use 3MiB"},
+		{"chunk_sizes: [64KiB, 256KiB]\n", "", "chunk_sizes: lacks 1MiB, 4MiB"},
 		{"storage:\n  backend: s4\n", "", "storage.backend"},
 		{"storage:\n  backend: s3\nrecords:\n  backend: redis\nredis:\n  address: r:1\n", "", "storage.s3.endpoint"},
 		{"storage:\n  backend: s3\n  s3:\n    endpoint: m:9000\n    bucket: b\n", "", "records.backend redis"},
@@ -77,5 +84,22 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("config %q env %q: error %v, want one naming %q", tc.file, tc.env, err, tc.want)
 		}
+	}
+}
+
+func TestConfigErrorsHaveNoGoTypes(t *testing.T) {
+	for _, file := range []string{"lisen: x\n", "storage:\n  bukket: x\n", "max_streams: many\n", "log: 3\n"} {
+		_, err := loadConfig(writeConfig(t, file), env(nil))
+		if err == nil || strings.Contains(err.Error(), "main.") || strings.Contains(err.Error(), "struct") {
+			t.Errorf("config %q: error %v, want one without Go type names", file, err)
+		}
+	}
+}
+
+func TestUnknownEnvironment(t *testing.T) {
+	got := unknownEnv([]string{"XFTPD_QOUTA=1GiB", "XFTPD_QUOTA=1GiB", "XFTPD_STORAGE_S3_BUCKET=b", "XFTPD_S3_SECRET_KEY=s",
+		"XFTPD_CONFIG=x", "XFTPD_ADMIN_LISTEN=", "HOME=/", "XFTP_SERVERS=x"})
+	if len(got) != 1 || got[0] != "XFTPD_QOUTA" {
+		t.Fatalf("unknownEnv = %v, want [XFTPD_QOUTA]", got)
 	}
 }

@@ -17,7 +17,8 @@ host: files.example.com
 # false serves plain HTTP/1.1 and h2c for a TLS-terminating reverse proxy
 # (see deploy/Caddyfile); clients then verify the identity by challenge.
 tls: true
-# The only chunk sizes accepted.
+# The only chunk sizes accepted: the four sizes xftp clients cut files
+# into (xftpd refuses to start with any other set).
 chunk_sizes: [64KiB, 256KiB, 1MiB, 4MiB]
 # How long a chunk lives after it is created.
 expiry: 48h
@@ -76,9 +77,12 @@ redis:
 # Operator admin API for takedowns (see docs/TAKEDOWNS.md). Blocked chunks
 # are kept in the records backend: embedded, or Redis (shared by replicas).
 admin:
-  # Plain HTTP with a bearer token; keep it on loopback. Empty disables it.
-  # Its actual address is also written to DATA/admin.address.
-  listen: 127.0.0.1:5444
+  # Plain HTTP with a bearer token; keep it on loopback. Empty disables it
+  # (also XFTPD_ADMIN_LISTEN= or --admin-listen ""). Port 0, the default,
+  # takes a free port, so several xftpd on one host all start. The actual
+  # address is written to DATA/admin.address, where 'xftp admin --data DATA'
+  # finds it (with the token, DATA/admin.token).
+  listen: 127.0.0.1:0
   # The token; generated (mode 0600) on first run if missing. Default
   # DATA/admin.token.
   token_file: ""

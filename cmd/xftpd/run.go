@@ -19,6 +19,7 @@ import (
 
 	"github.com/xftp/xftp/api"
 	"github.com/xftp/xftp/identity"
+	"github.com/xftp/xftp/internal/buildinfo"
 	"github.com/xftp/xftp/metrics"
 	"github.com/xftp/xftp/server"
 )
@@ -26,9 +27,9 @@ import (
 // flagOverrides are the command-line flags; each overrides the config file
 // and environment only when given.
 type flagOverrides struct {
-	config, data, listen, host, quota, passwordFile, logLevel, logFormat string
-	expiry                                                               time.Duration
-	noNew, plain                                                         bool
+	config, data, listen, host, quota, passwordFile, logLevel, logFormat, adminListen string
+	expiry                                                                            Duration
+	noNew, plain                                                                      bool
 }
 
 func newCommand() *cobra.Command {
@@ -41,6 +42,7 @@ func newCommand() *cobra.Command {
 Configuration comes from defaults, then the --config file (YAML; see
 'xftpd config example'), then XFTPD_* environment variables, then flags.`,
 		Args:          cobra.NoArgs,
+		Version:       buildinfo.Version(),
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -57,7 +59,8 @@ Configuration comes from defaults, then the --config file (YAML; see
 	fl.StringVar(&f.listen, "listen", "", "address to listen on; port 0 picks a free port (default 127.0.0.1:5443)")
 	fl.StringVar(&f.host, "host", "", "host name clients use, for the printed address (default: the listen host)")
 	fl.StringVar(&f.quota, "quota", "", "storage quota over all created chunks, e.g. 10GiB; 0 means none")
-	fl.DurationVar(&f.expiry, "expiry", 0, "how long chunks live (default 48h)")
+	fl.Var(&f.expiry, "expiry", "how long chunks live, e.g. 48h or 7d (default 48h)")
+	fl.StringVar(&f.adminListen, "admin-listen", "", "admin API address (default 127.0.0.1:0, a free loopback port written to DATA/admin.address); empty disables it")
 	fl.StringVar(&f.passwordFile, "password-file", "", "file holding the upload password (or env XFTPD_PASSWORD); it becomes part of the address")
 	fl.BoolVar(&f.noNew, "no-new-chunks", false, "refuse to create new chunks (downloads continue)")
 	fl.BoolVar(&f.plain, "plain", false, "serve HTTP/1.1 and h2c without TLS, behind a TLS-terminating reverse proxy (see docs/PROTOCOL.md)")
@@ -69,9 +72,12 @@ Configuration comes from defaults, then the --config file (YAML; see
 
 // resolve layers defaults, file, environment and the flags that were given.
 func resolve(cmd *cobra.Command, f flagOverrides) (Config, error) {
-	cfg, err := loadConfig(f.config, os.Getenv)
+	cfg, err := loadConfigLookup(f.config, os.LookupEnv)
 	if err != nil {
 		return cfg, err
+	}
+	for _, name := range unknownEnv(os.Environ()) {
+		fmt.Fprintf(cmd.ErrOrStderr(), "xftpd: warning: %s is not a setting xftpd reads (misspelled? see 'xftpd config example')\n", name)
 	}
 	fl := cmd.Flags()
 	set := func(name string, apply func() error) error {
@@ -87,7 +93,8 @@ func resolve(cmd *cobra.Command, f flagOverrides) (Config, error) {
 		set("listen", func() error { cfg.Listen = f.listen; return nil }),
 		set("host", func() error { cfg.Host = f.host; return nil }),
 		set("quota", func() error { return cfg.Quota.set(f.quota) }),
-		set("expiry", func() error { cfg.Expiry = Duration(f.expiry); return nil }),
+		set("expiry", func() error { cfg.Expiry = f.expiry; return nil }),
+		set("admin-listen", func() error { cfg.Admin.Listen = f.adminListen; return nil }),
 		set("password-file", func() error { cfg.PasswordFile = f.passwordFile; return nil }),
 		set("no-new-chunks", func() error { cfg.NewChunks = !f.noNew; return nil }),
 		set("plain", func() error { cfg.TLS = !f.plain; return nil }),
