@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -16,13 +17,20 @@ import (
 
 // adminFlags are shared by the admin subcommands.
 type adminFlags struct {
-	url, tokenFile string
-	servers        []string
+	url, tokenFile, data string
+	servers              []string
 }
 
 func (f *adminFlags) client() (*api.AdminClient, error) {
+	if f.url == "" {
+		b, err := os.ReadFile(filepath.Join(f.data, "admin.address"))
+		if err != nil {
+			return nil, fmt.Errorf("no admin API address in %s/admin.address (is xftpd running with --data %s?): pass --data DIR or --admin URL", f.data, f.data)
+		}
+		f.url = strings.TrimSpace(string(b))
+	}
 	if f.tokenFile == "" {
-		return nil, errors.New("no admin token: pass --token-file (xftpd writes it to DATA/admin.token) or set XFTP_ADMIN_TOKEN_FILE")
+		f.tokenFile = filepath.Join(f.data, "admin.token")
 	}
 	b, err := os.ReadFile(f.tokenFile)
 	if err != nil {
@@ -82,12 +90,13 @@ func adminCmd() *cobra.Command {
 		Short: "Operator takedowns through a server's admin API (see docs/TAKEDOWNS.md)",
 	}
 	pf := cmd.PersistentFlags()
-	defURL := os.Getenv("XFTP_ADMIN")
-	if defURL == "" {
-		defURL = "http://127.0.0.1:5444"
+	defData := os.Getenv("XFTPD_DATA")
+	if defData == "" {
+		defData = "xftpd-data"
 	}
-	pf.StringVar(&f.url, "admin", defURL, "admin API URL (env XFTP_ADMIN; xftpd writes it to DATA/admin.address)")
-	pf.StringVar(&f.tokenFile, "token-file", os.Getenv("XFTP_ADMIN_TOKEN_FILE"), "file holding the admin token, DATA/admin.token (env XFTP_ADMIN_TOKEN_FILE)")
+	pf.StringVar(&f.data, "data", defData, "xftpd's data directory: the admin API's address and token are read from DATA/admin.address and DATA/admin.token (env XFTPD_DATA)")
+	pf.StringVar(&f.url, "admin", os.Getenv("XFTP_ADMIN"), "admin API URL instead of the one in DATA/admin.address (env XFTP_ADMIN)")
+	pf.StringVar(&f.tokenFile, "token-file", os.Getenv("XFTP_ADMIN_TOKEN_FILE"), "file holding the admin token (default DATA/admin.token; env XFTP_ADMIN_TOKEN_FILE)")
 	pf.StringArrayVar(&f.servers, "server", nil, "also treat chunks on this address's server identity as this operator's (repeat)")
 	cmd.AddCommand(adminBlockCmd(f), adminUnblockCmd(f), adminListCmd(f),
 		adminReportsCmd(f), adminAppealCmd(f)) // moderation.go
