@@ -70,6 +70,9 @@ type stateFile struct {
 }
 
 // loadState reads the state at path. It returns nil, nil if there is none.
+// errUnreadableState is a resume state that is not JSON of this version.
+var errUnreadableState = errors.New("unreadable")
+
 func loadState(path string) (*uploadState, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -80,7 +83,7 @@ func loadState(path string) (*uploadState, error) {
 	}
 	var st uploadState
 	if err := json.Unmarshal(b, &st); err != nil || st.Version != stateVersion {
-		return nil, fmt.Errorf("resume state %s is unreadable; remove it to start the upload over", path)
+		return nil, fmt.Errorf("resume state %s: %w", path, errUnreadableState)
 	}
 	return &st, nil
 }
@@ -95,7 +98,7 @@ func (st *uploadState) mismatch(want *uploadState) string {
 	case st.Recipients != want.Recipients || st.Data != want.Data || st.Parity != want.Parity:
 		return "the recipients or shard counts differ from the interrupted upload's"
 	case len(st.Key) != 32:
-		return "it holds no file key"
+		return "the interrupted upload's state holds no file key"
 	}
 	return ""
 }

@@ -56,7 +56,12 @@ type Uploaded struct {
 	Servers              int
 	// Resumed counts chunks that an earlier, interrupted run had sent.
 	Resumed int
-	Elapsed time.Duration
+	// StartedOver says why an earlier run's state could not be continued
+	// (it was for other servers, say) and the upload started over; empty
+	// when there was no such state or it was continued. What the earlier
+	// run stored expires on the servers.
+	StartedOver string
+	Elapsed     time.Duration
 }
 
 // DefaultShards is the striping used when the request names none: no
@@ -143,7 +148,7 @@ func Upload(ctx context.Context, req UploadRequest, o Options) (*Uploaded, error
 	}
 	want := &uploadState{Version: stateVersion, Name: filepath.Base(req.Path), Size: fi.Size(), ModTime: fi.ModTime().UnixNano(),
 		Servers: req.Servers, Recipients: req.Recipients, Data: req.DataShards, Parity: req.ParityShards}
-	st, err := openUploadState(req.StateFile, want)
+	st, startedOver, err := openUploadState(req.StateFile, want)
 	if err != nil {
 		return nil, err
 	}
@@ -165,6 +170,7 @@ func Upload(ctx context.Context, req UploadRequest, o Options) (*Uploaded, error
 		return nil, err
 	}
 	out := u.result()
+	out.StartedOver = startedOver
 	out.Size = fi.Size()
 	out.Elapsed = time.Since(start)
 	o.rememberUpload(out.Sender) // sent.go
@@ -172,29 +178,32 @@ func Upload(ctx context.Context, req UploadRequest, o Options) (*Uploaded, error
 }
 
 // openUploadState continues the state at path if it belongs to this upload,
-// or starts a new one.
-func openUploadState(path string, want *uploadState) (*stateFile, error) {
-	sf := &stateFile{path: path, interval: 200 * time.Millisecond}
+// or starts a new one. A state for another upload of the file (other
+// servers after a failed attempt, say) is replaced, and startedOver says
+// why: a corrected retry must just work.
+func openUploadState(path string, want *uploadState) (sf *stateFile, startedOver string, err error) {
+	sf = &stateFile{path: path, interval: 200 * time.Millisecond}
 	if path != "" {
 		old, err := loadState(path)
-		if err != nil {
-			return nil, err
-		}
-		if old != nil {
-			if why := old.mismatch(want); why != "" {
-				return nil, fmt.Errorf("cannot resume from %s: %s; remove it to start the upload over", path, why)
+		switch {
+		case errors.Is(err, errUnreadableState):
+			startedOver = "the interrupted upload's state was unreadable"
+		case err != nil:
+			return nil, "", err
+		case old != nil:
+			if startedOver = old.mismatch(want); startedOver == "" {
+				sf.st = old
+				return sf, "", nil
 			}
-			sf.st = old
-			return sf, nil
 		}
 	}
 	key, err := chunk.NewKey()
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	want.Key = key
 	sf.st = want
-	return sf, nil
+	return sf, startedOver, nil
 }
 
 type uploader struct {
