@@ -53,6 +53,7 @@ var ErrNotRecipient = errors.New("this is a sender's description; downloads need
 // file, the output is readable by its owner only (mode 0600).
 func Download(ctx context.Context, req DownloadRequest, o Options) (res *Downloaded, err error) {
 	o.defaults()
+	defer func() { o.restrict(err) }() // only a block that stopped the download restricts
 	start := time.Now()
 	d := req.Description
 	if err := d.Validate(); err != nil {
@@ -234,6 +235,7 @@ func freeName(dir, name string) (string, error) {
 // Chunks that are already gone (deleted or expired) count as deleted.
 func Delete(ctx context.Context, d *chunk.Description, o Options) (gone int, err error) {
 	o.defaults()
+	defer func() { o.restrict(err) }()
 	if err := d.Validate(); err != nil {
 		return 0, err
 	}

@@ -320,6 +320,7 @@ type BlockedError struct {
 	Record *blocklist.SignedRecord
 	// Restricted is what was recorded in the restriction store, if any.
 	Restricted *Restriction
+	addr       string // the server's full address, to record restrictions
 }
 
 func (e *BlockedError) Error() string {
@@ -372,22 +373,37 @@ func printable(s string) string {
 }
 
 // blocked turns err into a *BlockedError if it is a verified block from
-// server, recording the record's restrictions; otherwise it returns nil.
+// server; otherwise it returns nil. It records nothing: a block met on the
+// way (one replica of several, an erasure the parity made up for, a
+// report) restricts nothing, or anyone who holds one blocked ID and its
+// key could make a victim's client refuse a relay by putting that ID into
+// a description whose download still succeeds. See restrict.
 func (o *Options) blocked(err error, server, op string, chunkNo, chunks int) *BlockedError {
 	var be *blocklist.BlockedError
 	if !errors.As(err, &be) || be.Record == nil {
 		return nil
 	}
-	out := &BlockedError{Server: redact(server), Op: op, Chunk: chunkNo, Chunks: chunks, Record: be.Record}
-	if o.Restrictions != nil {
-		addr, perr := api.ParseAddress(server)
-		if perr == nil {
-			r, err := o.Restrictions.Add(addr, be.Record.Record)
-			if err != nil {
-				o.warn("could not record the operator's restrictions: " + err.Error())
-			}
-			out.Restricted = r
-		}
+	return &BlockedError{Server: redact(server), Op: op, Chunk: chunkNo, Chunks: chunks, Record: be.Record, addr: server}
+}
+
+// restrict records the restrictions of the block that stopped an
+// operation (err is what the operation returns) in the restriction store;
+// the error's message then says what is now refused. Only operations the
+// user asked for call it, with their final error: a download or upload
+// that a block stopped, and the sender's own status and delete requests
+// (which need the sender key).
+func (o *Options) restrict(err error) {
+	var be *BlockedError
+	if !errors.As(err, &be) || be.Restricted != nil || o.Restrictions == nil {
+		return
 	}
-	return out
+	addr, perr := api.ParseAddress(be.addr)
+	if perr != nil {
+		return
+	}
+	r, aerr := o.Restrictions.Add(addr, be.Record.Record)
+	if aerr != nil {
+		o.warn("could not record the operator's restrictions: " + aerr.Error())
+	}
+	be.Restricted = r
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/xftp/xftp/api"
 	"github.com/xftp/xftp/blocklist"
+	"github.com/xftp/xftp/chunk"
 	"github.com/xftp/xftp/identity"
 	"github.com/xftp/xftp/internal/testrelay"
 )
@@ -263,5 +264,49 @@ func TestDefaultRestrictionsPath(t *testing.T) {
 	t.Setenv("XDG_CONFIG_HOME", "/tmp/cfg")
 	if p, _ := DefaultRestrictionsPath(); p != "/tmp/cfg/xftp/restrictions.json" {
 		t.Fatalf("default: %s", p)
+	}
+}
+
+// TestBlockMetOnTheWayRestrictsNothing: a description whose chunk names a
+// blocked ID first and a working replica second (anyone holding a blocked
+// ID and its key can make one) downloads, and the client records no
+// restriction: only a block that stops a transfer does (issue 20, item 4).
+func TestBlockMetOnTheWayRestrictsNothing(t *testing.T) {
+	blocked := startBlockingRelay(t)
+	good := startRelays(t, 1)[0]
+	dir := t.TempDir()
+	store := OpenRestrictions(filepath.Join(dir, "home", "restrictions.json"), nil)
+	o := Options{Restrictions: store}
+	ctx := context.Background()
+	other, err := Upload(ctx, UploadRequest{Path: writeRandomFile(t, t.TempDir(), 1000, 71), Servers: servers(blocked.Relay), Recipients: 1}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := writeRandomFile(t, dir, 1000, 72)
+	up, err := Upload(ctx, UploadRequest{Path: in, Servers: servers(good), Recipients: 1}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := up.Recipients[0]
+	d.Chunks[0].Replicas = append([]chunk.Replica{other.Recipients[0].Chunks[0].Replicas[0]}, d.Chunks[0].Replicas...)
+	blocked.suffix.Store("/download")
+	blocked.mode.Store("valid")
+	out := filepath.Join(dir, "out")
+	if _, err := Download(ctx, DownloadRequest{Description: d, Output: out}, o); err != nil {
+		t.Fatal(err)
+	}
+	if fileDigest(t, out) != fileDigest(t, in) {
+		t.Fatal("output differs")
+	}
+	if rs, err := store.List(); err != nil || len(rs) != 0 {
+		t.Fatalf("a block that stopped nothing was recorded: %+v, %v", rs, err)
+	}
+	// A block that does stop a download is recorded, and said.
+	_, err = Download(ctx, DownloadRequest{Description: other.Recipients[0], Output: out + "2"}, o)
+	if err == nil || !strings.Contains(err.Error(), "now refused by this client") {
+		t.Fatalf("download stopped by a block: %v", err)
+	}
+	if rs, err := store.List(); err != nil || len(rs) != 1 {
+		t.Fatalf("restrictions after a block stopped a download: %+v, %v", rs, err)
 	}
 }

@@ -134,6 +134,10 @@ func status(ctx context.Context, d *chunk.Description, o *Options, p *pool, keep
 		var ae *api.Error
 		switch be := o.blocked(err, j.rep.Server, "status", no, total); {
 		case be != nil:
+			// The sender's own chunk, asked with the sender key: its
+			// restrictions apply (be's message, shown with the status or
+			// the refused upload, says so).
+			o.restrict(be)
 			rs.State, rs.Blocked = StateBlocked, be
 			mu.Lock()
 			if out.Blocked == nil {

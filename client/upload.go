@@ -95,8 +95,9 @@ func RemoveState(path string) error {
 // links one chunk's IDs to another's on the servers; parity chunks have the
 // sizes of data chunks and are sent with the same requests, so servers
 // cannot tell them apart.
-func Upload(ctx context.Context, req UploadRequest, o Options) (*Uploaded, error) {
+func Upload(ctx context.Context, req UploadRequest, o Options) (_ *Uploaded, err error) {
 	o.defaults()
+	defer func() { o.restrict(err) }() // only a block that stopped the upload restricts
 	start := time.Now()
 	if len(req.Servers) == 0 {
 		return nil, errors.New("no server given")
