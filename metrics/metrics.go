@@ -35,9 +35,9 @@ func New(reg prometheus.Registerer) *Metrics {
 			Namespace: namespace, Name: "event_bytes_total", Help: "Chunk bytes uploaded and downloaded.",
 		}, []string{"event"}),
 		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: namespace, Name: "request_duration_seconds", Help: "HTTP request latency by operation and status.",
+			Namespace: namespace, Name: "request_duration_seconds", Help: "Request latency by protocol (native or xftp), operation and status (HTTP status, or the XFTP result).",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
-		}, []string{"op", "status"}),
+		}, []string{"protocol", "op", "status"}),
 		backend: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "backend_duration_seconds", Help: "Storage backend call latency.",
 			Buckets: []float64{.0001, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 5},
@@ -64,7 +64,13 @@ func (m *Metrics) Bytes(e server.Event, n int64) { m.bytes.WithLabelValues(strin
 // ObserveRequest records one HTTP request. op is the route pattern (never
 // the path, which holds IDs).
 func (m *Metrics) ObserveRequest(op string, status int, d time.Duration) {
-	m.requests.WithLabelValues(op, strconv.Itoa(status)).Observe(d.Seconds())
+	m.requests.WithLabelValues("native", op, strconv.Itoa(status)).Observe(d.Seconds())
+}
+
+// ObserveXFTP records one XFTP request: its command and result ("OK" or
+// the XFTP error code), under protocol "xftp".
+func (m *Metrics) ObserveXFTP(command, result string, d time.Duration) {
+	m.requests.WithLabelValues("xftp", command, result).Observe(d.Seconds())
 }
 
 func (m *Metrics) observeBackend(backend, op string, start time.Time, err error) {

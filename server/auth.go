@@ -22,6 +22,11 @@ type Auth struct {
 	Signature []byte
 	Timestamp time.Time
 	Nonce     []byte
+	// SessionBound says the binding has bound Message to its transport
+	// session instead (XFTP signs the TLS-unique or per-connection
+	// session ID, so a request cannot be replayed on another connection):
+	// there is no Timestamp to check and no Nonce to spend.
+	SessionBound bool
 }
 
 // newDummyKey makes the key that stands in for the key of an unknown ID, so
@@ -39,6 +44,9 @@ func newDummyKey() ed25519.PublicKey {
 // checkClock refuses requests whose timestamps are outside the window. It
 // runs before any lookup, so it reveals nothing about IDs.
 func (s *Service) checkClock(a Auth) error {
+	if a.SessionBound {
+		return nil
+	}
 	d := s.now().Sub(a.Timestamp)
 	if d > s.cfg.ClockSkew || d < -s.cfg.ClockSkew {
 		return ErrClock
@@ -51,6 +59,9 @@ func (s *Service) verify(ctx context.Context, key ed25519.PublicKey, a Auth) err
 	if len(key) != ed25519.PublicKeySize || len(a.Signature) != ed25519.SignatureSize ||
 		!ed25519.Verify(key, a.Message, a.Signature) {
 		return ErrAuth
+	}
+	if a.SessionBound {
+		return nil
 	}
 	fresh, err := s.nonces.Use(ctx, a.Nonce, a.Timestamp.Add(2*s.cfg.ClockSkew))
 	if err != nil {

@@ -69,6 +69,15 @@ func (v *verifyingReader) Read(p []byte) (int, error) {
 	v.crc.Write(p[:n])
 	v.remaining -= int64(n)
 	if v.remaining == 0 {
+		// The body must end here: a longer one is the wrong size, not a
+		// chunk with something after it.
+		if err == nil {
+			var probe [1]byte
+			if m, _ := io.ReadFull(v.r, probe[:]); m > 0 {
+				v.err = ErrSize
+				return n, v.err
+			}
+		}
 		var sum [32]byte
 		if subtle.ConstantTimeCompare(v.h.Sum(sum[:0]), v.want[:]) != 1 {
 			v.err = ErrDigest

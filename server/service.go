@@ -327,6 +327,8 @@ func (s *Service) checkRecipientKeys(keys []ed25519.PublicKey) error {
 // Upload stores the body of the chunk named by senderID. It reads exactly
 // the chunk's size from body, verifies the digest while streaming, and
 // commits atomically. Uploading a committed chunk again changes nothing.
+// length is the body's announced length, or -1 if the binding does not
+// know it (the body must then end after the chunk's size by itself).
 func (s *Service) Upload(ctx context.Context, senderID []byte, a Auth, body io.Reader, length int64) error {
 	rec, err := s.authorize(ctx, senderID, storage.RoleSender, a)
 	if err != nil {
@@ -335,7 +337,7 @@ func (s *Service) Upload(ctx context.Context, senderID []byte, a Auth, body io.R
 	if rec.Uploaded {
 		return nil
 	}
-	if length != rec.Size {
+	if length >= 0 && length != rec.Size {
 		return ErrSize
 	}
 	if err := s.commitBody(ctx, rec, body); err != nil {

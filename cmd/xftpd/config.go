@@ -73,6 +73,7 @@ type Config struct {
 	Admin AdminConfig `yaml:"admin"` // see admin.go
 	Proxy ProxyConfig `yaml:"proxy"` // see proxy.go
 	Web   WebConfig   `yaml:"web"`   // see web.go
+	XFTP  XFTPConfig  `yaml:"xftp"`  // see xftp.go
 	// IdentityFile is the identity key (default DATA/identity.pem);
 	// replicas share one.
 	IdentityFile string `yaml:"identity_file"`
@@ -177,6 +178,7 @@ func defaultConfig() Config {
 	c.Admin.Listen = defaultAdminListen
 	c.Proxy = defaultProxyConfig()
 	c.Web.Page = true
+	c.XFTP = defaultXFTPConfig()
 	l := api.DefaultLimits()
 	c.Limits.ConnsPerSource, c.Limits.CreatesPerMinute, c.Limits.DownloadsPerMinute = l.ConnsPerSource, l.CreatesPerMinute, l.DownloadsPerMinute
 	c.Limits.ReportsPerMinute, c.Limits.RequestsPerMinute = l.ReportsPerMinute, l.RequestsPerMinute
@@ -390,6 +392,9 @@ func (c Config) serverConfig(env func(string) string) (server.Config, error) {
 		return sc, err
 	}
 	if err := c.Proxy.validate(); err != nil {
+		return sc, err
+	}
+	if err := c.XFTP.validate(); err != nil {
 		return sc, err
 	}
 	if err := sc.Validate(); err != nil {

@@ -229,6 +229,10 @@ func run(ctx context.Context, cfg Config, env func(string) string, stdout io.Wri
 	if err := cfg.Web.apply(srv, log); err != nil { // web.go
 		return err
 	}
+	xb, err := startXFTP(cfg, svc, id, srv, mx, log) // xftp.go
+	if err != nil {
+		return err
+	}
 	rawLn, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -240,6 +244,26 @@ func run(ctx context.Context, cfg Config, env func(string) string, stdout io.Wri
 		return err
 	}
 	fmt.Fprintln(stdout, addr.String())
+	var xln net.Listener
+	if xb != nil {
+		if cfg.XFTP.Listen != "" {
+			raw, err := net.Listen("tcp", cfg.XFTP.Listen)
+			if err != nil {
+				ln.Close()
+				return fmt.Errorf("xftp.listen: %w", err)
+			}
+			xln = api.LimitListener(raw, cfg.Limits.ConnsPerSource)
+		}
+		xaddr, err := xftpAddress(cfg, xb, sc.Password, addr.Host)
+		if err != nil {
+			log.Warn("no XFTP address with the upload password", "err", err)
+		}
+		if err := writeAddress(filepath.Join(cfg.Data, "xftp-address"), xaddr.String()); err != nil {
+			ln.Close()
+			return err
+		}
+		fmt.Fprintln(stdout, xaddr.String())
+	}
 	log.Info("xftpd serving", "listen", ln.Addr().String(), "tls", cfg.TLS, "storage", cfg.Storage.Backend,
 		"records", cfg.Records.Backend, "quota", humanize.IBytes(uint64(sc.Quota)), "expiry", sc.Expiry)
 
@@ -247,14 +271,18 @@ func run(ctx context.Context, cfg Config, env func(string) string, stdout io.Wri
 	sweepDone := make(chan struct{})
 	go func() { svc.Run(sweepCtx); close(sweepDone) }()
 
-	serveErr := make(chan error, 1)
-	go func() {
+	serveErr := make(chan error, 2)
+	serve := func(l net.Listener) {
 		if cfg.TLS {
-			serveErr <- srv.ServeTLS(ln, "", "")
+			serveErr <- srv.ServeTLS(l, "", "")
 		} else {
-			serveErr <- srv.Serve(ln)
+			serveErr <- srv.Serve(l)
 		}
-	}()
+	}
+	go serve(ln)
+	if xln != nil {
+		go serve(xln)
+	}
 	select {
 	case err := <-serveErr:
 		stopSweep()
