@@ -23,7 +23,7 @@ func TestModerationEndToEndRedis(t *testing.T) {
 	var pfx [6]byte
 	rand.Read(pfx[:])
 	cfg := filepath.Join(t.TempDir(), "xftpd.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("records:\n  backend: redis\nredis:\n  address: %s\n  prefix: \"{xftp-e2e-mod-%s}:\"\n",
+	os.WriteFile(cfg, []byte(fmt.Sprintf("records:\n  backend: redis\nredis:\n  address: %s\n  prefix: \"xftp-e2e-mod-%s:\"\n",
 		rd.addr, hex.EncodeToString(pfx[:]))), 0o600)
 	runModeration(t, "--config", cfg)
 }

@@ -24,7 +24,7 @@ import (
 func replicaPair(t *testing.T, redisAddr string) (a, b *daemon) {
 	t.Helper()
 	bucket := randomName("xftp-e2e-")
-	prefix := "{" + randomName("xftpe2e-") + "}:"
+	prefix := randomName("xftpe2e-") + ":"
 	dirA, dirB := filepath.Join(t.TempDir(), "a"), filepath.Join(t.TempDir(), "b")
 	os.MkdirAll(dirA, 0o700)
 	os.MkdirAll(dirB, 0o700)

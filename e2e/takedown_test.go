@@ -127,7 +127,7 @@ records:
   backend: redis
 redis:
   address: %s
-  prefix: "{xftp-e2e-%s}:"
+  prefix: "xftp-e2e-%s:"
 admin:
   listen: 127.0.0.1:0
 `, rd.addr, hex.EncodeToString(pfx[:]))), 0o600)

@@ -157,7 +157,7 @@ func s3Section(ctx context.Context, cfg *config, dir string, spec loadSpec, payl
 	if svc.minio != nil {
 		minioPID = svc.minio.pid()
 	}
-	redisPrefix := "{xftpbench-" + randHex(4) + "}:"
+	redisPrefix := "xftpbench-" + randHex(4) + ":"
 	defer removeRedisKeys(context.WithoutCancel(ctx), svc.redisAddr, redisPrefix)
 	var rows []row
 	for _, size := range cfg.Sizes {

@@ -89,8 +89,11 @@ func openTakedowns(cfg Config, b *backends, log *slog.Logger) (t *takedowns, err
 			return nil, err
 		}
 	case b.redis != nil:
-		t.blocks = blocklist.NewRedis(b.redis, cfg.Redis.Prefix+"block:")
-		t.reports = reports.NewRedis(b.redis, cfg.Redis.Prefix+"abuse:")
+		// Each store in one slot (its own hash tag); with the default
+		// prefix the names are those of earlier versions ({xftp}:block:).
+		tag := "{" + strings.TrimSuffix(cfg.Redis.Prefix, ":") + "}:"
+		t.blocks = blocklist.NewRedis(b.redis, tag+"block:")
+		t.reports = reports.NewRedis(b.redis, tag+"abuse:")
 	default:
 		return nil, errors.New("no backend for the blocklist")
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -83,20 +84,28 @@ func openBackends(ctx context.Context, cfg Config, env func(string) string, log 
 		if err != nil {
 			return nil, fmt.Errorf("redis.password_file: %w", err)
 		}
-		opts := &goredis.Options{
-			Addr: rc.Address, Username: rc.Username, Password: password, DB: rc.DB,
-			DialTimeout: 3 * time.Second, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second,
-			DialerRetries: 1, PoolSize: 64,
+		o := redis.ClientOptions{
+			Addresses: rc.addresses(), Cluster: rc.Cluster, MasterName: rc.Sentinel.MasterName,
+			Username: rc.Username, Password: password, DB: rc.DB,
+		}
+		if o.MasterName != "" {
+			o.SentinelUsername = rc.Sentinel.Username
+			if o.SentinelPassword, err = secret(env, "XFTPD_REDIS_SENTINEL_PASSWORD", rc.Sentinel.PasswordFile); err != nil {
+				return nil, fmt.Errorf("redis.sentinel.password_file: %w", err)
+			}
 		}
 		if rc.TLS {
-			opts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+			o.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
 		}
-		client := goredis.NewClient(opts)
+		client, err := redis.NewClient(o)
+		if err != nil {
+			return nil, err
+		}
 		b.redis = client
 		b.closers = append(b.closers, func() { client.Close() })
 		r, err := redis.Open(startCtx, client, rc.Prefix)
 		if err != nil {
-			return nil, fmt.Errorf("redis at %s: %w", rc.Address, err)
+			return nil, fmt.Errorf("redis at %s: %w", strings.Join(o.Addresses, ","), err)
 		}
 		b.records = r
 		b.nonces = redis.NewNonces(client, rc.Prefix)

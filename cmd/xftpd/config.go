@@ -19,6 +19,7 @@ import (
 	"github.com/xftp/xftp/api"
 	"github.com/xftp/xftp/chunk"
 	"github.com/xftp/xftp/server"
+	"github.com/xftp/xftp/storage/redis"
 )
 
 // Config is xftpd's configuration file (YAML). Every key can also be set
@@ -62,14 +63,7 @@ type Config struct {
 	Records struct {
 		Backend string `yaml:"backend"` // embedded or redis
 	} `yaml:"records"`
-	Redis struct {
-		Address      string `yaml:"address"`
-		Username     string `yaml:"username"`
-		PasswordFile string `yaml:"password_file"` // or env XFTPD_REDIS_PASSWORD
-		DB           int    `yaml:"db"`
-		Prefix       string `yaml:"prefix"`
-		TLS          bool   `yaml:"tls"`
-	} `yaml:"redis"`
+	Redis RedisConfig `yaml:"redis"`
 	Admin AdminConfig `yaml:"admin"` // see admin.go
 	Proxy ProxyConfig `yaml:"proxy"` // see proxy.go
 	Web   WebConfig   `yaml:"web"`   // see web.go
@@ -88,6 +82,55 @@ type Config struct {
 		ReportsPerMinute   int `yaml:"reports_per_minute"`
 		RequestsPerMinute  int `yaml:"requests_per_minute"`
 	} `yaml:"limits"`
+}
+
+// RedisConfig says which Redis keeps the records: one server, a Redis
+// Cluster (Cluster, Addresses listing some of its nodes) or a
+// Sentinel-managed master (Sentinel.MasterName, Addresses listing the
+// Sentinels).
+type RedisConfig struct {
+	// Address is one server; kept for older configurations, it joins
+	// Addresses.
+	Address      string   `yaml:"address"`
+	Addresses    []string `yaml:"addresses"`
+	Cluster      bool     `yaml:"cluster"`
+	Username     string   `yaml:"username"`
+	PasswordFile string   `yaml:"password_file"` // or env XFTPD_REDIS_PASSWORD
+	DB           int      `yaml:"db"`
+	Prefix       string   `yaml:"prefix"`
+	TLS          bool     `yaml:"tls"`
+	Sentinel     struct {
+		MasterName   string `yaml:"master_name"`
+		Username     string `yaml:"username"`
+		PasswordFile string `yaml:"password_file"` // or env XFTPD_REDIS_SENTINEL_PASSWORD
+	} `yaml:"sentinel"`
+}
+
+// addresses is Address and Addresses together.
+func (r RedisConfig) addresses() []string {
+	if r.Address == "" {
+		return r.Addresses
+	}
+	return append([]string{r.Address}, r.Addresses...)
+}
+
+// validate names the redis key that is wrong, if one is.
+func (r RedisConfig) validate() error {
+	addrs := r.addresses()
+	switch {
+	case len(addrs) == 0:
+		return errors.New("redis.addresses: required when records.backend is redis")
+	case r.Cluster && r.Sentinel.MasterName != "":
+		return errors.New("redis.cluster and redis.sentinel.master_name exclude each other")
+	case r.Cluster && r.DB != 0:
+		return errors.New("redis.db: a Redis Cluster has only database 0")
+	case !r.Cluster && r.Sentinel.MasterName == "" && len(addrs) > 1:
+		return errors.New("redis.addresses: several addresses need redis.cluster: true (cluster nodes) or redis.sentinel.master_name (Sentinels)")
+	}
+	if err := redis.CheckPrefix(r.Prefix); err != nil {
+		return fmt.Errorf("redis.prefix: %w", err)
+	}
+	return nil
 }
 
 // identityPath is where the identity key lives.
@@ -174,7 +217,7 @@ func defaultConfig() Config {
 	c.Storage.S3.Region = "us-east-1"
 	c.Storage.S3.PathStyle = true
 	c.Records.Backend = "embedded"
-	c.Redis.Prefix = "{xftp}:"
+	c.Redis.Prefix = "xftp:"
 	c.Admin.Listen = defaultAdminListen
 	c.Proxy = defaultProxyConfig()
 	c.Web.Page = true
@@ -380,10 +423,13 @@ func (c Config) serverConfig(env func(string) string) (server.Config, error) {
 		return sc, errors.New("storage.s3.endpoint: required when storage.backend is s3")
 	case c.Storage.Backend == "s3" && c.Storage.S3.Bucket == "":
 		return sc, errors.New("storage.s3.bucket: required when storage.backend is s3")
-	case c.Records.Backend == "redis" && c.Redis.Address == "":
-		return sc, errors.New("redis.address: required when records.backend is redis")
 	case c.Storage.Backend == "s3" && c.Records.Backend == "embedded":
 		return sc, errors.New("storage.backend s3 needs records.backend redis: replicas sharing a bucket must share their records")
+	}
+	if c.Records.Backend == "redis" {
+		if err := c.Redis.validate(); err != nil {
+			return sc, err
+		}
 	}
 	if err := c.Admin.validate(); err != nil {
 		return sc, err

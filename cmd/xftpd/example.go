@@ -65,13 +65,24 @@ records:
   backend: embedded
 
 redis:
-  address: redis:6379
+  # One server; or, with cluster: true, some nodes of a Redis Cluster; or,
+  # with sentinel.master_name, the Sentinels (see docs/SCALING.md).
+  addresses: [redis:6379]
+  cluster: false
+  sentinel:
+    # The name the Sentinels monitor; empty: no Sentinel.
+    master_name: ""
+    username: ""
+    # Password of the Sentinels themselves: this file or env
+    # XFTPD_REDIS_SENTINEL_PASSWORD.
+    password_file: ""
   username: ""
   # The password comes from this file or env XFTPD_REDIS_PASSWORD.
   password_file: ""
   db: 0
-  # Key prefix; keep the {hash tag} for Redis Cluster.
-  prefix: "{xftp}:"
+  # Key prefix, without braces: keys carry their own hash tags so that
+  # they spread over a cluster's slots.
+  prefix: "xftp:"
   tls: false
 
 # Operator admin API for takedowns (see docs/TAKEDOWNS.md). Blocked chunks

@@ -25,21 +25,86 @@ import (
 // is skipped, or fails under CI=true.
 func testAddr(t *testing.T) string {
 	t.Helper()
-	addr := os.Getenv("XFTP_TEST_REDIS")
-	if addr == "" {
-		const msg = "XFTP_TEST_REDIS not set; run scripts/test"
+	return need(t, "XFTP_TEST_REDIS")
+}
+
+func need(t *testing.T, name string) string {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		msg := name + " not set; run scripts/test"
 		if os.Getenv("CI") == "true" {
 			t.Fatal(msg)
 		}
 		t.Skip(msg) // not under CI: the check above fails there
 	}
-	return addr
+	return v
+}
+
+// A deployment is one kind of Redis the tests run against.
+type deployment struct {
+	name string
+	opts func(t *testing.T) ClientOptions
+}
+
+var deployments = []deployment{
+	{"Standalone", func(t *testing.T) ClientOptions {
+		return ClientOptions{Addresses: []string{testAddr(t)}}
+	}},
+	{"Cluster", clusterOptions},
+	{"Sentinel", func(t *testing.T) ClientOptions {
+		addrs := need(t, "XFTP_TEST_REDIS_SENTINEL")
+		return ClientOptions{Addresses: strings.Split(addrs, ","), MasterName: need(t, "XFTP_TEST_REDIS_SENTINEL_MASTER")}
+	}},
+}
+
+// clusterOptions names the 6-node cluster of XFTP_TEST_REDIS_CLUSTER.
+func clusterOptions(t *testing.T) ClientOptions {
+	return ClientOptions{Addresses: strings.Split(need(t, "XFTP_TEST_REDIS_CLUSTER"), ","), Cluster: true}
+}
+
+// forEach runs fn as a subtest on every deployment.
+func forEach(t *testing.T, fn func(t *testing.T, o ClientOptions)) {
+	for _, d := range deployments {
+		t.Run(d.name, func(t *testing.T) { fn(t, d.opts(t)) })
+	}
+}
+
+func dial(t *testing.T, o ClientOptions) goredis.UniversalClient {
+	t.Helper()
+	c, err := NewClient(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }
 
 func newClient(t *testing.T, addr string) *goredis.Client {
 	c := goredis.NewClient(&goredis.Options{Addr: addr})
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// keys returns the names matching pattern, on every master of a cluster.
+func keys(ctx context.Context, c goredis.UniversalClient, pattern string) []string {
+	var out []string
+	var mu sync.Mutex
+	scan := func(ctx context.Context, n goredis.UniversalClient) error {
+		iter := n.Scan(ctx, 0, pattern, 1000).Iterator()
+		for iter.Next(ctx) {
+			mu.Lock()
+			out = append(out, iter.Val())
+			mu.Unlock()
+		}
+		return iter.Err()
+	}
+	if cc, ok := c.(*goredis.ClusterClient); ok {
+		cc.ForEachMaster(ctx, func(ctx context.Context, n *goredis.Client) error { return scan(ctx, n) })
+		return out
+	}
+	scan(ctx, c)
+	return out
 }
 
 // newPrefix returns a prefix no other test uses, and deletes its keys when
@@ -50,17 +115,20 @@ func newPrefix(t *testing.T, c goredis.UniversalClient) string {
 	prefix := "xftptest:" + hex.EncodeToString(b) + ":"
 	t.Cleanup(func() {
 		ctx := context.Background()
-		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			c.Del(ctx, iter.Val())
+		for _, k := range keys(ctx, c, prefix+"*") {
+			c.Del(ctx, k)
 		}
 	})
 	return prefix
 }
 
-func openTemp(t *testing.T) (*Records, *goredis.Client) {
+func openTemp(t *testing.T) (*Records, goredis.UniversalClient) {
+	return openOn(t, ClientOptions{Addresses: []string{testAddr(t)}})
+}
+
+func openOn(t *testing.T, o ClientOptions) (*Records, goredis.UniversalClient) {
 	t.Helper()
-	c := newClient(t, testAddr(t))
+	c := dial(t, o)
 	r, err := Open(t.Context(), c, newPrefix(t, c))
 	if err != nil {
 		t.Fatal(err)
@@ -69,22 +137,24 @@ func openTemp(t *testing.T) (*Records, *goredis.Client) {
 }
 
 func TestContract(t *testing.T) {
-	testAddr(t)
-	storagetest.TestRecords(t, func(t *testing.T) storage.Records {
-		r, _ := openTemp(t)
-		return r
+	forEach(t, func(t *testing.T, o ClientOptions) {
+		storagetest.TestRecords(t, func(t *testing.T) storage.Records {
+			r, _ := openOn(t, o)
+			return r
+		})
 	})
 }
 
 // TestTwoReplicas races Create and Delete from two Records on separate
 // connections, as two servers would, and checks that quota stays exact.
-func TestTwoReplicas(t *testing.T) {
-	addr := testAddr(t)
-	ca, cb := newClient(t, addr), newClient(t, addr)
+func TestTwoReplicas(t *testing.T) { forEach(t, testTwoReplicas) }
+
+func testTwoReplicas(t *testing.T, o ClientOptions) {
+	ca, cb := dial(t, o), dial(t, o)
 	prefix := newPrefix(t, ca)
 	ctx := t.Context()
 	var replicas [2]*Records
-	for i, c := range []*goredis.Client{ca, cb} {
+	for i, c := range []goredis.UniversalClient{ca, cb} {
 		var err error
 		if replicas[i], err = Open(ctx, c, prefix); err != nil {
 			t.Fatal(err)
@@ -165,8 +235,10 @@ func TestTwoReplicas(t *testing.T) {
 
 // TestTTLFired checks the safety net: once Redis has expired a record's
 // keys, the sweeper still sees the record and its quota is released once.
-func TestTTLFired(t *testing.T) {
-	r, c := openTemp(t)
+func TestTTLFired(t *testing.T) { forEach(t, testTTLFired) }
+
+func testTTLFired(t *testing.T, o ClientOptions) {
+	r, c := openOn(t, o)
 	ctx := t.Context()
 	rec := storagetest.NewRecord(700, 2, -time.Minute)
 	if err := r.Create(ctx, rec, 0); err != nil {
@@ -222,11 +294,7 @@ func TestKeyNames(t *testing.T) {
 	if err := r.Create(ctx, rec, 0); err != nil {
 		t.Fatal(err)
 	}
-	var names []string
-	iter := c.Scan(ctx, 0, r.prefix+"*", 1000).Iterator()
-	for iter.Next(ctx) {
-		names = append(names, iter.Val())
-	}
+	names := keys(ctx, c, r.prefix+"*")
 	if len(names) != 9 { // chunk, 4 IDs, sender key, expiry, sizes, usage
 		t.Fatalf("keys: %q", names)
 	}
@@ -243,7 +311,7 @@ func TestKeyNames(t *testing.T) {
 			}
 		}
 	}
-	for _, k := range []string{r.expiry, r.sizes, r.usage} {
+	for _, k := range append(r.groupKeys(rec.Key)[1:], r.usage) {
 		if ttl := c.PTTL(ctx, k).Val(); ttl != -1 {
 			t.Fatalf("%s has TTL %v", k, ttl)
 		}
@@ -346,23 +414,36 @@ func TestUnavailable(t *testing.T) {
 	})
 }
 
-func TestHashTag(t *testing.T) {
-	for prefix, want := range map[string]bool{
-		"": false, "xftp:": false, "{xftp}:": true, "a{b}c": true, "{}": false, "x{": false, "}{a}": true,
-	} {
-		if got := hasHashTag(prefix); got != want {
-			t.Errorf("hasHashTag(%q) = %v", prefix, got)
+func TestPrefix(t *testing.T) {
+	for prefix, ok := range map[string]bool{"": true, "xftp:": true, "{xftp}:": false, "a{b": false, "a}": false} {
+		if err := CheckPrefix(prefix); (err == nil) != ok {
+			t.Errorf("CheckPrefix(%q) = %v", prefix, err)
 		}
-	}
-	c := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}})
-	defer c.Close()
-	if _, err := Open(t.Context(), c, "xftp:"); err == nil || !strings.Contains(err.Error(), "hash tag") {
-		t.Fatalf("Open of a cluster client without a hash tag: %v", err)
 	}
 }
 
-func TestNonces(t *testing.T) {
-	client := newClient(t, testAddr(t))
+// TestGroupTags checks that group g's tag lands in its slot range, and
+// pins a few tags: changing the table would lose every stored record.
+func TestGroupTags(t *testing.T) {
+	tags := groupTags()
+	for g, tag := range tags {
+		if s := Slot("{" + tag + "}x"); s/slotsPerGroup != g {
+			t.Fatalf("group %d: tag %q is in slot %d", g, tag, s)
+		}
+	}
+	// Redis' own examples: CLUSTER KEYSLOT.
+	for key, slot := range map[string]int{"foo": 12182, "{user1000}.following": 3443, "{user1000}.followers": 3443, "a{}b": 13694} {
+		if got := Slot(key); got != slot {
+			t.Errorf("Slot(%q) = %d, want %d", key, got, slot)
+		}
+	}
+	t.Logf("tags[0] %q, tags[1] %q, tags[1023] %q", tags[0], tags[1], tags[1023])
+}
+
+func TestNonces(t *testing.T) { forEach(t, testNonces) }
+
+func testNonces(t *testing.T, o ClientOptions) {
+	client := dial(t, o)
 	n := NewNonces(client, newPrefix(t, client))
 	ctx := context.Background()
 	nonce := []byte("0123456789abcdef")
@@ -377,5 +458,98 @@ func TestNonces(t *testing.T) {
 	}
 	if fresh, _ := n.Use(ctx, []byte("fedcba9876543210"), until); !fresh {
 		t.Fatal("another nonce was refused")
+	}
+}
+
+// TestSpread creates records on the cluster and counts their keys on each
+// master: every master must hold a share.
+func TestSpread(t *testing.T) {
+	o := clusterOptions(t)
+	r, c := openOn(t, o)
+	ctx := t.Context()
+	const n = 300
+	for range n {
+		if err := r.Create(ctx, storagetest.NewRecord(10, 1, time.Hour), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cc := c.(*goredis.ClusterClient)
+	var mu sync.Mutex
+	perMaster := map[string][2]int{} // address: records, all keys
+	err := cc.ForEachMaster(ctx, func(ctx context.Context, m *goredis.Client) error {
+		var chunks, all int
+		iter := m.Scan(ctx, 0, r.prefix+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			all++
+			if strings.Contains(iter.Val(), "}:c:") {
+				chunks++
+			}
+		}
+		mu.Lock()
+		perMaster[m.Options().Addr] = [2]int{chunks, all}
+		mu.Unlock()
+		return iter.Err()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(perMaster) != 3 {
+		t.Fatalf("%d masters, want 3", len(perMaster))
+	}
+	total := 0
+	for addr, v := range perMaster {
+		t.Logf("master %s: %d records, %d keys", addr, v[0], v[1])
+		total += v[0]
+		if v[0] < n/10 {
+			t.Errorf("master %s holds %d of %d records", addr, v[0], n)
+		}
+	}
+	if total != n {
+		t.Fatalf("%d records found, want %d", total, n)
+	}
+}
+
+// TestCheckClient: a single-node client at a cluster node, or a cluster
+// client at a standalone server, is refused with a message that says what
+// to set.
+func TestCheckClient(t *testing.T) {
+	ctx := t.Context()
+	node := clusterOptions(t).Addresses[0]
+	single := newClient(t, node)
+	if _, err := Open(ctx, single, "xftptest:"); err == nil || !strings.Contains(err.Error(), "redis.cluster: true") {
+		t.Fatalf("single-node client at a cluster node: %v", err)
+	}
+	cluster := dial(t, ClientOptions{Addresses: []string{testAddr(t)}, Cluster: true})
+	if _, err := Open(ctx, cluster, "xftptest:"); err == nil || !strings.Contains(err.Error(), "unset redis.cluster") {
+		t.Fatalf("cluster client at a standalone server: %v", err)
+	}
+	if _, err := NewClient(ClientOptions{Addresses: []string{"a:1", "b:1"}}); err == nil {
+		t.Fatal("several addresses without cluster or sentinel")
+	}
+}
+
+// TestPingReplica: Ping fails on a replica, which refuses writes, so that
+// /readyz takes a replica out of service.
+func TestPingReplica(t *testing.T) {
+	ctx := t.Context()
+	o := deployments[2].opts(t)
+	sentinel := goredis.NewSentinelClient(&goredis.Options{Addr: o.Addresses[0]})
+	defer sentinel.Close()
+	replicas, err := sentinel.Replicas(ctx, o.MasterName).Result()
+	if err != nil || len(replicas) == 0 {
+		t.Fatalf("SENTINEL REPLICAS: %v, %v", replicas, err)
+	}
+	ip, port := replicas[0]["ip"], replicas[0]["port"]
+	replica := newClient(t, net.JoinHostPort(ip, port))
+	r, err := Open(ctx, replica, "xftptest:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Ping(ctx); !errors.Is(err, storage.ErrUnavailable) || !strings.Contains(err.Error(), "READONLY") {
+		t.Fatalf("Ping on a replica: %v", err)
+	}
+	rc, _ := openOn(t, clusterOptions(t))
+	if err := rc.Ping(ctx); err != nil {
+		t.Fatalf("Ping on the cluster: %v", err)
 	}
 }

@@ -3,10 +3,10 @@ package redis
 import goredis "github.com/redis/go-redis/v9"
 
 // The scripts below are the only writers of a store's keys (see doc.go).
-// Those that return a status answer 0 for done, statusNotFound or
-// statusExists or statusQuota. Keys a script derives from a record (the
-// chunk key in lookup, id keys in delete) share the prefix and so, under a
-// cluster, its hash tag and slot.
+// Each touches the keys of one slot: a chunk's group (its record, the
+// group's expiry index and sizes hash), the usage ledger, or one ID
+// index entry. Those that return a status answer 0 for done,
+// statusNotFound or statusExists or statusQuota.
 const (
 	statusOK       = 0
 	statusNotFound = 1
@@ -17,104 +17,138 @@ const (
 	statusFirst = 4
 )
 
-// createScript stores a new record.
+// createScript stores a new record, not yet complete (field c "0": Lookup
+// ignores it until its ID index entries are all written).
 //
-//	KEYS: chunk, expiry, sizes, usage, sender key, sender id, recipient ids...
-//	ARGV: internal key, size, quota, expiry score, TTL deadline (unix ms),
-//	      meta, recipient lines, sender hashed ID, uploaded ("0" or "1"),
+//	KEYS: chunk, group expiry, group sizes
+//	ARGV: internal key, size, expiry score, TTL deadline (unix ms), meta,
+//	      recipient lines, sender hashed ID, uploaded ("0" or "1"),
 //	      hashed sender key
 var createScript = goredis.NewScript(`
-local size, quota = tonumber(ARGV[2]), tonumber(ARGV[3])
 if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('HEXISTS', KEYS[3], ARGV[1]) == 1 then
 	return 2
 end
-local seen = {}
-for i = 5, #KEYS do
-	if seen[KEYS[i]] or redis.call('EXISTS', KEYS[i]) == 1 then
-		return 2
-	end
-	seen[KEYS[i]] = true
-end
-if quota > 0 and tonumber(redis.call('HGET', KEYS[4], 'bytes') or '0') + size > quota then
+redis.call('HSET', KEYS[1], 'm', ARGV[5], 'r', ARGV[6], 'u', ARGV[8], 's', ARGV[7], 't', ARGV[4], 'k', ARGV[9], 'c', '0')
+redis.call('PEXPIREAT', KEYS[1], ARGV[4])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
+return 0
+`)
+
+// reserveScript counts a new record in the usage ledger if the quota
+// allows (quota <= 0: no limit).
+//
+//	KEYS: usage
+//	ARGV: size, quota
+var reserveScript = goredis.NewScript(`
+local quota = tonumber(ARGV[2])
+if quota > 0 and tonumber(redis.call('HGET', KEYS[1], 'bytes') or '0') + tonumber(ARGV[1]) > quota then
 	return 3
 end
-redis.call('HSET', KEYS[1], 'm', ARGV[6], 'r', ARGV[7], 'u', ARGV[9], 's', ARGV[8], 't', ARGV[5], 'k', ARGV[10])
-redis.call('PEXPIREAT', KEYS[1], ARGV[5])
-redis.call('SET', KEYS[5], '\1' .. ARGV[1], 'PXAT', ARGV[5])
-redis.call('SET', KEYS[6], '\1' .. ARGV[1], 'PXAT', ARGV[5])
-for i = 7, #KEYS do
-	redis.call('SET', KEYS[i], '\2' .. ARGV[1], 'PXAT', ARGV[5])
-end
-redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
-redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
-redis.call('HINCRBY', KEYS[4], 'chunks', 1)
-redis.call('HINCRBY', KEYS[4], 'bytes', ARGV[2])
+redis.call('HINCRBY', KEYS[1], 'chunks', 1)
+redis.call('HINCRBY', KEYS[1], 'bytes', ARGV[1])
 return 0
 `)
 
-// lookupScript resolves an ID and reads its record in one round trip. It
-// answers nil if either is missing, else {id value, meta, recipients,
-// uploaded, downloaded count, acked count}.
+// releaseScript takes a removed record out of the usage ledger.
 //
-//	KEYS: id
-//	ARGV: prefix
-var lookupScript = goredis.NewScript(`
-local v = redis.call('GET', KEYS[1])
-if not v then
-	return false
-end
-local rec = redis.call('HMGET', ARGV[1] .. 'chunk:' .. string.sub(v, 2), 'm', 'r', 'u', 'nd', 'na')
-if not rec[1] then
-	return false
-end
-return {v, rec[1], rec[2] or '', rec[3] or '0', rec[4] or '0', rec[5] or '0'}
-`)
-
-// addRecipientsScript adds recipient ID keys and lines, all or none.
-//
-//	KEYS: chunk, new recipient ids...
-//	ARGV: internal key, recipient lines
-var addRecipientsScript = goredis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 0 then
-	return 1
-end
-local seen = {}
-for i = 2, #KEYS do
-	if seen[KEYS[i]] or redis.call('EXISTS', KEYS[i]) == 1 then
-		return 2
-	end
-	seen[KEYS[i]] = true
-end
-local t = redis.call('HGET', KEYS[1], 't')
-for i = 2, #KEYS do
-	redis.call('SET', KEYS[i], '\2' .. ARGV[1], 'PXAT', t)
-end
-redis.call('HSET', KEYS[1], 'r', (redis.call('HGET', KEYS[1], 'r') or '') .. ARGV[2])
+//	KEYS: usage
+//	ARGV: size
+var releaseScript = goredis.NewScript(`
+redis.call('HINCRBY', KEYS[1], 'chunks', -1)
+redis.call('HINCRBY', KEYS[1], 'bytes', -tonumber(ARGV[1]))
 return 0
 `)
 
-// setUploadedScript marks a record's body as stored.
+// unclaimScript deletes an ID index entry if it still holds the value
+// given: it never removes another record's entry.
+//
+//	KEYS: id entry
+//	ARGV: value
+var unclaimScript = goredis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+	return redis.call('DEL', KEYS[1])
+end
+return 0
+`)
+
+// setFieldScript sets one field of an existing record.
 //
 //	KEYS: chunk
-var setUploadedScript = goredis.NewScript(`
+//	ARGV: field, value
+var setFieldScript = goredis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then
 	return 1
 end
-redis.call('HSET', KEYS[1], 'u', '1')
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 0
 `)
 
-// removeRecipientScript drops one recipient line and its ID key, and
-// its download flag, and counts the acknowledgement in field na.
+// readScript reads a complete record. It answers nil if there is none,
+// else {meta, recipients, uploaded, downloaded count, acked count}.
 //
-//	KEYS: chunk, recipient id
-//	ARGV: internal key, recipient hashed ID
+//	KEYS: chunk
+var readScript = goredis.NewScript(`
+local rec = redis.call('HMGET', KEYS[1], 'm', 'r', 'u', 'nd', 'na', 'c')
+if not rec[1] or rec[6] ~= '1' then
+	return false
+end
+return {rec[1], rec[2] or '', rec[3] or '0', rec[4] or '0', rec[5] or '0'}
+`)
+
+// appendRecipientsScript appends recipient lines to a complete record and
+// answers {0, TTL deadline}, or {1} if there is no such record.
+//
+//	KEYS: chunk
+//	ARGV: recipient lines
+var appendRecipientsScript = goredis.NewScript(`
+local rec = redis.call('HMGET', KEYS[1], 'r', 't', 'c')
+if not rec[2] or rec[3] ~= '1' then
+	return {1}
+end
+redis.call('HSET', KEYS[1], 'r', (rec[1] or '') .. ARGV[1])
+return {0, rec[2]}
+`)
+
+// dropLinesScript undoes appendRecipientsScript: it removes the last
+// occurrence of each line given.
+//
+//	KEYS: chunk
+//	ARGV: lines...
+var dropLinesScript = goredis.NewScript(`
+local r = redis.call('HGET', KEYS[1], 'r')
+if not r then
+	return 1
+end
+for i = 1, #ARGV do
+	local at, from = nil, 1
+	while true do
+		local s = string.find(r, ARGV[i], from, true)
+		if not s then
+			break
+		end
+		at, from = s, s + 1
+	end
+	if at then
+		r = string.sub(r, 1, at - 1) .. string.sub(r, at + #ARGV[i])
+	end
+end
+redis.call('HSET', KEYS[1], 'r', r)
+return 0
+`)
+
+// removeRecipientScript drops one recipient line and its download flag,
+// and counts the acknowledgement in field na. (Its ID index entry is
+// removed beside it.)
+//
+//	KEYS: chunk
+//	ARGV: recipient hashed ID
 var removeRecipientScript = goredis.NewScript(`
 local r = redis.call('HGET', KEYS[1], 'r')
 if not r then
 	return 1
 end
-local want = ARGV[2] .. ' '
+local want = ARGV[1] .. ' '
 local kept, found = {}, false
 for line in string.gmatch(r, '[^\n]+') do
 	if string.sub(line, 1, #want) == want then
@@ -128,10 +162,7 @@ if not found then
 end
 redis.call('HSET', KEYS[1], 'r', table.concat(kept))
 redis.call('HINCRBY', KEYS[1], 'na', 1)
-redis.call('HDEL', KEYS[1], 'd:' .. ARGV[2])
-if string.sub(redis.call('GET', KEYS[2]) or '', 2) == ARGV[1] then
-	redis.call('DEL', KEYS[2])
-end
+redis.call('HDEL', KEYS[1], 'd:' .. ARGV[1])
 return 0
 `)
 
@@ -165,14 +196,16 @@ end
 return 0
 `)
 
-// deleteScript removes a record, its ID keys and its bookkeeping, and
-// releases its quota (once: only while its sizes entry exists). It answers
-// nil if there is no record, else {meta, recipients, uploaded, size, expiry
-// score}, with meta empty if the chunk key had already expired by TTL; with
-// ARGV[3] "1" it keeps an uploaded record and answers {"uploaded"}.
+// deleteScript removes a record and its group bookkeeping (its ID index
+// entries and its ledger share go beside it). Its size is released once:
+// only while its sizes entry exists. It answers nil if there is no record,
+// else {meta, recipients, uploaded, size, expiry score, sender hashed ID,
+// hashed sender key}, with meta empty if the chunk key had already
+// expired by TTL; with ARGV[2] "1" it keeps an uploaded record and
+// answers {"uploaded"}.
 //
-//	KEYS: chunk, expiry, sizes, usage
-//	ARGV: internal key, prefix, only if not uploaded ("0" or "1")
+//	KEYS: chunk, group expiry, group sizes
+//	ARGV: internal key, only if not uploaded ("0" or "1")
 var deleteScript = goredis.NewScript(`
 local size = redis.call('HGET', KEYS[3], ARGV[1])
 local rec = redis.call('HMGET', KEYS[1], 'm', 'r', 'u', 's', 'k')
@@ -180,49 +213,28 @@ if not size and not rec[1] then
 	redis.call('ZREM', KEYS[2], ARGV[1]) -- a stale expiry entry: drop it
 	return false
 end
-if ARGV[3] == '1' and rec[3] == '1' then
+if ARGV[2] == '1' and rec[3] == '1' then
 	return {'uploaded'} -- DeleteUnuploaded of an uploaded record: keep it
 end
-local function delID(kind, hid)
-	local k = ARGV[2] .. kind .. hid
-	if string.sub(redis.call('GET', k) or '', 2) == ARGV[1] then
-		redis.call('DEL', k)
-	end
-end
-if rec[1] then
-	if rec[4] then
-		delID('id:', rec[4])
-	end
-	if rec[5] then
-		delID('skey:', rec[5])
-	end
-	for line in string.gmatch(rec[2] or '', '[^\n]+') do
-		delID('id:', string.match(line, '^[^ ]+'))
-	end
-	redis.call('DEL', KEYS[1])
-end
+redis.call('DEL', KEYS[1])
 local score = redis.call('ZSCORE', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
-if size then
-	redis.call('HDEL', KEYS[3], ARGV[1])
-	redis.call('HINCRBY', KEYS[4], 'chunks', -1)
-	redis.call('HINCRBY', KEYS[4], 'bytes', '-' .. size)
-end
-return {rec[1] or '', rec[2] or '', rec[3] or '', size or '', score or ''}
+redis.call('HDEL', KEYS[3], ARGV[1])
+return {rec[1] or '', rec[2] or '', rec[3] or '', size or '', score or '', rec[4] or '', rec[5] or ''}
 `)
 
-// expiredScript lists up to limit records due by now, six fields each:
-// internal key, expiry score, size, meta, recipients, uploaded; the last
-// three are empty if the chunk key has expired by TTL.
+// expiredScript lists up to limit records of one group due by now, six
+// fields each: internal key, expiry score, size, meta, recipients,
+// uploaded; the last three are empty if the chunk key has expired by TTL.
 //
-//	KEYS: expiry, sizes
-//	ARGV: now (unix ms), limit, prefix
+//	KEYS: group expiry, group sizes
+//	ARGV: now (unix ms), limit, chunk key prefix of the group
 var expiredScript = goredis.NewScript(`
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, ARGV[2])
 local out = {}
 for i = 1, #due, 2 do
 	local k = due[i]
-	local rec = redis.call('HMGET', ARGV[3] .. 'chunk:' .. k, 'm', 'r', 'u')
+	local rec = redis.call('HMGET', ARGV[3] .. k, 'm', 'r', 'u')
 	local n = #out
 	out[n + 1] = k
 	out[n + 2] = due[i + 1]
@@ -235,6 +247,7 @@ return out
 `)
 
 var allScripts = []*goredis.Script{
-	createScript, lookupScript, addRecipientsScript, setUploadedScript,
-	removeRecipientScript, deleteScript, expiredScript, markDownloadedScript,
+	createScript, reserveScript, releaseScript, unclaimScript, setFieldScript, readScript,
+	appendRecipientsScript, dropLinesScript, removeRecipientScript, markDownloadedScript,
+	deleteScript, expiredScript,
 }
