@@ -105,7 +105,7 @@ func (dl *downloader) streamChunk(ctx context.Context, i int) error {
 			last = err
 			continue
 		}
-		last = retry(ctx, dl.o.Attempts, func() error {
+		last = retry(ctx, dl.o.retries(), func() error {
 			rc, err := c.Download(ctx, rep.ID, rep.Key, ref.Size)
 			if err != nil {
 				return err
@@ -287,7 +287,7 @@ func (dl *downloader) fetch(ctx context.Context, c shard) ([]byte, error) {
 		}
 		start := time.Now()
 		var buf []byte
-		last = retry(ctx, min(dl.o.Attempts, 2), func() error {
+		last = retry(ctx, retryPolicy{attempts: min(dl.o.Attempts, 2)}, func() error {
 			rc, err := cl.Download(ctx, rep.ID, rep.Key, c.ref.Size)
 			if err != nil {
 				return err

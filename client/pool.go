@@ -21,8 +21,16 @@ import (
 type Options struct {
 	// Parallel bounds the chunks in flight (default 8).
 	Parallel int
-	// Attempts bounds the tries of one chunk operation (default 5).
+	// Attempts is how often one chunk operation is tried at least
+	// (default 5).
 	Attempts int
+	// RetryFor is how long a chunk operation that keeps failing for a
+	// temporary reason (503 with Retry-After while a Redis or S3 node
+	// fails over, a cut connection) is retried beyond Attempts, measured
+	// from its first try (default 60s if Attempts is left at its default,
+	// else none; negative: none). It must outlast a failover: see
+	// docs/SCALING.md for the seconds measured.
+	RetryFor time.Duration
 	// Progress, if set, receives events as the transfer proceeds.
 	Progress func(Event)
 	// ClientOptions configure the connections to servers.
@@ -54,6 +62,9 @@ func (o *Options) defaults() {
 	}
 	if o.Attempts <= 0 {
 		o.Attempts = 5
+		if o.RetryFor == 0 {
+			o.RetryFor = 60 * time.Second
+		}
 	}
 }
 
@@ -129,25 +140,38 @@ func temporary(err error) bool {
 	return true
 }
 
-// retry runs op until it succeeds, fails permanently, or attempts run out,
-// backing off exponentially with jitter and honouring Retry-After.
-func retry(ctx context.Context, attempts int, op func() error, onRetry func(error)) error {
+// retryPolicy bounds retry: at least attempts tries, and more while the
+// budget since the first try lasts.
+type retryPolicy struct {
+	attempts int
+	budget   time.Duration
+}
+
+func (o *Options) retries() retryPolicy { return retryPolicy{o.Attempts, o.RetryFor} }
+
+// retry runs op until it succeeds, fails permanently, or both its tries
+// and its time budget are spent, backing off exponentially with jitter and
+// honouring Retry-After.
+func retry(ctx context.Context, p retryPolicy, op func() error, onRetry func(error)) error {
 	backoff := 300 * time.Millisecond
+	start := time.Now()
 	var err error
-	for i := 0; i < attempts; i++ {
+	tries := 0
+	for {
+		tries++
 		if err = op(); err == nil || !temporary(err) {
 			return err
-		}
-		if i == attempts-1 {
-			break
-		}
-		if onRetry != nil {
-			onRetry(err)
 		}
 		wait := backoff/2 + rand.N(backoff)
 		var ae *api.Error
 		if errors.As(err, &ae) && ae.RetryAfter > wait {
 			wait = ae.RetryAfter
+		}
+		if tries >= p.attempts && time.Since(start)+wait > p.budget {
+			break
+		}
+		if onRetry != nil {
+			onRetry(err)
 		}
 		select {
 		case <-ctx.Done():
@@ -156,7 +180,7 @@ func retry(ctx context.Context, attempts int, op func() error, onRetry func(erro
 		}
 		backoff = min(2*backoff, 10*time.Second)
 	}
-	return fmt.Errorf("giving up after %d attempts: %w", attempts, err)
+	return fmt.Errorf("giving up after %d attempts in %v: %w", tries, time.Since(start).Round(time.Second), err)
 }
 
 // forEach runs fn for 0..n-1 with at most parallel at once and returns the

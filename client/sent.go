@@ -199,7 +199,7 @@ func (o *Options) checkEarlierUploads(ctx context.Context, servers []string) {
 	ctx, cancel := context.WithTimeout(ctx, statusCheckTimeout)
 	defer cancel()
 	quick := *o
-	quick.Attempts = 1
+	quick.Attempts, quick.RetryFor = 1, -1
 	var mu sync.Mutex
 	var gone []*chunk.Description
 	forEach(ctx, len(todo), 4, func(ctx context.Context, i int) error {

@@ -122,7 +122,7 @@ func status(ctx context.Context, d *chunk.Description, o *Options, p *pool, keep
 			return nil
 		}
 		var st *api.ChunkStatus
-		err = retry(ctx, o.Attempts, func() error {
+		err = retry(ctx, o.retries(), func() error {
 			var err error
 			st, err = c.Status(ctx, j.rep.ID, j.rep.Key)
 			return err

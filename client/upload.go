@@ -443,13 +443,13 @@ func (u *uploader) one(ctx context.Context, i int) error {
 	// If the key names a chunk asked for differently (a resumed upload
 	// whose first attempt got further, say), a new key is made once.
 	create := func(op func() error) error {
-		err := retry(ctx, u.o.Attempts, op, onRetry)
+		err := retry(ctx, u.o.retries(), op, onRetry)
 		var ae *api.Error
 		if errors.As(err, &ae) && ae.Code == api.CodeKeyInUse {
 			it.Sender = newSeed()
 			sender = it.senderKey()
 			u.state.update(func(st *uploadState) { st.Items[i].Sender = it.Sender })
-			err = retry(ctx, u.o.Attempts, op, onRetry)
+			err = retry(ctx, u.o.retries(), op, onRetry)
 		}
 		return err
 	}
@@ -492,7 +492,7 @@ func (u *uploader) one(ctx context.Context, i int) error {
 		})
 		for rest := pubs[len(first):]; err == nil && len(rest) > 0; {
 			batch := rest[:min(len(rest), maxKeysPerRequest)]
-			err = retry(ctx, u.o.Attempts, func() error {
+			err = retry(ctx, u.o.retries(), func() error {
 				ids, err := c.AddRecipients(ctx, it.SenderID, sender, batch)
 				if err == nil {
 					it.RecipientIDs = append(it.RecipientIDs, ids...)
@@ -509,7 +509,7 @@ func (u *uploader) one(ctx context.Context, i int) error {
 		}
 		u.state.update(func(st *uploadState) { st.Items[i] = it })
 	}
-	err = retry(ctx, u.o.Attempts, func() error {
+	err = retry(ctx, u.o.retries(), func() error {
 		r, err := u.body(i)
 		if err != nil {
 			return err
