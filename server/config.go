@@ -39,8 +39,12 @@ func DefaultConfig() Config {
 		ChunkSizes:            []int64{64 << 10, 256 << 10, 1 << 20, 4 << 20},
 		Expiry:                48 * time.Hour,
 		AllowNew:              true,
-		MaxRecipients:         200,
-		MaxRecipientsPerChunk: 1024, // the client pads up to 1000 recipients to 1024
+		// 255 keys fit one XFTP command (its lists have a 1-byte count);
+		// our own protocol takes as many.
+		MaxRecipients: 255,
+		// SimpleX's apps add a group's recipients 200 at a time, with no
+		// cap per chunk on SimpleX's server; this bounds a record's growth.
+		MaxRecipientsPerChunk: 1 << 16,
 		ClockSkew:             2 * time.Minute,
 		SweepInterval:         10 * time.Minute,
 	}

@@ -7,10 +7,14 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/xftp/xftp/api"
+	"github.com/xftp/xftp/api/xftp"
+	"github.com/xftp/xftp/api/xftpserver"
+	"github.com/xftp/xftp/blocklist"
 	"github.com/xftp/xftp/identity"
 	"github.com/xftp/xftp/server"
 	"github.com/xftp/xftp/storage/disk"
@@ -21,6 +25,8 @@ import (
 type Relay struct {
 	Dir     string
 	Address api.Address
+	// XFTP is the relay's SimpleX XFTP address (api/xftpserver).
+	XFTP    xftp.Address
 	Service *server.Service
 	// Handler wraps the relay's HTTP handler; tests replace it to inject
 	// faults (set before the first request).
@@ -28,8 +34,22 @@ type Relay struct {
 	srv  *http.Server
 }
 
+// Options are a test relay's extras.
+type Options struct {
+	// Blocklist gives the service a blocklist (in the record database).
+	Blocklist bool
+	// XFTP configures the XFTP binding.
+	XFTP xftpserver.Options
+}
+
 // Start starts a relay with cfg (nil: defaults), stopped at test cleanup.
 func Start(t testing.TB, cfg *server.Config) *Relay {
+	t.Helper()
+	return StartWith(t, cfg, Options{})
+}
+
+// StartWith is Start with options.
+func StartWith(t testing.TB, cfg *server.Config, o Options) *Relay {
 	t.Helper()
 	c := server.DefaultConfig()
 	if cfg != nil {
@@ -48,7 +68,13 @@ func Start(t testing.TB, cfg *server.Config) *Relay {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Service, err = server.New(c, server.Options{Identity: id, Store: store, Records: records}); err != nil {
+	so := server.Options{Identity: id, Store: store, Records: records}
+	if o.Blocklist {
+		if so.Blocklist, err = blocklist.NewBolt(records.DB()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r.Service, err = server.New(c, so); err != nil {
 		t.Fatal(err)
 	}
 	routes := api.NewHandler(r.Service, api.HandlerOptions{}).Routes()
@@ -62,10 +88,16 @@ func Start(t testing.TB, cfg *server.Config) *Relay {
 	if r.srv, err = api.NewHTTPServer(handler, id, api.ServerOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	creds, _, err := xftpserver.LoadCredentials(id, filepath.Join(r.Dir, "xftp-ca.crt"), time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	xftpserver.New(r.Service, creds, o.XFTP).Configure(r.srv)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	r.XFTP = xftp.Address{KeyHash: creds.KeyHash, Hosts: []string{"127.0.0.1"}, Port: strconv.Itoa(ln.Addr().(*net.TCPAddr).Port), Password: c.Password}
 	r.Address = api.Address{Fingerprint: id.Fingerprint(), Host: ln.Addr().String(), Password: c.Password}
 	go r.srv.ServeTLS(ln, "", "")
 	t.Cleanup(func() {
