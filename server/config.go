@@ -36,9 +36,9 @@ type Config struct {
 // DefaultConfig returns the defaults documented in the README.
 func DefaultConfig() Config {
 	return Config{
-		ChunkSizes:            []int64{64 << 10, 256 << 10, 1 << 20, 4 << 20},
-		Expiry:                48 * time.Hour,
-		AllowNew:              true,
+		ChunkSizes: []int64{64 << 10, 256 << 10, 1 << 20, 4 << 20},
+		Expiry:     48 * time.Hour,
+		AllowNew:   true,
 		// 255 keys fit one XFTP command (its lists have a 1-byte count);
 		// our own protocol takes as many.
 		MaxRecipients: 255,
