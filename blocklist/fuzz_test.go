@@ -64,14 +64,32 @@ func FuzzUnmarshalEntry(f *testing.F) {
 		if err != nil {
 			f.Fatal(err)
 		}
-		f.Add(marshalEntry(&Entry{Key: k, Record: s}))
+		e := &Entry{Key: k, Record: s}
+		f.Add(marshalEntry(e))
+		if k.Kind != KindDigest {
+			e.PublicKey = id.Public()
+			f.Add(marshalEntry(e))
+		}
+		// The first format, without a public key.
+		old := marshalEntry(&Entry{Key: k, Record: s})
+		old = append(append([]byte{entryFormat1}, old[1:4+len(k.Value)]...), old[5+len(k.Value):]...)
+		f.Add(old)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		e, err := unmarshalEntry(b)
 		if err != nil {
 			return
 		}
-		if got := marshalEntry(e); !bytes.Equal(got, b) {
+		got := marshalEntry(e)
+		if b[0] == entryFormat1 {
+			// Read in the old format, written in the new one.
+			e2, err := unmarshalEntry(got)
+			if err != nil || !bytes.Equal(marshalEntry(e2), got) || len(e2.PublicKey) != 0 {
+				t.Fatalf("an old-format entry does not survive rewriting: %v", err)
+			}
+			return
+		}
+		if !bytes.Equal(got, b) {
 			t.Fatalf("marshalEntry(unmarshalEntry(b)) = %x, want %x", got, b)
 		}
 	})

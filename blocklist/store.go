@@ -3,6 +3,7 @@ package blocklist
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -63,6 +64,11 @@ type Entry struct {
 	// recipient keys, and empty for a digest key (a template the server
 	// re-signs for the ID of each request; see the package documentation).
 	Record *SignedRecord
+	// PublicKey is the Ed25519 key of the blocked sender or recipient ID
+	// (empty for digest keys, and in entries stored before it was kept):
+	// the server answers with Record only requests signed by it, so that
+	// holding a blocked ID without its key reveals nothing.
+	PublicKey ed25519.PublicKey
 }
 
 func (e *Entry) validate() error {
@@ -71,6 +77,9 @@ func (e *Entry) validate() error {
 	}
 	if e.Record == nil {
 		return fmt.Errorf("%w: %s entry without a record", ErrInvalidEntry, e.Key.Kind)
+	}
+	if len(e.PublicKey) != 0 && (len(e.PublicKey) != ed25519.PublicKeySize || e.Key.Kind == KindDigest) {
+		return fmt.Errorf("%w: %s entry with a public key of %d bytes", ErrInvalidEntry, e.Key.Kind, len(e.PublicKey))
 	}
 	want := e.Key.Value
 	if e.Key.Kind == KindDigest {
@@ -144,25 +153,32 @@ func listLimit(limit int) int {
 	return min(limit, MaxListLimit)
 }
 
-// entryFormat is the first byte of a stored entry, so that the format can
-// change later.
-const entryFormat = 1
+// Formats of a stored entry, its first byte, so that the format can
+// change: 1 has no public key, 2 has one (possibly empty).
+const (
+	entryFormat1 = 1
+	entryFormat  = 2
+)
 
 // marshalEntry returns the stored form of e:
-// format (1) || kind (1) || uint16 key length || key || record wire form.
+// format (1) || kind (1) || uint16 key length || key
+// || uint8 public key length || public key || record wire form.
 // The record is stored whole, so what clients get is what was signed.
 func marshalEntry(e *Entry) []byte {
 	w := e.Record.Marshal()
-	b := make([]byte, 0, 4+len(e.Key.Value)+len(w))
+	b := make([]byte, 0, 5+len(e.Key.Value)+len(e.PublicKey)+len(w))
 	b = append(b, entryFormat, byte(e.Key.Kind))
 	b = binary.BigEndian.AppendUint16(b, uint16(len(e.Key.Value)))
 	b = append(b, e.Key.Value...)
+	b = append(b, byte(len(e.PublicKey)))
+	b = append(b, e.PublicKey...)
 	return append(b, w...)
 }
 
-// unmarshalEntry decodes a stored entry; the result shares no memory with b.
+// unmarshalEntry decodes a stored entry (either format); the result shares
+// no memory with b.
 func unmarshalEntry(b []byte) (*Entry, error) {
-	if len(b) < 4 || b[0] != entryFormat {
+	if len(b) < 4 || b[0] != entryFormat && b[0] != entryFormat1 {
 		return nil, fmt.Errorf("blocklist: stored entry: %w", ErrMalformed)
 	}
 	kind := KeyKind(b[1])
@@ -170,11 +186,22 @@ func unmarshalEntry(b []byte) (*Entry, error) {
 	if len(b)-4 < n {
 		return nil, fmt.Errorf("blocklist: stored entry: %w", ErrMalformed)
 	}
-	rec, _, err := Parse(b[4+n:])
+	e := &Entry{Key: Key{Kind: kind, Value: bytes.Clone(b[4 : 4+n])}}
+	rest := b[4+n:]
+	if b[0] == entryFormat {
+		if len(rest) < 1 || len(rest)-1 < int(rest[0]) {
+			return nil, fmt.Errorf("blocklist: stored entry: %w", ErrMalformed)
+		}
+		if k := int(rest[0]); k > 0 {
+			e.PublicKey = bytes.Clone(rest[1 : 1+k])
+		}
+		rest = rest[1+int(rest[0]):]
+	}
+	rec, _, err := Parse(rest)
 	if err != nil {
 		return nil, fmt.Errorf("blocklist: stored entry: %w", err)
 	}
-	e := &Entry{Key: Key{Kind: kind, Value: bytes.Clone(b[4 : 4+n])}, Record: rec}
+	e.Record = rec
 	if err := e.validate(); err != nil {
 		return nil, fmt.Errorf("blocklist: stored entry: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"github.com/xftp/xftp/blocklist"
 	"time"
 
 	"github.com/xftp/xftp/storage"
@@ -74,13 +75,20 @@ func (s *Service) verify(ctx context.Context, key ed25519.PublicKey, a Auth) err
 }
 
 // authorize resolves id, which must belong to role, and checks that a is
-// signed by its key. A blocked id answers *blocklist.BlockedError first. Unknown, expired and wrong-role IDs and bad signatures
-// all give ErrAuth after the same work.
+// signed by its key. Unknown, expired and wrong-role IDs and bad
+// signatures all give ErrAuth after the same work.
+//
+// A blocked id answers *blocklist.BlockedError, but only to a request
+// signed by the blocked ID's own key (kept in the block entry): holding a
+// blocked ID without its key gets AUTH, like a random ID, after the same
+// lookups and one signature check. Entries stored before the key was kept
+// answer any well-formed request, as they did then.
 func (s *Service) authorize(ctx context.Context, id []byte, role storage.Role, a Auth) (*storage.Record, error) {
 	if err := s.checkClock(a); err != nil {
 		return nil, err
 	}
-	if err := s.checkBlocked(ctx, id, role, a); err != nil {
+	blocked, err := s.blockedEntry(ctx, id, role)
+	if err != nil {
 		return nil, err
 	}
 	rec, got, err := s.records.Lookup(ctx, id)
@@ -91,7 +99,13 @@ func (s *Service) authorize(ctx context.Context, id []byte, role storage.Role, a
 		return nil, unavailable(err)
 	}
 	key := s.dummyKey
-	if rec != nil && got == role && s.now().Before(rec.ExpiresAt) {
+	switch {
+	case blocked != nil && len(blocked.PublicKey) == 0:
+		ed25519.Verify(s.dummyKey, a.Message, a.Signature) // same work as a refusal
+		return nil, &blocklist.BlockedError{Record: blocked.Record}
+	case blocked != nil:
+		key, rec = blocked.PublicKey, nil
+	case rec != nil && got == role && s.now().Before(rec.ExpiresAt):
 		switch role {
 		case storage.RoleSender:
 			key = rec.SenderKey
@@ -100,11 +114,14 @@ func (s *Service) authorize(ctx context.Context, id []byte, role storage.Role, a
 				key = rc.Key
 			}
 		}
-	} else {
+	default:
 		rec = nil
 	}
 	if err := s.verify(ctx, key, a); err != nil {
 		return nil, err
+	}
+	if blocked != nil {
+		return nil, &blocklist.BlockedError{Record: blocked.Record}
 	}
 	if rec == nil {
 		return nil, ErrAuth

@@ -71,30 +71,21 @@ func digestKey(d [32]byte) blocklist.Key {
 	return blocklist.Key{Kind: blocklist.KindDigest, Value: bytes.Clone(d[:])}
 }
 
-// checkBlocked answers a request naming id as role with the signed record
-// of id if it is blocked. It runs before the chunk's record is looked up,
-// so a blocked chunk answers the same whether or not its record is gone.
-//
-// The records of a blocked chunk are deleted, so its keys are gone: the
-// answer goes to anyone who names the ID in a well-formed request within
-// the clock window. IDs are 192-bit random values handed out only in
-// descriptions, together with their keys, so holding the ID is the
-// capability. A prober with random IDs still gets AUTH, and the signature
-// check below runs against a dummy key so the work matches an ordinary
-// refusal.
-func (s *Service) checkBlocked(ctx context.Context, id []byte, role storage.Role, a Auth) error {
+// blockedEntry returns the block entry of id as role, or nil if it is not
+// blocked. It runs before the chunk's record is looked up, so a blocked
+// chunk answers the same whether or not its record is gone.
+func (s *Service) blockedEntry(ctx context.Context, id []byte, role storage.Role) (*blocklist.Entry, error) {
 	if s.blocks == nil {
-		return nil
+		return nil, nil
 	}
 	e, err := s.blocks.Lookup(ctx, blockKey(id, role))
 	switch {
 	case errors.Is(err, blocklist.ErrNotBlocked), errors.Is(err, blocklist.ErrInvalidKey):
-		return nil
+		return nil, nil
 	case err != nil:
-		return unavailable(err)
+		return nil, unavailable(err)
 	}
-	ed25519.Verify(s.dummyKey, a.Message, a.Signature) // same work as a refusal
-	return &blocklist.BlockedError{Record: e.Record}
+	return e, nil
 }
 
 // checkDigestBlocked refuses to create a chunk whose digest is blocked.
@@ -158,21 +149,23 @@ func (s *Service) Block(ctx context.Context, req BlockRequest) (*BlockCase, erro
 	}
 	tmpl = digestRec.Record
 	entries := make([]blocklist.Entry, 0, len(rec.Recipients)+2)
-	add := func(k blocklist.Key) error {
+	// Each entry keeps the blocked ID's public key: the record goes only
+	// to requests signed by it (authorize).
+	add := func(k blocklist.Key, pub ed25519.PublicKey) error {
 		r := tmpl
 		r.ChunkID = k.Value
 		sr, err := blocklist.Sign(s.id, r)
 		if err != nil {
 			return err
 		}
-		entries = append(entries, blocklist.Entry{Key: k, Record: sr})
+		entries = append(entries, blocklist.Entry{Key: k, Record: sr, PublicKey: bytes.Clone(pub)})
 		return nil
 	}
-	if err := add(blockKey(bytes.Clone(rec.SenderID), storage.RoleSender)); err != nil {
+	if err := add(blockKey(bytes.Clone(rec.SenderID), storage.RoleSender), rec.SenderKey); err != nil {
 		return nil, err
 	}
 	for _, rc := range rec.Recipients {
-		if err := add(blockKey(bytes.Clone(rc.ID), storage.RoleRecipient)); err != nil {
+		if err := add(blockKey(bytes.Clone(rc.ID), storage.RoleRecipient), rc.Key); err != nil {
 			return nil, err
 		}
 	}

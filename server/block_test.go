@@ -213,18 +213,27 @@ func TestBlockAnswersEveryPathWithTheRecordOfThatID(t *testing.T) {
 	}
 }
 
-func TestBlockedAnswerDoesNotNeedTheKeyButRandomIDsGetAuth(t *testing.T) {
+// TestBlockedAnswerNeedsTheIDsKey: the record of a blocked ID goes only to
+// a request signed by that ID's key; the ID alone (as anyone can put it
+// into a description) gets AUTH like a random ID (issue 20, item 4).
+func TestBlockedAnswerNeedsTheIDsKey(t *testing.T) {
 	f := newBlockFixture(t, false)
 	ctx := context.Background()
 	c := f.upload(t, randomBody(), 1)
 	if _, err := f.svc.Block(ctx, BlockRequest{ID: c.created.SenderID, Reason: blocklist.ReasonSpam}); err != nil {
 		t.Fatal(err)
 	}
-	// The keys are deleted with the chunk: any holder of the ID learns it
-	// is blocked (documented in docs/TAKEDOWNS.md).
 	rid := c.created.RecipientIDs[0]
-	_, err := f.svc.Download(ctx, rid, make([]byte, 32), signed(newKey()))
-	wantBlocked(t, f, err, rid, "download with a wrong key")
+	if _, err := f.svc.Download(ctx, rid, make([]byte, 32), signed(newKey())); !errors.Is(err, ErrAuth) {
+		t.Fatalf("download of a blocked ID with a wrong key: %v, want ErrAuth", err)
+	}
+	_, err := f.svc.Download(ctx, rid, make([]byte, 32), signed(c.recipients[0]))
+	wantBlocked(t, f, err, rid, "download with the recipient's key")
+	err = f.svc.Delete(ctx, c.created.SenderID, signed(c.sender))
+	wantBlocked(t, f, err, c.created.SenderID, "delete with the sender's key")
+	if err := f.svc.Delete(ctx, c.created.SenderID, signed(c.recipients[0])); !errors.Is(err, ErrAuth) {
+		t.Fatalf("delete of a blocked ID signed by another key: %v, want ErrAuth", err)
+	}
 	// An ID nobody was given is as unknown as ever.
 	random := make([]byte, IDSize)
 	rand.Read(random)
@@ -232,7 +241,7 @@ func TestBlockedAnswerDoesNotNeedTheKeyButRandomIDsGetAuth(t *testing.T) {
 		t.Fatalf("random ID: %v, want ErrAuth", err)
 	}
 	// A sender ID presented as a recipient ID is not a block hit.
-	if _, err := f.svc.Download(ctx, c.created.SenderID, make([]byte, 32), signed(newKey())); !errors.Is(err, ErrAuth) {
+	if _, err := f.svc.Download(ctx, c.created.SenderID, make([]byte, 32), signed(c.sender)); !errors.Is(err, ErrAuth) {
 		t.Fatalf("sender ID on the recipient path: %v, want ErrAuth", err)
 	}
 	// The clock window still applies before anything is looked up.
@@ -241,6 +250,24 @@ func TestBlockedAnswerDoesNotNeedTheKeyButRandomIDsGetAuth(t *testing.T) {
 	if err := f.svc.Delete(ctx, c.created.SenderID, a); !errors.Is(err, ErrClock) {
 		t.Fatalf("stale request: %v, want ErrClock", err)
 	}
+}
+
+// TestBlockWithoutAKeyAnswersAnyone: entries stored before the block kept
+// the blocked ID's key still answer with their record.
+func TestBlockWithoutAKeyAnswersAnyone(t *testing.T) {
+	f := newBlockFixture(t, false)
+	ctx := context.Background()
+	id := make([]byte, IDSize)
+	rand.Read(id)
+	rec, err := blocklist.Sign(f.id, blocklist.Record{ChunkID: id, Reason: blocklist.ReasonSpam, BlockedAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.blocks.Block(ctx, []blocklist.Entry{{Key: blocklist.Key{Kind: blocklist.KindRecipient, Value: id}, Record: rec}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.svc.Download(ctx, id, make([]byte, 32), signed(newKey()))
+	wantBlocked(t, f, err, id, "download of an old entry")
 }
 
 func TestUnblockByIDOrCaseRestoresService(t *testing.T) {

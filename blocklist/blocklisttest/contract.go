@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"sync"
@@ -54,7 +55,13 @@ func (c chunk) entries(t *testing.T, id *identity.Identity, notice string) []blo
 	t.Helper()
 	var es []blocklist.Entry
 	for _, k := range c.keys() {
-		es = append(es, Entry(t, id, k, notice))
+		e := Entry(t, id, k, notice)
+		if k.Kind != blocklist.KindDigest {
+			// The blocked ID's own key, as the server keeps it.
+			seed := sha256.Sum256(k.Value)
+			e.PublicKey = ed25519.NewKeyFromSeed(seed[:]).Public().(ed25519.PublicKey)
+		}
+		es = append(es, e)
 	}
 	return es
 }
@@ -81,7 +88,7 @@ func Entry(t testing.TB, id *identity.Identity, k blocklist.Key, notice string) 
 
 func sameEntry(a, b *blocklist.Entry) bool {
 	return a.Key.Kind == b.Key.Kind && bytes.Equal(a.Key.Value, b.Key.Value) &&
-		bytes.Equal(a.Record.Marshal(), b.Record.Marshal())
+		bytes.Equal(a.Record.Marshal(), b.Record.Marshal()) && bytes.Equal(a.PublicKey, b.PublicKey)
 }
 
 func mustLookup(t *testing.T, s blocklist.Store, want *blocklist.Entry, keys ...blocklist.Key) {
