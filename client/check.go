@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/xftp/xftp/api"
+	"github.com/xftp/xftp/chunk"
 	"github.com/xftp/xftp/identity"
 )
 
@@ -26,8 +27,9 @@ type CheckStep struct {
 }
 
 // Check runs the operator's end-to-end self-test against one server:
-// connect, verify identity, create, upload, download, compare, delete. It
-// returns the steps run; the last one failed if any did.
+// connect, verify identity, then create, upload, download, compare and
+// delete one chunk of every size clients use. It returns the steps run;
+// the last one failed if any did.
 func Check(ctx context.Context, server string, o api.ClientOptions) []CheckStep {
 	var steps []CheckStep
 	step := func(name string, f func() error) bool {
@@ -55,29 +57,61 @@ func Check(ctx context.Context, server string, o api.ClientOptions) []CheckStep 
 	}) {
 		return steps
 	}
-	size := int64(64 << 10)
-	if len(sizes) > 0 && !slices.Contains(sizes, size) {
-		size = slices.Min(sizes)
+	// Every size clients cut files into, so a server whose chunk_sizes
+	// lack one fails here rather than on the upload of a file that needs it.
+	want := chunk.DefaultSizes()
+	if len(sizes) > 0 {
+		var missing []string
+		for _, n := range want {
+			if !slices.Contains(sizes, n) {
+				missing = append(missing, sizeName(n))
+			}
+		}
+		if len(missing) > 0 {
+			steps = append(steps, CheckStep{Name: "chunk sizes", Err: fmt.Errorf("the server does not accept %s chunks", strings.Join(missing, ", ")),
+				Hint: "xftp clients cut files into 64 KiB, 256 KiB, 1 MiB and 4 MiB chunks: set chunk_sizes: [64KiB, 256KiB, 1MiB, 4MiB]"})
+			return steps
+		}
+		steps = append(steps, CheckStep{Name: "chunk sizes"})
 	}
+	for _, size := range want {
+		if !checkSize(ctx, c, size, step) {
+			return steps
+		}
+	}
+	return steps
+}
+
+func sizeName(n int64) string {
+	if n >= 1<<20 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d KiB", n>>10)
+}
+
+// checkSize runs create, upload, download, compare and delete with one
+// chunk of size bytes; the step names carry the size.
+func checkSize(ctx context.Context, c *api.Client, size int64, step func(string, func() error) bool) bool {
+	named := func(s string) string { return s + " (" + sizeName(size) + ")" }
 	body := make([]byte, size)
 	rand.Read(body)
 	digest := sha256.Sum256(body)
 	_, snd, _ := ed25519.GenerateKey(rand.Reader)
 	rpub, rcp, _ := ed25519.GenerateKey(rand.Reader)
 	var created *api.Created
-	if !step("create chunk", func() (err error) {
+	if !step(named("create chunk"), func() (err error) {
 		created, err = c.Create(ctx, snd, size, digest, []ed25519.PublicKey{rpub})
 		return err
 	}) {
-		return steps
+		return false
 	}
 	deleteIt := func() error { return c.Delete(ctx, created.SenderID, snd) }
-	if !step("upload chunk", func() error { return c.Upload(ctx, created.SenderID, snd, bytes.NewReader(body), size) }) {
+	if !step(named("upload chunk"), func() error { return c.Upload(ctx, created.SenderID, snd, bytes.NewReader(body), size) }) {
 		deleteIt()
-		return steps
+		return false
 	}
 	var got []byte
-	if !step("download chunk", func() error {
+	if !step(named("download chunk"), func() error {
 		rc, err := c.Download(ctx, created.RecipientIDs[0], rcp, size)
 		if err != nil {
 			return err
@@ -87,19 +121,18 @@ func Check(ctx context.Context, server string, o api.ClientOptions) []CheckStep 
 		return err
 	}) {
 		deleteIt()
-		return steps
+		return false
 	}
-	if !step("compare", func() error {
+	if !step(named("compare"), func() error {
 		if !bytes.Equal(got, body) {
 			return errors.New("downloaded bytes differ from uploaded bytes")
 		}
 		return nil
 	}) {
 		deleteIt()
-		return steps
+		return false
 	}
-	step("delete chunk", deleteIt)
-	return steps
+	return step(named("delete chunk"), deleteIt)
 }
 
 // hint names the most likely cause of a failed step.
