@@ -34,14 +34,19 @@ type DownloadRequest struct {
 	// the output (a hidden .xftp-*.partial file and its .state) and
 	// continues from it when the same description is downloaded again.
 	Resume bool
+	// NoClobber fails instead of replacing an existing Output.
+	NoClobber bool
 }
 
 // Downloaded is the result of a download.
 type Downloaded struct {
-	Path    string
-	Name    string // the name the sender gave the file
-	Size    int64
-	Elapsed time.Duration
+	Path string
+	Name string // the name the sender gave the file
+	Size int64
+	// Received counts the chunk bytes fetched (a redirect's included): the
+	// bytes a transfer rate divides by Elapsed.
+	Received int64
+	Elapsed  time.Duration
 }
 
 // ErrNotRecipient means a sender's description was given for a download.
@@ -62,13 +67,17 @@ func Download(ctx context.Context, req DownloadRequest, o Options) (res *Downloa
 	if d.Party == chunk.PartyRedirect {
 		// The redirect's own chunks are kept until the file it points to
 		// is downloaded: an interrupted download must find them again.
-		inner, err := followRedirect(ctx, req, o)
+		inner, received, err := followRedirect(ctx, req, o)
 		if err != nil {
 			return nil, err
 		}
 		outer := req
 		outer.Description = inner
 		res, err := Download(ctx, outer, o)
+		if err == nil {
+			res.Received += received
+			res.Elapsed = time.Since(start)
+		}
 		if err == nil && !req.Keep {
 			rd := *d
 			rd.Party = chunk.PartyRecipient
@@ -174,13 +183,18 @@ func Download(ctx context.Context, req DownloadRequest, o Options) (res *Downloa
 			return nil, err
 		}
 		os.Remove(tmp.Name())
+	} else if req.NoClobber {
+		if err := os.Link(tmp.Name(), out); err != nil {
+			return nil, err
+		}
+		os.Remove(tmp.Name())
 	} else if err := os.Rename(tmp.Name(), out); err != nil {
 		return nil, err
 	}
 	if !req.Keep {
 		ackAll(ctx, p, d, o)
 	}
-	return &Downloaded{Path: out, Name: hdr.Name, Size: hdr.Size, Elapsed: time.Since(start)}, nil
+	return &Downloaded{Path: out, Name: hdr.Name, Size: hdr.Size, Received: dl.done.Load(), Elapsed: time.Since(start)}, nil
 }
 
 // ackAll acknowledges every chunk; failures are harmless (the chunks expire)
