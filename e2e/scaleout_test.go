@@ -105,7 +105,7 @@ func TestScaleOutReplicaKilledMidUpload(t *testing.T) {
 	file := filepath.Join(dir, "big.bin")
 	writeRandom(t, file, 64<<20) // 17 chunks of 4 MiB (the header needs one more)
 
-	cmd := exec.Command(filepath.Join(bin, "xftp"), "upload", file, "--server", lbAddr, "--parallel", "2")
+	cmd := exec.Command(filepath.Join(bin, "xftp"), "upload", file, "--server", lbAddr, "--parallel", "2", "-v")
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -140,8 +140,8 @@ func adminBlockCmd(f *adminFlags) *cobra.Command {
 					fmt.Fprintf(cmd.OutOrStdout(), "chunk %d on %s: blocked, case %s (%d keys, body %s)\n", r.chunk, r.server, res.Case, len(res.Keys), res.Body)
 				}
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "blocked %d chunk replica(s); %d already blocked, %d not found; %d replica(s) on other operators' servers left alone\n",
-				blocked, already, unknown, others)
+			fmt.Fprintf(cmd.ErrOrStderr(), "blocked %s; %d already blocked, %d not found; %s on other operators' servers left alone\n",
+				plural(blocked, "chunk replica"), already, unknown, plural(others, "replica"))
 			if blocked+already == 0 {
 				return errors.New("nothing was blocked")
 			}
@@ -182,7 +182,7 @@ func adminUnblockCmd(f *adminFlags) *cobra.Command {
 					fmt.Fprintf(cmd.OutOrStdout(), "chunk %d on %s: unblocked case %s (%d keys)\n", r.chunk, r.server, res.Case, len(res.Keys))
 				}
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "unblocked %d chunk replica(s); %d were not blocked\n", done, not)
+			fmt.Fprintf(cmd.ErrOrStderr(), "unblocked %s; %d not blocked\n", plural(done, "chunk replica"), not)
 			return nil
 		},
 	}
@@ -233,7 +233,7 @@ func adminListCmd(f *adminFlags) *cobra.Command {
 				fmt.Fprintf(w, "case %s  %s  reason %s  restrictions %v  %s  %d key(s)\n", k,
 					time.Unix(cl.e.BlockedAt, 0).UTC().Format(time.RFC3339), cl.e.Reason, cl.e.Restrictions, ttl, cl.keys)
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "%d case(s)\n", len(order))
+			fmt.Fprintln(cmd.ErrOrStderr(), plural(len(order), "case"))
 			return nil
 		},
 	}

@@ -28,8 +28,8 @@ func checkCmd() *cobra.Command {
 					fmt.Fprintf(w, "ok    %s\n", s.Name)
 					continue
 				}
-				fmt.Fprintf(w, "FAIL  %s: %v\n      likely cause: %s\n", s.Name, s.Err, s.Hint)
-				return errors.New("server check failed at step: " + s.Name)
+				fmt.Fprintf(w, "FAIL  %s: %s\n      likely cause: %s\n", s.Name, describeError(s.Err), s.Hint)
+				return errors.New("server check failed at step " + s.Name + " (see the likely cause above)")
 			}
 			fmt.Fprintln(w, "server works")
 			return nil

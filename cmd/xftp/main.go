@@ -9,7 +9,9 @@
 //	xftp link DESC
 //
 // Exit status is 0 on success and 1 on any failure, with one line on
-// standard error saying what failed.
+// standard error saying what failed, why, and what to do (-v adds the
+// details). Progress goes to standard error on a terminal (a bar), with
+// -v elsewhere (lines), or with --json (JSON lines).
 package main
 
 import (
@@ -34,6 +36,9 @@ func main() {
 	root.SetArgs(dashValues(root, os.Args[1:])) // dashargs.go
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "xftp:", describeError(err))
+		if v, _ := root.PersistentFlags().GetBool("verbose"); v {
+			fmt.Fprintln(os.Stderr, "details:", err)
+		}
 		os.Exit(1)
 	}
 }

@@ -61,7 +61,7 @@ func adminReportsCmd(f *adminFlags) *cobra.Command {
 				}
 				cursor = page.Next
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "%d open report(s)\n", n)
+			fmt.Fprintln(cmd.ErrOrStderr(), plural(n, "open report"))
 			return nil
 		},
 	}
@@ -201,7 +201,7 @@ func restrictionsLiftCmd(open func() (*client.Restrictions, error)) *cobra.Comma
 				fmt.Fprintf(cmd.OutOrStdout(), "lifted %v of %s (%s, blocked %s, case %s)\n", r.Restrictions, r.Server, r.Address,
 					r.BlockedAt.UTC().Format(time.RFC3339), api.B64(r.AppealCode))
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "lifted %d restriction(s)\n", len(lifted))
+			fmt.Fprintf(cmd.ErrOrStderr(), "lifted %s\n", plural(len(lifted), "restriction"))
 			return nil
 		},
 	}

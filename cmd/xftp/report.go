@@ -54,7 +54,7 @@ chunk and limit how often one source may report.`,
 			if ok == 0 {
 				return fmt.Errorf("no server took the report (%d chunk replica(s) tried)", len(res))
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "reported %d of %d chunk replica(s) to %d server(s)\n", ok, len(res), len(servers))
+			fmt.Fprintf(cmd.ErrOrStderr(), "reported %d of %s to %s\n", ok, plural(len(res), "chunk replica"), plural(len(servers), "server"))
 			return nil
 		},
 	}

@@ -124,7 +124,7 @@ configuration directory, ~/.config/xftp/restrictions.json).`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "cleared %d restriction(s)\n", n)
+			fmt.Fprintf(cmd.ErrOrStderr(), "cleared %s\n", plural(n, "restriction"))
 			return nil
 		},
 	})

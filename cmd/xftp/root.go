@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,30 +15,43 @@ import (
 	"github.com/xftp/xftp/api"
 	"github.com/xftp/xftp/chunk"
 	"github.com/xftp/xftp/client"
-	"github.com/xftp/xftp/identity"
+	"github.com/xftp/xftp/internal/buildinfo"
 )
 
 func newRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "xftp",
 		Short:         "Send and receive files through xftp relays",
+		Version:       buildinfo.Version(),
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}
+	root.PersistentFlags().BoolP("verbose", "v", false, "more detail: per-chunk progress when not on a terminal, and an error's full chain")
 	root.AddCommand(uploadCmd(), downloadCmd(), deleteCmd(), infoCmd(), linkCmd(), checkCmd())
 	addTakedownCommands(root) // restrictions.go
 	return root
 }
 
-// describeError turns an error into the one line a user sees.
-func describeError(err error) string {
-	switch {
-	case errors.Is(err, context.Canceled):
-		return "interrupted"
-	case errors.Is(err, identity.ErrWrongIdentity):
-		return "server identity check failed: " + err.Error() + " (is the address's fingerprint right?)"
+// verbose reports whether -v was given.
+func verbose(cmd *cobra.Command) bool {
+	f := cmd.Flags().Lookup("verbose")
+	return f != nil && f.Value.String() == "true"
+}
+
+// checkParallel refuses --parallel values that mean nothing.
+func checkParallel(n int) error {
+	if n < 1 || n > 256 {
+		return fmt.Errorf("--parallel %d: give a number of chunks in flight between 1 and 256 (default 8)", n)
 	}
-	return err.Error()
+	return nil
+}
+
+// plural is "1 chunk", "2 chunks".
+func plural(n int, one string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %ss", n, one)
 }
 
 func uploadCmd() *cobra.Command {
@@ -76,7 +88,14 @@ stopped when the same command runs again.`,
 			if dataShards == 0 && parityShards > 0 {
 				return errors.New("--parity-shards needs --data-shards")
 			}
+			if err := checkParallel(parallel); err != nil {
+				return err
+			}
 			file := args[0]
+			fi, err := os.Stat(file)
+			if err != nil {
+				return fail(err, "upload of %s", file)
+			}
 			if out == "" {
 				out = file + ".xftp"
 			}
@@ -84,16 +103,14 @@ stopped when the same command runs again.`,
 				return fmt.Errorf("%s already exists: remove it or choose another folder with --out", out)
 			}
 			state := filepath.Join(filepath.Dir(out), "."+filepath.Base(out)+".upload-state")
-			if _, err := os.Stat(state); err == nil && !asJSON {
-				fmt.Fprintf(cmd.ErrOrStderr(), "resuming an interrupted upload (state in %s)\n", state)
-			}
-			rep := newReporter(cmd.ErrOrStderr(), quiet, asJSON)
+			rep := newReporter(cmd.ErrOrStderr(), quiet, asJSON, verbose(cmd))
+			rep.begin("upload", fi.Size())
 			res, err := client.Upload(cmd.Context(), client.UploadRequest{Path: file, Servers: servers, Recipients: recipients,
 				DataShards: dataShards, ParityShards: parityShards, StateFile: state},
 				restricted(cmd, client.Options{Parallel: parallel, Progress: rep.progress()}))
 			rep.finish()
 			if err != nil {
-				return fmt.Errorf("upload of %s failed: %w", file, err)
+				return fail(err, "upload of %s", file)
 			}
 			paths, err := writeDescriptions(out, res)
 			if err != nil {
@@ -112,15 +129,23 @@ stopped when the same command runs again.`,
 				return json.NewEncoder(cmd.OutOrStdout()).Encode(map[string]any{
 					"descriptions": paths, "web_links": links, "size": res.Size, "encrypted_bytes": res.Encrypted, "chunks": res.Chunks,
 					"parity_chunks": res.ParityChunks, "data_shards": res.Erasure.Data, "parity_shards": res.Erasure.Parity,
-					"servers": res.Servers, "resumed_chunks": res.Resumed, "seconds": res.Elapsed.Seconds()})
+					"servers": res.Servers, "resumed_chunks": res.Resumed, "started_over": res.StartedOver, "seconds": res.Elapsed.Seconds()})
 			}
-			redundancy := "no parity"
-			if res.Erasure.Parity > 0 {
-				redundancy = fmt.Sprintf("%d+%d Reed-Solomon, survives %d lost server(s) per stripe", res.Erasure.Data, res.Erasure.Parity, res.Erasure.Parity)
+			chunks := plural(res.Chunks, "chunk")
+			if res.ParityChunks > 0 {
+				chunks += fmt.Sprintf(" + %d parity", res.ParityChunks)
+				chunks += fmt.Sprintf(" (%d+%d Reed-Solomon, survives %s per stripe)", res.Erasure.Data, res.Erasure.Parity, plural(res.Erasure.Parity, "lost server"))
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "uploaded %s (%s): %d chunks + %d parity on %d server(s), %s; %s in %s (%s/s)\n",
-				filepath.Base(file), humanize.IBytes(uint64(res.Size)), res.Chunks, res.ParityChunks, res.Servers, redundancy,
-				humanize.IBytes(uint64(res.Encrypted)), res.Elapsed.Round(time.Millisecond), rate(res.Encrypted, res.Elapsed))
+			var notes string
+			switch {
+			case res.StartedOver != "":
+				notes = "; started over, as " + res.StartedOver + " (what it stored expires on its own)"
+			case res.Resumed > 0:
+				notes = fmt.Sprintf("; resumed an interrupted upload (%s already sent)", plural(res.Resumed, "chunk"))
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "uploaded %s (%s): %s on %s; %s sent in %s (%s/s)%s\n",
+				filepath.Base(file), humanize.IBytes(uint64(res.Size)), chunks, plural(res.Servers, "server"),
+				humanize.IBytes(uint64(res.Encrypted)), res.Elapsed.Round(time.Millisecond), rate(res.Encrypted, res.Elapsed), notes)
 			for _, p := range append(paths, links...) {
 				fmt.Fprintln(cmd.OutOrStdout(), p)
 			}
@@ -130,7 +155,7 @@ stopped when the same command runs again.`,
 	fl := cmd.Flags()
 	fl.StringArrayVar(&servers, "server", nil, "relay address xftp://FINGERPRINT@HOST:PORT (repeat for several; env XFTP_SERVERS)")
 	fl.IntVar(&recipients, "recipients", 1, "number of recipient descriptions to make")
-	fl.IntVar(&parallel, "parallel", 8, "chunks in flight at once")
+	fl.IntVar(&parallel, "parallel", 8, "chunks in flight at once (1-256)")
 	fl.IntVar(&dataShards, "data-shards", 0, "data chunks per Reed-Solomon stripe (default: by server count)")
 	fl.IntVar(&parityShards, "parity-shards", 0, "parity chunks per stripe; each stripe needs data+parity servers")
 	fl.StringVar(&out, "out", "", "folder for the descriptions (default FILE.xftp)")
@@ -205,7 +230,7 @@ func readDescription(arg string) (*chunk.Description, error) {
 
 func downloadCmd() *cobra.Command {
 	var output string
-	var keep, quiet, asJSON, noResume bool
+	var keep, quiet, asJSON, noResume, force bool
 	var parallel int
 	var pf proxyFlags // proxy.go
 	cmd := &cobra.Command{
@@ -218,34 +243,49 @@ an interrupted download keeps its verified part (hidden, next to the output)
 and continues when the same command runs again.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkParallel(parallel); err != nil {
+				return err
+			}
+			if output != "" && !force {
+				if _, err := os.Lstat(output); err == nil {
+					return fmt.Errorf("%s already exists: pass --force to overwrite it, or choose another -o", output)
+				}
+			}
 			d, err := readDescription(args[0])
 			if err != nil {
 				return err
 			}
-			rep := newReporter(cmd.ErrOrStderr(), quiet, asJSON)
+			rep := newReporter(cmd.ErrOrStderr(), quiet, asJSON, verbose(cmd))
 			o, err := pf.apply(restricted(cmd, client.Options{Parallel: parallel, Progress: rep.progress()}))
 			if err != nil {
 				return err
 			}
-			res, err := client.Download(cmd.Context(), client.DownloadRequest{Description: d, Output: output, Keep: keep, Resume: !noResume}, o)
+			total := d.Size
+			if d.Party == chunk.PartyRedirect {
+				total = 0 // the file's size is known after the redirect
+			}
+			rep.begin("download", total)
+			res, err := client.Download(cmd.Context(), client.DownloadRequest{Description: d, Output: output, Keep: keep, Resume: !noResume,
+				NoClobber: !force}, o)
 			rep.finish()
 			if err != nil {
-				return fmt.Errorf("download failed: %w", err)
+				return fail(err, "download")
 			}
 			if asJSON {
 				return json.NewEncoder(cmd.OutOrStdout()).Encode(map[string]any{
 					"path": res.Path, "name": res.Name, "size": res.Size, "seconds": res.Elapsed.Seconds()})
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "downloaded %q (%s) in %s (%s/s)\n", res.Name, humanize.IBytes(uint64(res.Size)),
-				res.Elapsed.Round(time.Millisecond), rate(d.Size, res.Elapsed))
+			fmt.Fprintf(cmd.ErrOrStderr(), "downloaded %q (%s): %s received in %s (%s/s)\n", res.Name, humanize.IBytes(uint64(res.Size)),
+				humanize.IBytes(uint64(res.Received)), res.Elapsed.Round(time.Millisecond), rate(res.Received, res.Elapsed))
 			fmt.Fprintln(cmd.OutOrStdout(), res.Path)
 			return nil
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&output, "output", "o", "", "where to write the file (default: its own name in the current folder, never overwriting)")
+	fl.BoolVar(&force, "force", false, "overwrite the -o file if it exists")
 	fl.BoolVar(&keep, "keep", false, "do not acknowledge the chunks, so this description can download again")
-	fl.IntVar(&parallel, "parallel", 8, "chunks in flight at once")
+	fl.IntVar(&parallel, "parallel", 8, "chunks in flight at once (1-256)")
 	fl.BoolVarP(&quiet, "quiet", "q", false, "no progress output")
 	fl.BoolVar(&asJSON, "json", false, "progress as JSON lines on stderr, the result as JSON on stdout")
 	fl.BoolVar(&noResume, "no-resume", false, "do not keep or use a partial download")
@@ -263,15 +303,30 @@ func deleteCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			gone, err := client.Delete(cmd.Context(), d, restricted(cmd, client.Options{}))
+			o := restricted(cmd, client.Options{})
+			gone, err := client.Delete(cmd.Context(), d, o)
 			if err != nil {
-				return fmt.Errorf("delete failed: %w", err)
+				return fail(err, "delete")
 			}
-			msg := fmt.Sprintf("deleted %d chunk(s)", len(d.Chunks)+len(d.Parity)-gone)
+			msg := "deleted " + plural(len(d.Chunks)+len(d.Parity)-gone, "chunk")
 			if gone > 0 {
-				msg += fmt.Sprintf("; %d were already gone (deleted or expired)", gone)
+				msg += fmt.Sprintf("; %d already gone (deleted or expired)", gone)
+			}
+			// The redirects 'xftp link' made for this upload's recipients.
+			files := redirectFiles(args[0])
+			chunks, rgone, err := deleteRedirects(cmd, files, o)
+			if err != nil {
+				return fail(err, "delete of a redirect")
+			}
+			if len(files) > 0 {
+				msg += fmt.Sprintf(", and %s made by 'xftp link' (%s)", plural(len(files), "redirect"), plural(chunks-rgone, "chunk"))
 			}
 			fmt.Fprintln(cmd.ErrOrStderr(), msg)
+			for _, p := range files {
+				if err := os.Remove(p); err != nil {
+					return err
+				}
+			}
 			return nil
 		},
 	}
@@ -320,7 +375,7 @@ func infoCmd() *cobra.Command {
 			}
 			fmt.Fprintf(w, "servers:    %d\n", len(order))
 			for _, s := range order {
-				fmt.Fprintf(w, "  %s (%d chunk(s))\n", s, servers[s])
+				fmt.Fprintf(w, "  %s (%s)\n", s, plural(servers[s], "chunk"))
 			}
 			return nil
 		},
@@ -347,11 +402,15 @@ func linkCmd() *cobra.Command {
 				if len(servers) == 0 {
 					servers = descriptionServers(d)
 				}
-				r, rerr := client.Redirect(cmd.Context(), d, servers, restricted(cmd, client.Options{}))
+				r, snd, rerr := client.RedirectWithSender(cmd.Context(), d, servers, restricted(cmd, client.Options{}))
 				if rerr != nil {
 					return rerr
 				}
-				fmt.Fprintf(cmd.ErrOrStderr(), "the link would be %d characters: uploaded the description as a redirect\n", len(l))
+				saved, serr := saveRedirectSender(args[0], snd)
+				if serr != nil {
+					return serr
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "the link would be %d characters: uploaded the description as a redirect (%s deletes it)\n", len(l), saved)
 				d = r
 				l, err = d.Link()
 			}
@@ -391,4 +450,59 @@ func redact(server string) string {
 		return a.Redacted()
 	}
 	return "(malformed server address)"
+}
+
+// redirectPattern names the sender descriptions of redirects that 'xftp
+// link' saves next to the description it was given, where 'xftp delete'
+// of the upload's snd.xftp.private finds them.
+const redirectPattern = "snd-redirect-*.xftp.private"
+
+// saveRedirectSender stores a redirect's sender description next to the
+// recipient description arg (or in the current folder for a link).
+func saveRedirectSender(arg string, snd *chunk.Description) (string, error) {
+	dir := "."
+	if !strings.HasPrefix(arg, "xftp:file:") {
+		dir = filepath.Dir(arg)
+	}
+	b, err := snd.Marshal()
+	if err != nil {
+		return "", err
+	}
+	f, err := os.CreateTemp(dir, strings.Replace(redirectPattern, "*", strings.TrimSuffix(filepath.Base(arg), ".xftp")+"-*", 1))
+	if err != nil {
+		return "", fmt.Errorf("saving the redirect's sender description: %w", err)
+	}
+	_, werr := f.Write(b)
+	if err := errors.Join(werr, f.Sync(), f.Close()); err != nil {
+		os.Remove(f.Name())
+		return "", fmt.Errorf("saving the redirect's sender description: %w", err)
+	}
+	return f.Name(), nil
+}
+
+// redirectFiles lists the redirect sender descriptions next to an
+// upload's snd.xftp.private.
+func redirectFiles(arg string) []string {
+	if filepath.Base(arg) != "snd.xftp.private" {
+		return nil
+	}
+	m, _ := filepath.Glob(filepath.Join(filepath.Dir(arg), redirectPattern))
+	return m
+}
+
+// deleteRedirects deletes the chunks of the redirects in files.
+func deleteRedirects(cmd *cobra.Command, files []string, o client.Options) (chunks, gone int, err error) {
+	for _, p := range files {
+		d, err := readDescription(p)
+		if err != nil {
+			return chunks, gone, err
+		}
+		g, err := client.Delete(cmd.Context(), d, o)
+		if err != nil {
+			return chunks, gone, err
+		}
+		chunks += len(d.Chunks) + len(d.Parity)
+		gone += g
+	}
+	return chunks, gone, nil
 }

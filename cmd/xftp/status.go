@@ -92,8 +92,8 @@ func writeStatus(out, errw io.Writer, st *client.FileStatus) {
 		}
 		fmt.Fprintln(out, line)
 	}
-	fmt.Fprintf(errw, "%s: %d replica(s): %d uploaded, %d not uploaded, %d expired or deleted, %d blocked, %d unknown\n",
-		st.At.UTC().Format(time.RFC3339), len(st.Replicas), st.Count(client.StateUploaded), st.Count(client.StateNotUploaded),
+	fmt.Fprintf(errw, "%s: %s: %d uploaded, %d not uploaded, %d expired or deleted, %d blocked, %d unknown\n",
+		st.At.UTC().Format(time.RFC3339), plural(len(st.Replicas), "replica"), st.Count(client.StateUploaded), st.Count(client.StateNotUploaded),
 		st.Count(client.StateGone), st.Count(client.StateBlocked), st.Count(client.StateUnknown))
 }
 
