@@ -11,6 +11,7 @@ import (
 
 	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/xftp/xftp/api"
 	"github.com/xftp/xftp/chunk"
@@ -46,6 +47,22 @@ func checkParallel(n int) error {
 	return nil
 }
 
+// retryFlag is --retry-for: how long a chunk operation failing for a
+// temporary reason is retried (a server failing over, a cut connection).
+type retryFlag struct{ d time.Duration }
+
+func (r *retryFlag) add(fl *pflag.FlagSet) {
+	fl.DurationVar(&r.d, "retry-for", 60*time.Second, "keep retrying a failing server this long (5 tries at least; 0: just those)")
+}
+
+// budget is the client's RetryFor: negative for none.
+func (r retryFlag) budget() time.Duration {
+	if r.d <= 0 {
+		return -1
+	}
+	return r.d
+}
+
 // plural is "1 chunk", "2 chunks".
 func plural(n int, one string) string {
 	if n == 1 {
@@ -57,6 +74,7 @@ func plural(n int, one string) string {
 func uploadCmd() *cobra.Command {
 	var servers []string
 	var recipients, parallel, dataShards, parityShards int
+	var retryFor retryFlag
 	var out string
 	var quiet, asJSON bool
 	var web webFlags // link.go
@@ -107,7 +125,7 @@ stopped when the same command runs again.`,
 			rep.begin("upload", fi.Size())
 			res, err := client.Upload(cmd.Context(), client.UploadRequest{Path: file, Servers: servers, Recipients: recipients,
 				DataShards: dataShards, ParityShards: parityShards, StateFile: state},
-				restricted(cmd, client.Options{Parallel: parallel, Progress: rep.progress()}))
+				restricted(cmd, client.Options{Parallel: parallel, RetryFor: retryFor.budget(), Progress: rep.progress()}))
 			rep.finish()
 			if err != nil {
 				return fail(err, "upload of %s", file)
@@ -156,6 +174,7 @@ stopped when the same command runs again.`,
 	fl.StringArrayVar(&servers, "server", nil, "relay address xftp://FINGERPRINT@HOST:PORT (repeat for several; env XFTP_SERVERS)")
 	fl.IntVar(&recipients, "recipients", 1, "number of recipient descriptions to make")
 	fl.IntVar(&parallel, "parallel", 8, "chunks in flight at once (1-256)")
+	retryFor.add(fl)
 	fl.IntVar(&dataShards, "data-shards", 0, "data chunks per Reed-Solomon stripe (default: by server count)")
 	fl.IntVar(&parityShards, "parity-shards", 0, "parity chunks per stripe; each stripe needs data+parity servers")
 	fl.StringVar(&out, "out", "", "folder for the descriptions (default FILE.xftp)")
@@ -232,6 +251,7 @@ func downloadCmd() *cobra.Command {
 	var output string
 	var keep, quiet, asJSON, noResume, force bool
 	var parallel int
+	var retryFor retryFlag
 	var pf proxyFlags // proxy.go
 	cmd := &cobra.Command{
 		Use:   "download DESC [-o PATH]",
@@ -256,7 +276,7 @@ and continues when the same command runs again.`,
 				return err
 			}
 			rep := newReporter(cmd.ErrOrStderr(), quiet, asJSON, verbose(cmd))
-			o, err := pf.apply(restricted(cmd, client.Options{Parallel: parallel, Progress: rep.progress()}))
+			o, err := pf.apply(restricted(cmd, client.Options{Parallel: parallel, RetryFor: retryFor.budget(), Progress: rep.progress()}))
 			if err != nil {
 				return err
 			}
@@ -286,6 +306,7 @@ and continues when the same command runs again.`,
 	fl.BoolVar(&force, "force", false, "overwrite the -o file if it exists")
 	fl.BoolVar(&keep, "keep", false, "do not acknowledge the chunks, so this description can download again")
 	fl.IntVar(&parallel, "parallel", 8, "chunks in flight at once (1-256)")
+	retryFor.add(fl)
 	fl.BoolVarP(&quiet, "quiet", "q", false, "no progress output")
 	fl.BoolVar(&asJSON, "json", false, "progress as JSON lines on stderr, the result as JSON on stdout")
 	fl.BoolVar(&noResume, "no-resume", false, "do not keep or use a partial download")
