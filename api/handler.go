@@ -109,7 +109,8 @@ func (h *Handler) requestID(next http.Handler) http.Handler {
 		rand.Read(b[:])
 		id := fmt.Sprintf("%x", b)
 		w.Header().Set(HeaderRequestID, id)
-		next.ServeHTTP(w, r.WithContext(withRequestID(r.Context(), id)))
+		ctx := server.WithSource(withRequestID(r.Context(), id), SourceOf(r.RemoteAddr))
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 

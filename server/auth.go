@@ -65,7 +65,10 @@ func (s *Service) verify(ctx context.Context, key ed25519.PublicKey, a Auth) err
 		return nil
 	}
 	fresh, err := s.nonces.Use(ctx, a.Nonce, a.Timestamp.Add(2*s.cfg.ClockSkew))
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrRateLimited):
+		return err // this source holds its share of the nonce cache
+	case err != nil:
 		return unavailable(err)
 	}
 	if !fresh {

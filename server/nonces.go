@@ -65,3 +65,79 @@ func (m *MemoryNonces) Use(_ context.Context, nonce []byte, until time.Time) (bo
 	m.cur[k] = struct{}{}
 	return true, nil
 }
+
+type sourceKey struct{}
+
+// WithSource returns ctx carrying the source of a request (an address
+// group, as the binding counts its per-source limits; kept in memory only,
+// never logged). The service uses it to share the nonce cache fairly.
+func WithSource(ctx context.Context, source string) context.Context {
+	return context.WithValue(ctx, sourceKey{}, source)
+}
+
+func sourceOf(ctx context.Context) string {
+	s, _ := ctx.Value(sourceKey{}).(string)
+	return s
+}
+
+// fairNonces shares a nonce cache among request sources, so that a few
+// sources spending nonces as fast as their rate limits allow cannot fill
+// it and have every signed request refused. Each source holds at most
+// perSource live nonces; once the cache holds soft nonces, only sources
+// holding fewer than reserve may add more (every source keeps room for a
+// modest burst, up to the inner cache's own hard limit). A refused request
+// gets ErrRateLimited (429) and spends nothing. Requests without a source
+// are not counted. Counts live in memory, per process, in two generations
+// like MemoryNonces, so a source's count covers between one and two
+// retention periods.
+type fairNonces struct {
+	inner                    Nonces
+	soft, perSource, reserve int
+	retention                time.Duration
+	now                      func() time.Time
+
+	mu        sync.Mutex
+	cur, prev map[string]int
+	total     int // of cur and prev
+	rotated   time.Time
+}
+
+func newFairNonces(inner Nonces, soft, perSource, reserve int, retention time.Duration) *fairNonces {
+	return &fairNonces{inner: inner, soft: soft, perSource: perSource, reserve: reserve, retention: retention,
+		now: time.Now, cur: map[string]int{}, prev: map[string]int{}, rotated: time.Now()}
+}
+
+// Use implements Nonces.
+func (f *fairNonces) Use(ctx context.Context, nonce []byte, until time.Time) (bool, error) {
+	src := sourceOf(ctx)
+	if src == "" {
+		return f.inner.Use(ctx, nonce, until)
+	}
+	f.mu.Lock()
+	now := f.now()
+	if d := now.Sub(f.rotated); d >= f.retention {
+		f.prev, f.cur = f.cur, map[string]int{}
+		if d >= 2*f.retention {
+			f.prev = map[string]int{}
+		}
+		f.total = 0
+		for _, n := range f.prev {
+			f.total += n
+		}
+		f.rotated = now
+	}
+	held := f.cur[src] + f.prev[src]
+	if held >= f.perSource || f.total >= f.soft && held >= f.reserve {
+		f.mu.Unlock()
+		return false, ErrRateLimited
+	}
+	f.mu.Unlock()
+	fresh, err := f.inner.Use(ctx, nonce, until)
+	if fresh && err == nil {
+		f.mu.Lock()
+		f.cur[src]++
+		f.total++
+		f.mu.Unlock()
+	}
+	return fresh, err
+}

@@ -52,6 +52,10 @@ type Options struct {
 	Records  storage.Records
 	// Nonces defaults to a MemoryNonces (fine for one replica).
 	Nonces Nonces
+	// NonceCapacity is the number of live nonces the service plans for
+	// (default DefaultNonceCapacity): the size of the default MemoryNonces,
+	// and what the per-source shares of the nonce cache are cut from.
+	NonceCapacity int
 	Logger *slog.Logger
 	// Now defaults to time.Now; tests inject clocks.
 	Now     func() time.Time
@@ -72,6 +76,10 @@ type Options struct {
 }
 
 // New returns a Service.
+// DefaultNonceCapacity is the default number of live nonces (about 110 MiB
+// of memory when full).
+const DefaultNonceCapacity = 4 << 20
+
 func New(cfg Config, o Options) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -79,9 +87,18 @@ func New(cfg Config, o Options) (*Service, error) {
 	if o.Identity == nil || o.Store == nil || o.Records == nil {
 		return nil, errors.New("server: identity, store and records are required")
 	}
-	if o.Nonces == nil {
-		o.Nonces = NewMemoryNonces(4<<20, 3*cfg.ClockSkew)
+	capacity := o.NonceCapacity
+	if capacity <= 0 {
+		capacity = DefaultNonceCapacity
 	}
+	if o.Nonces == nil {
+		o.Nonces = NewMemoryNonces(capacity, 3*cfg.ClockSkew)
+	}
+	// No source may hold more than 1/16 of the cache, and past 3/4 of it
+	// only sources with fewer than 1024 (by default) live nonces may add
+	// more: filling it then takes 12 sources at their limit and ~1,000
+	// more sources.
+	o.Nonces = newFairNonces(o.Nonces, capacity*3/4, capacity/16, min(1024, max(1, capacity/64)), 3*cfg.ClockSkew)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -154,12 +171,12 @@ func (s *Service) Create(ctx context.Context, req CreateRequest, a Auth) (*Creat
 // was lost (the same sender key and chunk) answers with the chunk that
 // request made, without storing its body twice.
 func (s *Service) CreateUploaded(ctx context.Context, req CreateRequest, a Auth, body io.Reader, length int64) (*Created, error) {
+	if length != req.Size {
+		return nil, ErrSize // before the signature: spends no nonce
+	}
 	rec, err := s.newRecord(ctx, req, a)
 	if err != nil {
 		return nil, err
-	}
-	if length != rec.Size {
-		return nil, ErrSize
 	}
 	rec, retried, err := s.commitRecord(ctx, rec)
 	switch {
@@ -223,14 +240,16 @@ func (s *Service) newRecord(ctx context.Context, req CreateRequest, a Auth) (*st
 	if s.cfg.Password != "" && subtle.ConstantTimeCompare([]byte(req.Password), []byte(s.cfg.Password)) != 1 {
 		return nil, ErrAuth
 	}
+	// Cheap checks before the signature, so that a refused create spends
+	// no nonce (the sender key is the requester's own: anyone can sign).
+	if !slices.Contains(s.cfg.ChunkSizes, req.Size) {
+		return nil, ErrSize
+	}
 	if err := s.verify(ctx, req.SenderKey, a); err != nil {
 		return nil, err
 	}
 	if err := s.checkDigestBlocked(ctx, req.Digest); err != nil {
 		return nil, err
-	}
-	if !slices.Contains(s.cfg.ChunkSizes, req.Size) {
-		return nil, ErrSize
 	}
 	now := s.now()
 	rec := &storage.Record{
