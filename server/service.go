@@ -56,7 +56,7 @@ type Options struct {
 	// (default DefaultNonceCapacity): the size of the default MemoryNonces,
 	// and what the per-source shares of the nonce cache are cut from.
 	NonceCapacity int
-	Logger *slog.Logger
+	Logger        *slog.Logger
 	// Now defaults to time.Now; tests inject clocks.
 	Now     func() time.Time
 	Metrics Metrics
