@@ -292,7 +292,9 @@ func envNames(v reflect.Type, prefix string, out map[string]bool) {
 }
 
 // envSecrets are the XFTPD_* variables read directly rather than as keys.
-var envSecrets = []string{"XFTPD_CONFIG", "XFTPD_PASSWORD", "XFTPD_S3_ACCESS_KEY", "XFTPD_S3_SECRET_KEY", "XFTPD_REDIS_PASSWORD"}
+// A test checks that every XFTPD_ name in this package's code is here or a key.
+var envSecrets = []string{"XFTPD_CONFIG", "XFTPD_PASSWORD", "XFTPD_S3_ACCESS_KEY", "XFTPD_S3_SECRET_KEY", "XFTPD_REDIS_PASSWORD",
+	"XFTPD_REDIS_SENTINEL_PASSWORD"}
 
 // unknownEnv returns the XFTPD_* variables in environ that xftpd does not
 // read (a misspelled XFTPD_QOUTA would otherwise pass unnoticed).

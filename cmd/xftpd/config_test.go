@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -103,5 +104,34 @@ func TestUnknownEnvironment(t *testing.T) {
 		"XFTPD_CONFIG=x", "XFTPD_ADMIN_LISTEN=", "HOME=/", "XFTP_SERVERS=x"})
 	if len(got) != 1 || got[0] != "XFTPD_QOUTA" {
 		t.Fatalf("unknownEnv = %v, want [XFTPD_QOUTA]", got)
+	}
+}
+
+// Every XFTPD_ variable this package's code or the example config names is
+// one unknownEnv knows, so adding a secret read from the environment
+// without listing it fails here rather than warning operators who set it.
+func TestEveryEnvironmentNameIsKnown(t *testing.T) {
+	files, _ := filepath.Glob("*.go")
+	var names []string
+	re := regexp.MustCompile(`XFTPD_[A-Z0-9_]*[A-Z0-9]`)
+	for _, f := range append(files, "../../deploy/xftpd.example.yaml", "../../deploy/systemd/xftpd.service", "../../docker-compose.yml") {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range re.FindAllString(string(b), -1) {
+			if m != "XFTPD_QOUTA" && !strings.HasSuffix(m, "_") {
+				names = append(names, m+"=x")
+			}
+		}
+	}
+	if len(names) < 5 {
+		t.Fatalf("found only %v", names)
+	}
+	if unknown := unknownEnv(names); len(unknown) > 0 {
+		t.Fatalf("names used in the code but unknown to unknownEnv (add them to envSecrets): %v", unknown)
 	}
 }
