@@ -132,6 +132,12 @@ func (s *Service) authorize(ctx context.Context, id []byte, role storage.Role, a
 	return rec, nil
 }
 
+// unavailable marks err, a backend failure, as ErrUnavailable (503, logged
+// as an error). A canceled context is not a backend failure: the client
+// hung up (or the server is stopping), so it stays as it is.
 func unavailable(err error) error {
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
 	return errors.Join(ErrUnavailable, err)
 }
