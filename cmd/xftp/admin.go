@@ -230,8 +230,8 @@ func adminListCmd(f *adminFlags) *cobra.Command {
 				if cl.e.TTLSeconds > 0 {
 					ttl = "ttl " + (time.Duration(cl.e.TTLSeconds) * time.Second).String()
 				}
-				fmt.Fprintf(w, "case %s  %s  reason %s  restrictions %v  %s  %d key(s)\n", k,
-					time.Unix(cl.e.BlockedAt, 0).UTC().Format(time.RFC3339), cl.e.Reason, cl.e.Restrictions, ttl, cl.keys)
+				fmt.Fprintf(w, "case %s  %s  reason %s  restrictions %v  %s  %s\n", k,
+					time.Unix(cl.e.BlockedAt, 0).UTC().Format(time.RFC3339), cl.e.Reason, cl.e.Restrictions, ttl, plural(cl.keys, "key"))
 			}
 			fmt.Fprintln(cmd.ErrOrStderr(), plural(len(order), "case"))
 			return nil
