@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/xftp/xftp/api/xftp"
+	"github.com/xftp/xftp/api/xftpclient"
 	"github.com/xftp/xftp/chunk/simplex"
 	"github.com/xftp/xftp/internal/tailbox"
 )
@@ -51,12 +53,17 @@ var ErrSimplexProxy = errors.New("receiving proxies relay this project's protoco
 // errChunkDigest reports a chunk whose bytes do not match its description.
 var errChunkDigest = errors.New("does not match its digest in the description (the server sent other data)")
 
-// xftpPool keeps one connection per server address.
+// xftpPool keeps up to connsPerServer connections per server address:
+// an XFTP session runs one command at a time, so parallel chunks on one
+// server take turns over a few connections.
 type xftpPool struct {
 	dial xftpDialer
 	mu   sync.Mutex
 	m    map[string]*xftpConn
+	next map[string]int
 }
+
+const connsPerServer = 4
 
 type xftpConn struct {
 	once sync.Once
@@ -68,12 +75,16 @@ func newXFTPPool(dial xftpDialer) *xftpPool {
 	if dial == nil {
 		dial = dialXFTP
 	}
-	return &xftpPool{dial: dial, m: map[string]*xftpConn{}}
+	return &xftpPool{dial: dial, m: map[string]*xftpConn{}, next: map[string]int{}}
 }
 
-func (p *xftpPool) get(ctx context.Context, addr xftp.Address) (xftpServer, error) {
-	key := addr.String()
+// get returns a connection to addr (dialing it if needed) and its key.
+func (p *xftpPool) get(ctx context.Context, addr xftp.Address) (xftpServer, *xftpConn, string, error) {
+	a := addr.String()
 	p.mu.Lock()
+	slot := p.next[a] % connsPerServer
+	p.next[a]++
+	key := a + "#" + strconv.Itoa(slot)
 	c := p.m[key]
 	if c == nil {
 		c = &xftpConn{}
@@ -82,45 +93,45 @@ func (p *xftpPool) get(ctx context.Context, addr xftp.Address) (xftpServer, erro
 	p.mu.Unlock()
 	c.once.Do(func() { c.s, c.err = p.dial(ctx, addr) })
 	if c.err != nil {
-		p.drop(addr, c)
-		return nil, fmt.Errorf("connecting to %s: %w", redactXFTP(addr), c.err)
+		p.drop(key, c)
+		return nil, nil, "", fmt.Errorf("connecting to %s: %w", redactXFTP(addr), c.err)
 	}
-	return c.s, nil
+	return c.s, c, key, nil
 }
 
 // drop forgets a connection after an error, so that the next try redials.
-func (p *xftpPool) drop(addr xftp.Address, c *xftpConn) {
+func (p *xftpPool) drop(key string, c *xftpConn) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.m[addr.String()] == c {
-		delete(p.m, addr.String())
+	if p.m[key] == c {
+		delete(p.m, key)
 		if c.s != nil {
 			go c.s.close()
 		}
 	}
 }
 
-// do runs op on the server's connection, retrying transient failures with
-// backoff on a fresh connection.
+// do runs op on a connection to the server, retrying transient failures
+// with backoff on a fresh connection.
 func (p *xftpPool) do(ctx context.Context, o *Options, addr xftp.Address, op func(xftpServer) error, onRetry func(error)) error {
 	backoff := 300 * time.Millisecond
+	start := time.Now()
 	var err error
-	for i := 0; i < o.Attempts; i++ {
+	i := 0
+	for ; ; i++ {
 		var s xftpServer
-		if s, err = p.get(ctx, addr); err == nil {
+		var c *xftpConn
+		var key string
+		if s, c, key, err = p.get(ctx, addr); err == nil {
 			if err = op(s); err != nil && simplexTemporary(err) {
-				p.mu.Lock()
-				c := p.m[addr.String()]
-				p.mu.Unlock()
-				if c != nil && c.s == s {
-					p.drop(addr, c)
-				}
+				p.drop(key, c)
 			}
 		}
 		if err == nil || !simplexTemporary(err) || ctx.Err() != nil {
 			return err
 		}
-		if i == o.Attempts-1 {
+		// Attempts tries at least; then on while RetryFor lasts.
+		if i >= o.Attempts-1 && time.Since(start) >= o.RetryFor {
 			break
 		}
 		if onRetry != nil {
@@ -133,7 +144,7 @@ func (p *xftpPool) do(ctx context.Context, o *Options, addr xftp.Address, op fun
 		}
 		backoff = min(2*backoff, 10*time.Second)
 	}
-	return fmt.Errorf("giving up after %d attempts: %w", o.Attempts, err)
+	return fmt.Errorf("giving up after %d attempts: %w", i+1, err)
 }
 
 func (p *xftpPool) close() {
@@ -155,8 +166,11 @@ func simplexTemporary(err error) bool {
 	switch {
 	case errors.Is(err, errChunkDigest), errors.Is(err, simplex.ErrDescription):
 		return false
+	case errors.Is(err, xftpclient.ErrIdentity):
+		return false
 	case errors.As(err, &xe):
-		return xe.Temporary() || xe.Code == xftp.CodeTimeout
+		// CRYPTO: the body was altered on the way; fetch it again.
+		return xe.Temporary() || xe.Code == xftp.CodeTimeout || xe.Code == xftp.CodeCrypto
 	case errors.Is(err, tailbox.ErrAuth), errors.Is(err, io.ErrUnexpectedEOF):
 		return true
 	}

@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/xftp/xftp/api/xftp"
 	"github.com/xftp/xftp/chunk/simplex"
 )
 
@@ -133,6 +134,9 @@ func fetchSimplexChunk(ctx context.Context, p *xftpPool, o *Options, c simplex.C
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if errors.Is(err, xftp.ErrAuth) {
+			err = fmt.Errorf("%w (the chunk was deleted, has expired, or this description was already used and acknowledged)", err)
 		}
 		errs = append(errs, fmt.Errorf("chunk %d on %s: %w", c.No, redactXFTP(a), err))
 	}

@@ -76,7 +76,7 @@ func uploadCmd() *cobra.Command {
 	var recipients, parallel, dataShards, parityShards int
 	var retryFor retryFlag
 	var out string
-	var quiet, asJSON bool
+	var quiet, asJSON, simplexFmt bool
 	var web webFlags // link.go
 	cmd := &cobra.Command{
 		Use:   "upload FILE --server ADDR [--server ADDR ...] [--recipients N] [--data-shards K --parity-shards M]",
@@ -97,6 +97,15 @@ stopped when the same command runs again.`,
 			}
 			if len(servers) == 0 {
 				return errors.New("no server: pass --server xftp://... (or set XFTP_SERVERS)")
+			}
+			if simplexFmt { // simplex.go
+				if dataShards != 0 || parityShards != 0 || web.on {
+					return errSimplexUpload
+				}
+				if err := checkParallel(parallel); err != nil {
+					return err
+				}
+				return runSimplexUpload(cmd, args[0], servers, recipients, out, quiet, asJSON, restricted(cmd, client.Options{Parallel: parallel, RetryFor: retryFor.budget()}))
 			}
 			for _, s := range servers {
 				if _, err := api.ParseAddress(s); err != nil {
@@ -180,6 +189,7 @@ stopped when the same command runs again.`,
 	fl.StringVar(&out, "out", "", "folder for the descriptions (default FILE.xftp)")
 	fl.BoolVarP(&quiet, "quiet", "q", false, "no progress output")
 	fl.BoolVar(&asJSON, "json", false, "progress as JSON lines on stderr, the result as JSON on stdout")
+	fl.BoolVar(&simplexFmt, "simplex", false, "send a SimpleX file to XFTP servers (--server xftp://KEYHASH@HOST), for SimpleX Chat, its web page and CLI")
 	web.add(fl)
 	return cmd
 }
@@ -271,6 +281,16 @@ and continues when the same command runs again.`,
 					return fmt.Errorf("%s already exists: pass --force to overwrite it, or choose another -o", output)
 				}
 			}
+			if sd, ok, err := simplexInput(args[0]); ok { // simplex.go
+				if err != nil {
+					return err
+				}
+				o, err := pf.apply(restricted(cmd, client.Options{Parallel: parallel, RetryFor: retryFor.budget()}))
+				if err != nil {
+					return err
+				}
+				return runSimplexDownload(cmd, sd, output, keep, noResume, quiet, asJSON, o)
+			}
 			d, err := readDescription(args[0])
 			if err != nil {
 				return err
@@ -320,6 +340,12 @@ func deleteCmd() *cobra.Command {
 		Short: "Delete a file's chunks from the servers (sender's description)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if sd, ok, err := simplexInput(args[0]); ok { // simplex.go
+				if err != nil {
+					return err
+				}
+				return runSimplexDelete(cmd, args[0], sd, restricted(cmd, client.Options{}))
+			}
 			d, err := readDescription(args[0])
 			if err != nil {
 				return err
@@ -359,6 +385,13 @@ func infoCmd() *cobra.Command {
 		Short: "Show what a description holds (no keys or IDs)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if sd, ok, err := simplexInput(args[0]); ok { // simplex.go
+				if err != nil {
+					return err
+				}
+				printSimplexInfo(cmd.OutOrStdout(), sd)
+				return nil
+			}
 			d, err := readDescription(args[0])
 			if err != nil {
 				return err
