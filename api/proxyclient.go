@@ -239,7 +239,14 @@ func (rt *Route) exchange(ctx context.Context, keys [][]byte, kind onion.Kind, n
 		return nil, nil, nil, err
 	}
 	for i := 0; i < n; i++ {
-		c, err := onion.ResponseCipher(respKeys[i])
+		salt := make([]byte, onion.AnswerSaltSize)
+		if _, err := io.ReadFull(r, salt); err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				err = fmt.Errorf("%w: no answer salt", onion.ErrFrame)
+			}
+			return fail(rt.frameError(err, i))
+		}
+		c, err := onion.ResponseCipher(respKeys[i], salt)
 		if err != nil {
 			return fail(err)
 		}

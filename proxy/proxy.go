@@ -258,20 +258,24 @@ func (f *Forwarder) forward(w http.ResponseWriter, r *http.Request) {
 	f.o.Metrics.Bytes(EventForwarded, n)
 }
 
-// answer is the sealed answer stream to the previous hop. Nothing is sent
-// before the first write, so that a refusal before it can still be plain.
+// answer is the sealed answer stream to the previous hop: a fresh salt,
+// then the STREAM under the key derived from it (onion.ResponseCipher).
+// Nothing is sent before the first write, so that a refusal before it can
+// still be plain.
 type answer struct {
 	w      http.ResponseWriter
 	sw     *stream.Writer
+	salt   []byte
 	header bool
 }
 
 func (f *Forwarder) answerWriter(w http.ResponseWriter, key [onion.ResponseKeySize]byte) (*answer, error) {
-	c, err := onion.ResponseCipher(key)
+	salt := onion.NewAnswerSalt()
+	c, err := onion.ResponseCipher(key, salt)
 	if err != nil {
 		return nil, err
 	}
-	return &answer{w: w, sw: stream.NewWriter(c, w)}, nil
+	return &answer{w: w, sw: stream.NewWriter(c, w), salt: salt}, nil
 }
 
 func (a *answer) Write(p []byte) (int, error) {
@@ -281,6 +285,9 @@ func (a *answer) Write(p []byte) (int, error) {
 		h.Set("Content-Type", "application/octet-stream")
 		h.Set("Cache-Control", "no-store")
 		a.w.WriteHeader(http.StatusOK)
+		if _, err := a.w.Write(a.salt); err != nil {
+			return 0, err
+		}
 	}
 	return a.sw.Write(p)
 }

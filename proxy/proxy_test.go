@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/xftp/xftp/api"
 	"github.com/xftp/xftp/identity"
@@ -135,4 +136,25 @@ func TestProxyRateAndConcurrencyLimits(t *testing.T) {
 		t.Fatalf("over the concurrency cap: %d %s", w.Code, w.Body)
 	}
 	<-g.sem
+}
+
+// TestReplayedLayerIsSealedUnderAnotherKey: the same layer sent twice
+// gets two answers sealed under different keys, though the answer is the
+// same (here: the next hop is unreachable). With one key per layer the
+// two would be the same bytes, and in general their XOR the XOR of the
+// plaintexts (issue 20, item 9).
+func TestReplayedLayerIsSealedUnderAnotherKey(t *testing.T) {
+	stranger, _ := newForwarder(t, Options{})
+	f, _ := newForwarder(t, Options{Timeout: 5 * time.Second})
+	layer := seal(t, f, onion.Layer{Kind: onion.KindKey, Next: api.Address{Fingerprint: stranger.self, Host: "127.0.0.1:1"}.String()})
+	a, b := post(f.Handler(), layer), post(f.Handler(), layer)
+	if a.Code != 200 || b.Code != 200 {
+		t.Fatalf("answers %d %s, %d %s", a.Code, a.Body, b.Code, b.Body)
+	}
+	if bytes.Equal(a.Body.Bytes(), b.Body.Bytes()) {
+		t.Fatal("a replayed layer got the same sealed answer")
+	}
+	if len(a.Body.Bytes()) <= onion.AnswerSaltSize || bytes.Equal(a.Body.Bytes()[:onion.AnswerSaltSize], b.Body.Bytes()[:onion.AnswerSaltSize]) {
+		t.Fatal("the answers do not start with fresh salts")
+	}
 }

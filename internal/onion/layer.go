@@ -25,16 +25,22 @@ const (
 )
 
 const (
-	// Version is the first byte of a sealed layer.
-	Version = 1
+	// Version is the first byte of a sealed layer. Version 2 pads the
+	// next hop's address and salts each answer's key.
+	Version = 2
 	// ResponseKeySize is the size of a layer's response key.
 	ResponseKeySize = 32
-	// MaxAddress caps the next hop's address.
-	MaxAddress = 1024
+	// MaxAddress caps the next hop's address. The address field is
+	// padded to its full size, so that a layer's size does not tell the
+	// proxy that opens it how long the next hop's address is (host names
+	// are at most 253 bytes; an xftp address around one at most ~320).
+	MaxAddress = 382
+	// addressField is the size of the length-prefixed, padded address.
+	addressField = 2 + MaxAddress
 	// MaxLayer caps a sealed layer (the request body a proxy accepts).
 	MaxLayer = 256 << 10
 
-	layerInfo   = "xftp proxy layer v1"
+	layerInfo   = "xftp proxy layer v2"
 	ephSize     = 32
 	headerSize  = 1 + ephSize
 	gcmOverhead = 16
@@ -59,13 +65,17 @@ type Layer struct {
 
 // Marshal returns the layer's plaintext:
 //
-//	response key [32] || kind [1] || uint16 len || next || uint32 len || inner
+//	response key [32] || kind [1] || uint16 len || next || zeros to MaxAddress
+//	|| uint32 len || inner
+//
+// Next must be at most MaxAddress bytes.
 func (l *Layer) Marshal() []byte {
-	b := make([]byte, 0, ResponseKeySize+1+2+len(l.Next)+4+len(l.Inner))
+	b := make([]byte, 0, ResponseKeySize+1+addressField+4+len(l.Inner))
 	b = append(b, l.ResponseKey[:]...)
 	b = append(b, byte(l.Kind))
 	b = binary.BigEndian.AppendUint16(b, uint16(len(l.Next)))
 	b = append(b, l.Next...)
+	b = append(b, make([]byte, max(0, MaxAddress-len(l.Next)))...)
 	b = binary.BigEndian.AppendUint32(b, uint32(len(l.Inner)))
 	return append(b, l.Inner...)
 }
@@ -86,11 +96,16 @@ func ParseLayer(b []byte) (*Layer, error) {
 	}
 	n := int(binary.BigEndian.Uint16(b[1:]))
 	b = b[3:]
-	if n == 0 || n > MaxAddress || len(b) < n+4 {
+	if n == 0 || n > MaxAddress || len(b) < MaxAddress+4 {
 		return nil, fmt.Errorf("%w: next hop", ErrLayer)
 	}
 	l.Next = string(b[:n])
-	b = b[n:]
+	for _, c := range b[n:MaxAddress] {
+		if c != 0 {
+			return nil, fmt.Errorf("%w: address padding", ErrLayer)
+		}
+	}
+	b = b[MaxAddress:]
 	m := binary.BigEndian.Uint32(b)
 	b = b[4:]
 	if uint64(m) != uint64(len(b)) || (l.Kind == KindKey) != (m == 0) {
@@ -136,6 +151,9 @@ func Seal(proxyPub []byte, l *Layer) ([]byte, error) {
 	aead, err := layerAEAD(shared, eph.PublicKey().Bytes(), proxyPub)
 	if err != nil {
 		return nil, err
+	}
+	if len(l.Next) > MaxAddress {
+		return nil, fmt.Errorf("onion: next hop address longer than %d bytes", MaxAddress)
 	}
 	plain := l.Marshal()
 	out := make([]byte, 0, headerSize+len(plain)+gcmOverhead)

@@ -75,7 +75,7 @@ func TestLayerRefusals(t *testing.T) {
 	cases := map[string][]byte{
 		"empty":       nil,
 		"short":       sealed[:Overhead-1],
-		"version":     append([]byte{2}, sealed[1:]...),
+		"version":     append([]byte{1}, sealed[1:]...),
 		"flipped eph": flip(sealed, 5),
 		"flipped ct":  flip(sealed, len(sealed)-1),
 		"truncated":   sealed[:len(sealed)-1],
@@ -94,7 +94,8 @@ func TestLayerRefusals(t *testing.T) {
 	bad := map[string][]byte{
 		"kind 0":        set(good, 32, 0),
 		"kind 4":        set(good, 32, 4),
-		"no next":       append(append(append([]byte{}, good[:33]...), 0, 0), good[33+2+len(l.Next):]...),
+		"no next":       set(set(good, 33, 0), 34, 0),
+		"padding":       set(good, 33+2+len(l.Next), 'x'),
 		"trailing":      append(append([]byte{}, good...), 0),
 		"inner too big": set(good, len(good)-len(l.Inner)-1, 99),
 		"key with body": (&Layer{Kind: KindKey, Next: "n", Inner: []byte{1}}).Marshal(),
@@ -197,8 +198,8 @@ func TestResponseLayersDiffer(t *testing.T) {
 	var k1, k2 [ResponseKeySize]byte
 	rand.Read(k1[:])
 	rand.Read(k2[:])
-	c1, _ := ResponseCipher(k1)
-	c2, _ := ResponseCipher(k2)
+	c1, _ := ResponseCipher(k1, NewAnswerSalt())
+	c2, _ := ResponseCipher(k2, NewAnswerSalt())
 	payload := make([]byte, 200<<10)
 	rand.Read(payload)
 	var inner bytes.Buffer // what hop 2 sends hop 1
@@ -220,5 +221,50 @@ func TestResponseLayersDiffer(t *testing.T) {
 	got, err := io.ReadAll(r2)
 	if err != nil || t1[0] != TypeRelayed || got[0] != TypeAnswer || !bytes.Equal(got[1:], payload) {
 		t.Fatalf("unwrap: %v", err)
+	}
+}
+
+// TestLayerSizeHidesTheAddressLength: layers that differ only in the next
+// hop's address have the same size, so the proxy that opens one cannot
+// tell how long the address it will not see is (issue 20, item 6).
+func TestLayerSizeHidesTheAddressLength(t *testing.T) {
+	k := testKey(t)
+	size := -1
+	for _, next := range []string{"n", "xftp://FP@h:1", "xftp://" + strings.Repeat("F", 43) + "@" + strings.Repeat("h", 253) + ":65535?tls=web"} {
+		sealed, err := Seal(k.PublicKey().Bytes(), &Layer{Kind: KindRelay, Next: next, Inner: []byte("inner")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if size >= 0 && len(sealed) != size {
+			t.Fatalf("a %d-byte address makes a %d-byte layer, another %d", len(next), len(sealed), size)
+		}
+		size = len(sealed)
+	}
+	if _, err := Seal(k.PublicKey().Bytes(), &Layer{Kind: KindRelay, Next: strings.Repeat("a", MaxAddress+1), Inner: []byte("x")}); err == nil {
+		t.Fatal("an address over MaxAddress is sealed")
+	}
+}
+
+// TestAnswerKeysAreSalted: one response key with two salts gives two
+// different streams for the same plaintext (issue 20, item 9).
+func TestAnswerKeysAreSalted(t *testing.T) {
+	var k [ResponseKeySize]byte
+	rand.Read(k[:])
+	seal := func(salt []byte) []byte {
+		c, err := ResponseCipher(k, salt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		w := stream.NewWriter(c, &b)
+		w.Write([]byte("the same answer"))
+		w.Close()
+		return b.Bytes()
+	}
+	if bytes.Equal(seal(NewAnswerSalt()), seal(NewAnswerSalt())) {
+		t.Fatal("two answers under one response key are sealed alike")
+	}
+	if _, err := ResponseCipher(k, []byte("short")); err == nil {
+		t.Fatal("a short salt is taken")
 	}
 }

@@ -1,6 +1,9 @@
 package onion
 
 import (
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -28,9 +31,33 @@ const MaxAnswerBody = 64<<20 + 64<<10
 // ErrFrame means an answer frame is malformed.
 var ErrFrame = errors.New("onion: malformed answer frame")
 
-// ResponseCipher returns the STREAM cipher of a response key.
-func ResponseCipher(key [ResponseKeySize]byte) (*stream.Cipher, error) {
-	return stream.New(key[:], stream.DefaultSegmentSize)
+// AnswerSaltSize is the size of the salt that starts each proxy's answer.
+const AnswerSaltSize = 32
+
+const answerInfo = "xftp proxy answer v2"
+
+// NewAnswerSalt returns a fresh random answer salt.
+func NewAnswerSalt() []byte {
+	salt := make([]byte, AnswerSaltSize)
+	rand.Read(salt)
+	return salt
+}
+
+// ResponseCipher returns the STREAM cipher of one answer: its key is
+// HKDF-SHA256(response key, salt, "xftp proxy answer v2"), where salt is
+// drawn by the proxy for each answer and sent in the clear before the
+// stream. A replayed layer therefore never makes a proxy seal a second
+// answer under the same key and nonces (which would reveal the XOR of the
+// two plaintexts).
+func ResponseCipher(key [ResponseKeySize]byte, salt []byte) (*stream.Cipher, error) {
+	if len(salt) != AnswerSaltSize {
+		return nil, fmt.Errorf("%w: answer salt", ErrFrame)
+	}
+	k, err := hkdf.Key(sha256.New, key[:], salt, answerInfo, 32)
+	if err != nil {
+		return nil, err
+	}
+	return stream.New(k, stream.DefaultSegmentSize)
 }
 
 // Answer is the destination's HTTP answer as the last proxy relays it.
