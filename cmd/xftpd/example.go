@@ -155,8 +155,8 @@ proxy:
   max_body: 64MiB
   # Local IP address to connect to next hops from; empty: the system's.
   source_address: ""
-  # Allow next hops on loopback, private and link-local addresses. Off by
-  # default so the proxy cannot probe its own network; an allow-list
-  # implies it.
+  # Allow next hops on loopback, private, link-local and other internal
+  # addresses. Off by default so the proxy cannot probe its own network;
+  # an allow-list does not switch it on, it only narrows the next hops.
   internal_destinations: false
 `

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"syscall"
 	"time"
 
@@ -32,10 +33,11 @@ type ProxyConfig struct {
 	// SourceAddress is the local IP address to connect to next hops from
 	// (empty: the system's choice).
 	SourceAddress string `yaml:"source_address"`
-	// InternalDestinations lets the proxy connect to loopback, private and
-	// link-local addresses. Off by default, so that a proxy cannot be used
-	// to probe its own network (Redis, the admin API, other hosts behind
-	// it); an allow-list implies it.
+	// InternalDestinations lets the proxy connect to loopback, private,
+	// link-local and other special-purpose addresses (internalPrefixes).
+	// Off by default, so that a proxy cannot be used to probe its own
+	// network (Redis, the admin API, other hosts behind it). An allow-list
+	// does not switch it on: it only narrows the next hops further.
 	InternalDestinations bool `yaml:"internal_destinations"`
 }
 
@@ -85,13 +87,7 @@ func mountProxy(cfg ProxyConfig, routes chi.Router, id *identity.Identity, m ser
 	if err != nil {
 		return nil, err
 	}
-	d := &net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}
-	if !cfg.InternalDestinations && len(allow) == 0 {
-		d.Control = refuseInternal
-	}
-	if cfg.SourceAddress != "" {
-		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(cfg.SourceAddress)}
-	}
+	d := proxyDialer(cfg)
 	o := proxy.Options{Identity: id, Allow: allow, MaxConcurrent: cfg.MaxConcurrent, RatePerMinute: cfg.RatePerMinute,
 		MaxBody: int64(cfg.MaxBody), Logger: log, ClientOptions: api.ClientOptions{Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			return d.DialContext(ctx, network, addr)
@@ -108,21 +104,70 @@ func mountProxy(cfg ProxyConfig, routes chi.Router, id *identity.Identity, m ser
 	return fwd.Close, nil
 }
 
+// proxyDialer is how the proxy connects to next hops: internal addresses
+// refused unless the operator allowed them, whatever the allow-list.
+func proxyDialer(cfg ProxyConfig) *net.Dialer {
+	d := &net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}
+	if !cfg.InternalDestinations {
+		d.Control = refuseInternal
+	}
+	if cfg.SourceAddress != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(cfg.SourceAddress)}
+	}
+	return d
+}
+
 // errInternalDestination refuses a next hop on an internal address.
 var errInternalDestination = errors.New("proxy: next hop is on an internal address")
 
-// refuseInternal is a net.Dialer.Control that refuses loopback, private,
-// link-local, multicast and unspecified addresses. Checking at dial time
-// covers host names that resolve to such addresses too.
-func refuseInternal(network, address string, _ syscall.RawConn) error {
-	host, _, err := net.SplitHostPort(address)
-	if err != nil {
-		return err
+// internalPrefixes are the addresses a proxy does not connect to: not
+// globally reachable (IANA special-purpose registries), or embedding an
+// IPv4 address that the checks below unwrap.
+var internalPrefixes = func() []netip.Prefix {
+	var out []netip.Prefix
+	for _, p := range []string{
+		"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
+		"192.0.0.0/24", "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15",
+		"198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
+		"::/128", "::1/128", "64:ff9b:1::/48", "100::/64", "2001::/23", "2001:db8::/32",
+		"fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8",
+	} {
+		out = append(out, netip.MustParsePrefix(p))
 	}
-	ip := net.ParseIP(host)
-	if ip == nil || ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
-		ip.IsMulticast() || ip.IsUnspecified() || ip.IsInterfaceLocalMulticast() {
+	return out
+}()
+
+// embeddedIPv4 returns the IPv4 address inside an IPv4-mapped, NAT64
+// (64:ff9b::/96) or 6to4 (2002::/16) address.
+func embeddedIPv4(a netip.Addr) (netip.Addr, bool) {
+	b := a.As16()
+	switch {
+	case a.Is4In6():
+		return a.Unmap(), true
+	case netip.MustParsePrefix("64:ff9b::/96").Contains(a):
+		return netip.AddrFrom4([4]byte(b[12:16])), true
+	case netip.MustParsePrefix("2002::/16").Contains(a):
+		return netip.AddrFrom4([4]byte(b[2:6])), true
+	}
+	return netip.Addr{}, false
+}
+
+// refuseInternal is a net.Dialer.Control that refuses internalPrefixes,
+// also when embedded in an IPv6 address (NAT64, 6to4, IPv4-mapped).
+// Checking at dial time covers host names that resolve to such addresses.
+func refuseInternal(network, address string, _ syscall.RawConn) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
 		return errInternalDestination
+	}
+	a := ap.Addr().WithZone("")
+	if v4, ok := embeddedIPv4(a); ok {
+		a = v4
+	}
+	for _, p := range internalPrefixes {
+		if p.Contains(a) {
+			return errInternalDestination
+		}
 	}
 	return nil
 }

@@ -38,10 +38,28 @@ func TestRefuseInternal(t *testing.T) {
 	for addr, refused := range map[string]bool{
 		"127.0.0.1:6379": true, "10.0.0.5:8443": true, "192.168.1.1:443": true, "169.254.169.254:80": true,
 		"[::1]:443": true, "[fe80::1]:443": true, "0.0.0.0:443": true, "[fd00::1]:443": true,
-		"93.184.216.34:443": false, "[2001:db8::1]:443": false,
+		"93.184.216.34:443": false, "[2001:db8::1]:443": true,
+		// Issue 20, item 10: carrier-grade NAT, NAT64 and 6to4 of internal
+		// addresses, IETF and benchmarking ranges, 0/8, multicast, reserved.
+		"100.64.0.1:80": true, "[64:ff9b::a00:1]:80": true, "[64:ff9b::7f00:1]:6379": true, "[2002:a00:1::1]:80": true,
+		"[::ffff:127.0.0.1]:80": true, "192.0.0.8:80": true, "198.18.0.1:80": true, "0.1.2.3:80": true,
+		"224.0.0.1:80": true, "[ff02::1]:80": true, "240.0.0.1:80": true, "255.255.255.255:80": true,
+		"[fe80::1%eth0]:80": true, "[64:ff9b::5db8:d822]:443": false, "[2606:4700::1111]:443": false,
+		"8.8.8.8:53": false, "not an address": true,
 	} {
 		if got := refuseInternal("tcp", addr, nil) != nil; got != refused {
 			t.Errorf("refuseInternal(%s) refused=%v, want %v", addr, got, refused)
 		}
+	}
+}
+
+// TestProxyAllowListKeepsTheFilter: an allow-list narrows the next hops,
+// it does not open internal addresses (issue 20, item 10).
+func TestProxyAllowListKeepsTheFilter(t *testing.T) {
+	if proxyDialer(ProxyConfig{Allow: []string{strings.Repeat("A", 43)}}).Control == nil {
+		t.Fatal("an allow-list switches the internal-address filter off")
+	}
+	if proxyDialer(ProxyConfig{InternalDestinations: true}).Control != nil {
+		t.Fatal("internal_destinations: true keeps the filter")
 	}
 }
