@@ -11,6 +11,7 @@ import (
 
 	"github.com/xftp/xftp/api"
 	"github.com/xftp/xftp/identity"
+	"github.com/xftp/xftp/internal/onion"
 )
 
 // ProxyOptions route downloads through receiving proxies, so that the
@@ -29,8 +30,9 @@ type ProxyOptions struct {
 	Direct []identity.Fingerprint
 }
 
-// maxProxies bounds the proxies a client combines into routes.
-const maxProxies = 16
+// maxProxies bounds the proxies a client combines into routes (a longer
+// route's layers would not fit what proxies accept).
+const maxProxies = onion.MaxHops
 
 // ErrNoProxyRoute means every route through the configured proxies
 // failed. xftp never falls back to a direct connection when proxies were

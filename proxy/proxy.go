@@ -41,6 +41,10 @@ type Options struct {
 	Allow []identity.Fingerprint
 	// MaxConcurrent caps requests in flight (default 64).
 	MaxConcurrent int
+	// MaxConcurrentPerSource caps one source address's requests in flight
+	// (default a quarter of MaxConcurrent), so that one source cannot take
+	// every slot.
+	MaxConcurrentPerSource int
 	// RatePerMinute caps requests per source address (0: no limit).
 	RatePerMinute int
 	// MaxBody caps an answer body relayed back (default and at most
@@ -65,7 +69,10 @@ type Forwarder struct {
 	allow  map[identity.Fingerprint]bool
 	sem    chan struct{}
 	rate   *api.RateLimiter
-	bufs   sync.Pool
+
+	srcMu    sync.Mutex
+	inflight map[string]int // requests in flight per source
+	bufs     sync.Pool
 
 	mu      sync.Mutex
 	clients map[string]*api.Client
@@ -83,6 +90,9 @@ func New(o Options) (*Forwarder, error) {
 	}
 	if o.MaxConcurrent <= 0 {
 		o.MaxConcurrent = 64
+	}
+	if o.MaxConcurrentPerSource <= 0 {
+		o.MaxConcurrentPerSource = max(1, o.MaxConcurrent/4)
 	}
 	if o.MaxBody <= 0 || o.MaxBody > onion.MaxAnswerBody {
 		o.MaxBody = onion.MaxAnswerBody
@@ -108,7 +118,7 @@ func New(o Options) (*Forwarder, error) {
 		return nil, err
 	}
 	f := &Forwarder{o: o, self: o.Identity.Fingerprint(), key: key, keyAns: ans, sem: make(chan struct{}, o.MaxConcurrent),
-		rate: api.NewRateLimiter(o.RatePerMinute), clients: map[string]*api.Client{}}
+		rate: api.NewRateLimiter(o.RatePerMinute), clients: map[string]*api.Client{}, inflight: map[string]int{}}
 	if len(o.Allow) > 0 {
 		f.allow = map[identity.Fingerprint]bool{}
 		for _, fp := range o.Allow {
@@ -166,6 +176,30 @@ func (f *Forwarder) refuse(w http.ResponseWriter, status int, code string, retry
 	w.Write(b)
 }
 
+// admit takes a slot for a request from src, within the per-source and
+// global caps, and returns what gives it back.
+func (f *Forwarder) admit(src string) (release func(), ok bool) {
+	f.srcMu.Lock()
+	defer f.srcMu.Unlock()
+	if f.inflight[src] >= f.o.MaxConcurrentPerSource {
+		return nil, false
+	}
+	select {
+	case f.sem <- struct{}{}:
+	default:
+		return nil, false
+	}
+	f.inflight[src]++
+	return func() {
+		<-f.sem
+		f.srcMu.Lock()
+		if f.inflight[src]--; f.inflight[src] <= 0 {
+			delete(f.inflight, src)
+		}
+		f.srcMu.Unlock()
+	}, true
+}
+
 // client returns the pinned client of a next hop.
 func (f *Forwarder) client(a api.Address) *api.Client {
 	f.mu.Lock()
@@ -194,13 +228,12 @@ func (f *Forwarder) forward(w http.ResponseWriter, r *http.Request) {
 		f.refuse(w, http.StatusTooManyRequests, api.CodeRate, wait)
 		return
 	}
-	select {
-	case f.sem <- struct{}{}:
-		defer func() { <-f.sem }()
-	default:
+	release, ok := f.admit(api.SourceOf(r.RemoteAddr))
+	if !ok {
 		f.refuse(w, http.StatusServiceUnavailable, api.CodeProxyBusy, 5*time.Second)
 		return
 	}
+	defer release()
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, onion.MaxLayer))
 	if err != nil {
 		f.refuse(w, http.StatusRequestEntityTooLarge, api.CodeTooLarge, 0)

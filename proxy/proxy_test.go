@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -156,5 +157,62 @@ func TestReplayedLayerIsSealedUnderAnotherKey(t *testing.T) {
 	}
 	if len(a.Body.Bytes()) <= onion.AnswerSaltSize || bytes.Equal(a.Body.Bytes()[:onion.AnswerSaltSize], b.Body.Bytes()[:onion.AnswerSaltSize]) {
 		t.Fatal("the answers do not start with fresh salts")
+	}
+}
+
+// TestRouteDepthIsCapped: a route that passes two proxies back and forth
+// (a loop: each pass relays the whole answer again) is refused at the
+// first proxy once it is deeper than a real route can be; a route of
+// onion.MaxHops proxies around the largest request still fits (issue 20,
+// item 8).
+func TestRouteDepthIsCapped(t *testing.T) {
+	a, _ := newForwarder(t, Options{})
+	b, _ := newForwarder(t, Options{})
+	dest, _ := newForwarder(t, Options{})
+	onionOf := func(hops int, req []byte) []byte {
+		inner, kind, next := req, onion.KindRequest, api.Address{Fingerprint: dest.self, Host: "127.0.0.1:1"}.String()
+		for i := hops - 1; i >= 0; i-- {
+			f := []*Forwarder{a, b}[i%2]
+			l := onion.Layer{Kind: kind, Next: next, Inner: inner}
+			rand.Read(l.ResponseKey[:])
+			sealed, err := onion.Seal(f.key.PublicKey().Bytes(), &l)
+			if err != nil {
+				t.Fatal(err)
+			}
+			inner, kind, next = sealed, onion.KindRelay, api.Address{Fingerprint: f.self, Host: "127.0.0.1:1"}.String()
+		}
+		return inner
+	}
+	largest := (&onion.Request{Path: "/v1/chunks/" + strings.Repeat("A", 86) + "/download", Auth: strings.Repeat("a", 1024),
+		Body: make([]byte, onion.MaxRequestBody)}).Marshal()
+	if n := len(onionOf(onion.MaxHops, largest)); n > onion.MaxLayer {
+		t.Fatalf("a route of %d proxies around the largest request is %d bytes, over %d", onion.MaxHops, n, onion.MaxLayer)
+	}
+	small := (&onion.Request{Path: "/v1/chunks/AAAA/download", Auth: "a"}).Marshal()
+	for hops := 20; hops <= 40; hops += 20 {
+		w := post(a.Handler(), onionOf(hops, small))
+		if hops > 20 && (w.Code != http.StatusRequestEntityTooLarge || code(t, w) != api.CodeTooLarge) {
+			t.Fatalf("a loop of %d hops: %d %s, want 413 TOO_LARGE", hops, w.Code, w.Body)
+		}
+	}
+}
+
+// TestProxyConcurrencyPerSource: one source cannot take every slot.
+func TestProxyConcurrencyPerSource(t *testing.T) {
+	f, _ := newForwarder(t, Options{MaxConcurrent: 8, MaxConcurrentPerSource: 2})
+	f.inflight["192.0.2.1"] = 2 // two requests of that source in flight
+	w := post(f.Handler(), []byte("x"))
+	if w.Code != http.StatusServiceUnavailable || code(t, w) != api.CodeProxyBusy {
+		t.Fatalf("a source over its share: %d %s", w.Code, w.Body)
+	}
+	r := httptest.NewRequest(http.MethodPost, api.ProxyPath, bytes.NewReader([]byte("x")))
+	r.RemoteAddr = "192.0.2.2:1"
+	w = httptest.NewRecorder()
+	f.Handler().ServeHTTP(w, r)
+	if w.Code != http.StatusBadRequest {
+		t.Fatalf("another source: %d %s", w.Code, w.Body)
+	}
+	if len(f.sem) != 0 || f.inflight["192.0.2.2"] != 0 {
+		t.Fatalf("slots not given back: %d global, %d for the source", len(f.sem), f.inflight["192.0.2.2"])
 	}
 }

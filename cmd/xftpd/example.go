@@ -149,6 +149,8 @@ proxy:
   allow: []
   # Proxied requests in flight at once; more are refused with 503.
   max_concurrent: 64
+  # One source address's share of it (0: a quarter).
+  max_concurrent_per_source: 0
   # Proxied requests per source address per minute (in memory only).
   rate_per_minute: 1200
   # Largest answer body relayed back.

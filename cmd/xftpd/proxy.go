@@ -26,6 +26,9 @@ type ProxyConfig struct {
 	Allow []string `yaml:"allow"`
 	// MaxConcurrent caps proxied requests in flight.
 	MaxConcurrent int `yaml:"max_concurrent"`
+	// MaxConcurrentPerSource caps one source address's requests in flight
+	// (0: a quarter of max_concurrent).
+	MaxConcurrentPerSource int `yaml:"max_concurrent_per_source"`
 	// RatePerMinute caps proxied requests per source address (0: off).
 	RatePerMinute int `yaml:"rate_per_minute"`
 	// MaxBody caps an answer body relayed back.
@@ -55,6 +58,8 @@ func (p ProxyConfig) validate() error {
 	switch {
 	case p.MaxConcurrent < 1:
 		return fmt.Errorf("proxy.max_concurrent: must be at least 1")
+	case p.MaxConcurrentPerSource < 0 || p.MaxConcurrentPerSource > p.MaxConcurrent:
+		return fmt.Errorf("proxy.max_concurrent_per_source: must be between 0 (a quarter of max_concurrent) and max_concurrent")
 	case p.RatePerMinute < 0:
 		return fmt.Errorf("proxy.rate_per_minute: must not be negative (0 switches it off)")
 	case p.MaxBody < 1 || p.MaxBody > 64<<20:
@@ -88,7 +93,7 @@ func mountProxy(cfg ProxyConfig, routes chi.Router, id *identity.Identity, m ser
 		return nil, err
 	}
 	d := proxyDialer(cfg)
-	o := proxy.Options{Identity: id, Allow: allow, MaxConcurrent: cfg.MaxConcurrent, RatePerMinute: cfg.RatePerMinute,
+	o := proxy.Options{Identity: id, Allow: allow, MaxConcurrent: cfg.MaxConcurrent, MaxConcurrentPerSource: cfg.MaxConcurrentPerSource, RatePerMinute: cfg.RatePerMinute,
 		MaxBody: int64(cfg.MaxBody), Logger: log, ClientOptions: api.ClientOptions{Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			return d.DialContext(ctx, network, addr)
 		}}}

@@ -37,8 +37,15 @@ const (
 	MaxAddress = 382
 	// addressField is the size of the length-prefixed, padded address.
 	addressField = 2 + MaxAddress
-	// MaxLayer caps a sealed layer (the request body a proxy accepts).
-	MaxLayer = 256 << 10
+	// MaxHops is the most proxies a route may have.
+	MaxHops = 16
+	// MaxLayer caps a sealed layer (the request body a proxy accepts):
+	// room for MaxHops layers around the largest request. It also caps a
+	// route's depth, whatever its proxies: a route that passes one proxy
+	// many times (a loop) makes each hop relay the whole answer again, and
+	// at most about 20 layers fit (issue 20: 256 KiB let one 6.7 KB request
+	// move a chunk 40 times).
+	MaxLayer = MaxHops*(Overhead+ResponseKeySize+1+addressField+4) + maxRequest
 
 	layerInfo   = "xftp proxy layer v2"
 	ephSize     = 32

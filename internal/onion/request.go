@@ -7,9 +7,18 @@ import (
 	"regexp"
 )
 
-// MaxRequestBody caps the body of a request for the destination (the JSON
-// body limit of the protocol).
-const MaxRequestBody = 64 << 10
+// MaxRequestBody caps the body of a request for the destination: a
+// download's or acknowledgement's JSON body is far smaller.
+const MaxRequestBody = 1 << 10
+
+// maxRequest is the largest marshalled Request.
+const maxRequest = (2 + maxPath + 2 + maxAuth + 4 + MaxRequestBody + requestPad - 1) / requestPad * requestPad
+
+// Field limits of a Request.
+const (
+	maxPath = 200
+	maxAuth = 1024
+)
 
 // requestPad is the granule requests are padded to, so that a download and
 // an acknowledgement (or two IDs of different lengths) look alike.
@@ -72,8 +81,8 @@ func ParseRequest(b []byte) (*Request, error) {
 		rest = rest[n:]
 		return v, true
 	}
-	p, ok1 := field(2, 200)
-	a, ok2 := field(2, 1024)
+	p, ok1 := field(2, maxPath)
+	a, ok2 := field(2, maxAuth)
 	body, ok3 := field(4, MaxRequestBody)
 	if !ok1 || !ok2 || !ok3 {
 		return nil, fmt.Errorf("%w: lengths", ErrRequest)
