@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/xftp/xftp/api"
@@ -25,11 +26,19 @@ func (w *webFlags) add(fl *pflag.FlagSet) {
 	fl.StringVar(&w.host, "web-host", "", "the relay's web host for --web, HOST[:PORT] (env XFTP_WEB_HOST; default: the host of the first server in the description)")
 }
 
-// link returns the browser link for recipient description d.
-func (w *webFlags) link(d *chunk.Description) (string, error) {
-	if d.Party != chunk.PartyRecipient {
-		return "", fmt.Errorf("--web needs a recipient description (rcvN.xftp), not a %s one: the page only receives files", d.Party)
+// note tells the user, on stderr, whom a browser link trusts: the relay
+// at HOST serves the page's code, which reads the link and its file key.
+func (w *webFlags) note(cmd *cobra.Command, d *chunk.Description) {
+	host, err := w.hostFor(d)
+	if err != nil {
+		return
 	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "xftp: note: the browser link trusts %s: it serves the page that reads the link (file key included); choose that relay with --web-host (docs/WEB.md)\n", host)
+}
+
+// hostFor is the page's host for d: --web-host, XFTP_WEB_HOST, or the
+// host of d's first server.
+func (w *webFlags) hostFor(d *chunk.Description) (string, error) {
 	host := w.host
 	if host == "" {
 		host = os.Getenv("XFTP_WEB_HOST")
@@ -40,6 +49,18 @@ func (w *webFlags) link(d *chunk.Description) (string, error) {
 			return "", err
 		}
 		host = a.Host
+	}
+	return host, nil
+}
+
+// link returns the browser link for recipient description d.
+func (w *webFlags) link(d *chunk.Description) (string, error) {
+	if d.Party != chunk.PartyRecipient {
+		return "", fmt.Errorf("--web needs a recipient description (rcvN.xftp), not a %s one: the page only receives files", d.Party)
+	}
+	host, err := w.hostFor(d)
+	if err != nil {
+		return "", err
 	}
 	return webLink(d, host)
 }

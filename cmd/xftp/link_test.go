@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 
 	"github.com/xftp/xftp/chunk"
 )
@@ -34,6 +37,15 @@ func TestWebLink(t *testing.T) {
 		if strings.Contains(strings.SplitN(got, "#", 2)[0], "secret") {
 			t.Errorf("the upload password is outside the fragment: %s", got)
 		}
+	}
+	// The user is told which relay the link trusts (issue 20, item 7).
+	t.Setenv("XFTP_WEB_HOST", "")
+	var stderr bytes.Buffer
+	cmd := &cobra.Command{}
+	cmd.SetErr(&stderr)
+	(&webFlags{on: true, host: "page.example.org"}).note(cmd, d)
+	if !strings.Contains(stderr.String(), "trusts page.example.org") || !strings.Contains(stderr.String(), "--web-host") {
+		t.Errorf("note: %q", stderr.String())
 	}
 	d.Party = chunk.PartySender
 	if _, err := (&webFlags{on: true}).link(d); err == nil {

@@ -151,6 +151,7 @@ stopped when the same command runs again.`,
 				if links, err = web.links(res.Recipients); err != nil {
 					return err
 				}
+				web.note(cmd, res.Recipients[0])
 			}
 			if asJSON {
 				return json.NewEncoder(cmd.OutOrStdout()).Encode(map[string]any{
@@ -469,7 +470,9 @@ func linkCmd() *cobra.Command {
 				l, err = d.Link()
 			}
 			if web.on {
-				l, err = web.link(d)
+				if l, err = web.link(d); err == nil {
+					web.note(cmd, d)
+				}
 			}
 			if err != nil {
 				return err

@@ -351,6 +351,12 @@ func TestDownloadPage(t *testing.T) {
 		if name != "holiday photos.zip" || status != "Ready to save." {
 			t.Fatalf("before saving: name %q, status %q", name, status)
 		}
+		// The link (and its file key) is gone from the address bar and
+		// the history entry (issue 20, item 7).
+		var href string
+		if err := chromedp.Run(ctx, chromedp.Evaluate(`location.href`, &href)); err != nil || strings.Contains(href, "#") {
+			t.Fatalf("the page keeps its fragment: %q, %v", href, err)
+		}
 		if err := chromedp.Run(ctx, chromedp.Click("#save", chromedp.ByID), chromedp.WaitVisible("#done", chromedp.ByID)); err != nil {
 			t.Fatalf("%v; page says: %s", err, visibleText(t, ctx))
 		}

@@ -63,6 +63,10 @@
   async function main() {
     const link = decodeURIComponent(location.hash.slice(1));
     if (!link) throw new Error('This link is incomplete: the part after “#” is missing. Copy the whole link.');
+    // The link holds the file key: keep it out of the browser's history
+    // (and of what a later script on this origin could read from it).
+    // Reloading the page then needs the link again.
+    history.replaceState(null, '', location.pathname + location.search);
     const x = await loadModule();
     const summary = JSON.parse(must(x.open(link)).summary);
     const total = summary.encrypted_size * TRANSPORT_OVERHEAD;
