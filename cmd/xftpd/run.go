@@ -243,8 +243,8 @@ func run(ctx context.Context, cfg Config, env func(string) string, stdout io.Wri
 		ln.Close()
 		return err
 	}
-	fmt.Fprintln(stdout, addr.String())
 	var xln net.Listener
+	var xaddr string
 	if xb != nil {
 		if cfg.XFTP.Listen != "" {
 			raw, err := net.Listen("tcp", cfg.XFTP.Listen)
@@ -254,15 +254,20 @@ func run(ctx context.Context, cfg Config, env func(string) string, stdout io.Wri
 			}
 			xln = api.LimitListener(raw, cfg.Limits.ConnsPerSource)
 		}
-		xaddr, err := xftpAddress(cfg, xb, sc.Password, addr.Host)
+		a, err := xftpAddress(cfg, xb, sc.Password, addr.Host)
 		if err != nil {
 			log.Warn("no XFTP address with the upload password", "err", err)
 		}
-		if err := writeAddress(filepath.Join(cfg.Data, "xftp-address"), xaddr.String()); err != nil {
+		xaddr = a.String()
+		if err := writeAddress(filepath.Join(cfg.Data, "xftp-address"), xaddr); err != nil {
 			ln.Close()
 			return err
 		}
-		fmt.Fprintln(stdout, xaddr.String())
+	}
+	// Both addresses are in their files before the first is printed.
+	fmt.Fprintln(stdout, addr.String())
+	if xaddr != "" {
+		fmt.Fprintln(stdout, xaddr)
 	}
 	log.Info("xftpd serving", "listen", ln.Addr().String(), "tls", cfg.TLS, "storage", cfg.Storage.Backend,
 		"records", cfg.Records.Backend, "quota", humanize.IBytes(uint64(sc.Quota)), "expiry", sc.Expiry)

@@ -1,0 +1,197 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// SimpleX's own XFTP client (xftp-web, built by scripts/test into
+// XFTP_TEST_XFTPWEB) uploads and downloads through real xftpd processes,
+// on the embedded default and on MinIO + Redis.
+
+func TestXFTPWebEmbedded(t *testing.T) { runXFTPWeb(t) }
+
+func TestXFTPWebS3Redis(t *testing.T) {
+	dir := t.TempDir()
+	cfg := scaleOutConfig(t, dir, randomName("xftpweb-"), needEnv(t, "XFTP_TEST_REDIS"), randomName("xw")+":")
+	runXFTPWeb(t, "--config", cfg)
+}
+
+// vitestPassed matches vitest's summary when every test passed.
+var vitestPassed = regexp.MustCompile(`(?m)^\s*Tests\s+\d+ passed \(\d+\)\s*$`)
+
+// xftpAddress reads the XFTP address xftpd wrote into its data directory.
+func xftpAddress(t *testing.T, data string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(data, "xftp-address"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// node runs a Node script of xftp-web's folder (or ours) with a deadline.
+func node(t *testing.T, timeout time.Duration, script string, args ...string) string {
+	t.Helper()
+	dir := needEnv(t, "XFTP_TEST_XFTPWEB")
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", append([]string{script}, args...)...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "XFTP_TEST_XFTPWEB="+dir)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("node %s %s: %v\nstdout:\n%s\nstderr:\n%s", filepath.Base(script), strings.Join(args, " "), err, tail(out.String()), tail(errb.String()))
+	}
+	return strings.TrimSpace(out.String())
+}
+
+func tail(s string) string {
+	if len(s) > 4000 {
+		return "…" + s[len(s)-4000:]
+	}
+	return s
+}
+
+func peerScript(t *testing.T) string {
+	p, err := filepath.Abs("testdata/xftpweb/peer.mjs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func runXFTPWeb(t *testing.T, daemonArgs ...string) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	d := startDaemon(t, data, daemonArgs...)
+	addr := xftpAddress(t, data)
+	peer := peerScript(t)
+
+	t.Run("roundtrip", func(t *testing.T) {
+		for _, n := range []int{1, 50_000, 5 << 20, 20 << 20} {
+			f := filepath.Join(dir, fmt.Sprintf("f%d", n))
+			writeRandom(t, f, n)
+			if out := node(t, 3*time.Minute, "roundtrip.mjs", addr, f); !strings.Contains(out, "roundtrip: OK") {
+				t.Fatalf("%d bytes: %s", n, tail(out))
+			}
+		}
+	})
+	t.Run("vitest", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "npx", "vitest", "run", "--config", "vitest.server.config.ts")
+		cmd.Dir = needEnv(t, "XFTP_TEST_XFTPWEB")
+		cmd.Env = append(os.Environ(), "XFTP_SERVER="+addr, "CI=true", "NO_COLOR=1", "FORCE_COLOR=0")
+		out, err := cmd.CombinedOutput()
+		if err != nil || !vitestPassed.Match(out) {
+			t.Fatalf("vitest against xftpd: %v\n%s", err, tail(string(out)))
+		}
+	})
+	t.Run("errors", func(t *testing.T) {
+		node(t, time.Minute, peer, "errors", addr)
+	})
+	t.Run("blocked", func(t *testing.T) {
+		var chunk map[string]string
+		if err := json.Unmarshal([]byte(node(t, time.Minute, peer, "chunk", addr)), &chunk); err != nil {
+			t.Fatal(err)
+		}
+		rid, _ := hex.DecodeString(chunk["rid"])
+		adminBlock(t, data, rid, "spam", 3600)
+		node(t, time.Minute, peer, "fget", addr, chunk["rid"], chunk["rkey"], `BLOCKED reason=spam,notice={"ttl":3600}`)
+		// The same digest cannot come back under new IDs.
+		node(t, time.Minute, peer, "fnew", addr, "-", `ERR BLOCKED reason=spam,notice={"ttl":3600}`, chunk["digest"])
+		adminUnblock(t, data, rid)
+		node(t, time.Minute, peer, "fnew", addr, "-", "SIDS", chunk["digest"])
+	})
+	t.Run("restart", func(t *testing.T) {
+		f := filepath.Join(dir, "restart.bin")
+		want := writeRandom(t, f, 300_000)
+		var up struct{ URI, Snd string }
+		if err := json.Unmarshal([]byte(node(t, time.Minute, peer, "upload", addr, f)), &up); err != nil {
+			t.Fatal(err)
+		}
+		ca := mustRead(t, filepath.Join(data, "xftp-ca.crt"))
+		d.stop(t)
+		d = startDaemon(t, data, append(daemonArgs, "--listen", listenOf(addr))...)
+		if got := xftpAddress(t, data); got != addr {
+			t.Fatalf("the XFTP address changed over a restart: %s -> %s", addr, got)
+		}
+		if !bytes.Equal(ca, mustRead(t, filepath.Join(data, "xftp-ca.crt"))) {
+			t.Fatal("the XFTP CA changed over a restart")
+		}
+		out := filepath.Join(dir, "restart.out")
+		node(t, time.Minute, peer, "download", up.URI, out)
+		if got := mustRead(t, out); !bytes.Equal(got, want) {
+			t.Fatal("the file downloaded after the restart differs")
+		}
+		node(t, time.Minute, peer, "delete", up.Snd)
+	})
+}
+
+func TestXFTPWebQuotaAndPassword(t *testing.T) {
+	dir := t.TempDir()
+	peer := peerScript(t)
+	startDaemon(t, filepath.Join(dir, "q"), "--quota", "1MiB")
+	node(t, time.Minute, peer, "quota", xftpAddress(t, filepath.Join(dir, "q")), "262144", "4")
+
+	pw := filepath.Join(dir, "password")
+	os.WriteFile(pw, []byte("s3cret\n"), 0o600)
+	p := filepath.Join(dir, "p")
+	startDaemon(t, p, "--password-file", pw)
+	addr := xftpAddress(t, p)
+	if !strings.Contains(addr, ":s3cret@") {
+		t.Fatalf("the XFTP address of a relay with an upload password lacks it: %s", addr)
+	}
+	// xftp-web's address parser refuses a password: take it out.
+	bare := strings.Replace(addr, ":s3cret@", "@", 1)
+	node(t, time.Minute, peer, "fnew", bare, "-", "ERR AUTH")
+	node(t, time.Minute, peer, "fnew", bare, "wrong", "ERR AUTH")
+	node(t, time.Minute, peer, "fnew", bare, "s3cret", "SIDS")
+	open := filepath.Join(dir, "o")
+	startDaemon(t, open)
+	node(t, time.Minute, peer, "fnew", xftpAddress(t, open), "any", "SIDS")
+}
+
+// adminBlock blocks a chunk by one of its IDs through the admin API.
+func adminBlock(t *testing.T, data string, id []byte, reason string, ttl int64) {
+	t.Helper()
+	body := fmt.Sprintf(`{"id":%q,"reason":%q,"ttl_seconds":%d}`, base64.RawURLEncoding.EncodeToString(id), reason, ttl)
+	adminCall(t, data, http.MethodPost, "/admin/v1/blocks", body)
+}
+
+func adminUnblock(t *testing.T, data string, id []byte) {
+	t.Helper()
+	adminCall(t, data, http.MethodDelete, "/admin/v1/blocks/"+base64.RawURLEncoding.EncodeToString(id), "")
+}
+
+func adminCall(t *testing.T, data, method, path, body string) {
+	t.Helper()
+	url := strings.TrimSpace(string(mustRead(t, filepath.Join(data, "admin.address"))))
+	token := strings.TrimSpace(string(mustRead(t, filepath.Join(data, "admin.token"))))
+	req, _ := http.NewRequest(method, url+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		var b bytes.Buffer
+		b.ReadFrom(resp.Body)
+		t.Fatalf("%s %s: HTTP %d %s", method, path, resp.StatusCode, b.String())
+	}
+}
