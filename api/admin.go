@@ -83,6 +83,9 @@ type AdminHandler struct {
 	// that every request goes through it.
 	compare func(x, y []byte) int
 	log     *slog.Logger
+	// xftpKeyHash is the relay's XFTP key hash, for SimpleX descriptions
+	// (adminxftp.go); nil when XFTP is off.
+	xftpKeyHash *[32]byte
 }
 
 // NewAdminHandler binds svc's takedown operations to HTTP, accepting
@@ -133,7 +136,8 @@ func (h *AdminHandler) Routes() chi.Router {
 	r.Get("/admin/v1/blocks", h.list)
 	r.Get("/admin/v1/blocks/{ref}", h.get)
 	r.Delete("/admin/v1/blocks/{ref}", h.unblock)
-	h.moderationRoutes(r) // adminreports.go: reports and appeals
+	r.Post("/admin/v1/xftp/blocks", h.xftpBlock) // adminxftp.go
+	h.moderationRoutes(r)                        // adminreports.go: reports and appeals
 	return r
 }
 

@@ -117,6 +117,28 @@ func runXFTPWeb(t *testing.T, daemonArgs ...string) {
 		adminUnblock(t, data, rid)
 		node(t, time.Minute, peer, "fnew", addr, "-", "SIDS", chunk["digest"])
 	})
+	t.Run("block by link", func(t *testing.T) {
+		// Complaints arrive as links: the admin API takes one and blocks
+		// every chunk of the file on this relay.
+		f := filepath.Join(dir, "complaint.bin")
+		writeRandom(t, f, 700_000)
+		var up struct{ URI, Snd string }
+		if err := json.Unmarshal([]byte(node(t, time.Minute, peer, "upload", addr, f)), &up); err != nil {
+			t.Fatal(err)
+		}
+		body, _ := json.Marshal(map[string]any{"ref": "https://files.example/#" + up.URI, "reason": "content", "ttl_seconds": 60})
+		var res struct {
+			Cases                       []json.RawMessage
+			Already, Unknown, Elsewhere int
+		}
+		if err := json.Unmarshal([]byte(adminCall(t, data, http.MethodPost, "/admin/v1/xftp/blocks", string(body))), &res); err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Cases) == 0 || res.Already+res.Unknown+res.Elsewhere != 0 {
+			t.Fatalf("block by link: %+v", res)
+		}
+		node(t, time.Minute, peer, "download-fails", up.URI, "BLOCKED")
+	})
 	t.Run("restart", func(t *testing.T) {
 		f := filepath.Join(dir, "restart.bin")
 		want := writeRandom(t, f, 300_000)
@@ -178,7 +200,7 @@ func adminUnblock(t *testing.T, data string, id []byte) {
 	adminCall(t, data, http.MethodDelete, "/admin/v1/blocks/"+base64.RawURLEncoding.EncodeToString(id), "")
 }
 
-func adminCall(t *testing.T, data, method, path, body string) {
+func adminCall(t *testing.T, data, method, path, body string) string {
 	t.Helper()
 	url := strings.TrimSpace(string(mustRead(t, filepath.Join(data, "admin.address"))))
 	token := strings.TrimSpace(string(mustRead(t, filepath.Join(data, "admin.token"))))
@@ -194,4 +216,7 @@ func adminCall(t *testing.T, data, method, path, body string) {
 		b.ReadFrom(resp.Body)
 		t.Fatalf("%s %s: HTTP %d %s", method, path, resp.StatusCode, b.String())
 	}
+	var b bytes.Buffer
+	b.ReadFrom(resp.Body)
+	return b.String()
 }

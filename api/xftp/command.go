@@ -45,12 +45,8 @@ func (c *Command) Sender() bool {
 // ParseCommand parses a command as a server does: an unknown tag is
 // CMD UNKNOWN, anything else wrong CMD SYNTAX.
 func ParseCommand(b []byte) (*Command, *Error) {
-	tag, params, _ := bytes.Cut(b, []byte{' '})
-	if i := bytes.IndexByte(b, ' '); i >= 0 {
-		params = b[i:] // the fields' parsers read the space
-	} else {
-		params = nil
-	}
+	tag, _, _ := bytes.Cut(b, []byte{' '})
+	params := b[len(tag):] // from the space on: the fields' parsers read it
 	c := &Command{Tag: string(tag)}
 	d := &decoder{b: params}
 	switch c.Tag {

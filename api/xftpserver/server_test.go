@@ -9,11 +9,10 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"testing"
 	"time"
-
-	"golang.org/x/net/http2"
 
 	"github.com/xftp/xftp/api/xftp"
 	"github.com/xftp/xftp/api/xftpclient"
@@ -270,9 +269,9 @@ func TestTransmissionErrors(t *testing.T) {
 // Handshake-phase errors are raw padded strings.
 func TestHandshakeErrors(t *testing.T) {
 	r := testrelay.Start(t, nil)
-	post := func(cc *http2.ClientConn, hdr http.Header, body []byte) []byte {
+	post := func(cc *http.ClientConn, hdr http.Header, body []byte) []byte {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodPost, "https://"+r.XFTP.HostPort()+"/", bytes.NewReader(body))
+		req, _ := http.NewRequest(http.MethodPost, "http://"+r.XFTP.HostPort()+"/", bytes.NewReader(body))
 		req.Header = hdr
 		resp, err := cc.RoundTrip(req)
 		if err != nil {
@@ -285,13 +284,18 @@ func TestHandshakeErrors(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return b
 	}
-	conn := func(alpn string) *http2.ClientConn {
+	conn := func(alpn string) *http.ClientConn {
 		tc, err := tls.Dial("tcp", r.XFTP.HostPort(), &tls.Config{InsecureSkipVerify: true, NextProtos: []string{alpn}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { tc.Close() })
-		cc, err := (&http2.Transport{}).NewClientConn(tc)
+		// HTTP/2 with prior knowledge over the TLS connection, as
+		// xftpclient does.
+		tr := &http.Transport{Protocols: new(http.Protocols),
+			DialContext: func(context.Context, string, string) (net.Conn, error) { return struct{ net.Conn }{tc}, nil }}
+		tr.Protocols.SetUnencryptedHTTP2(true)
+		cc, err := tr.NewClientConn(context.Background(), "http", r.XFTP.HostPort())
 		if err != nil {
 			t.Fatal(err)
 		}

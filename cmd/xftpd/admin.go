@@ -69,6 +69,8 @@ type takedowns struct {
 	audit      *server.FileAuditLog
 	quarantine storage.Store
 	srv        *http.Server
+	// xftpKeyHash lets the admin API take SimpleX descriptions (xftp.go).
+	xftpKeyHash *[32]byte
 }
 
 // openTakedowns opens the blocklist in the records backend (bbolt file or
@@ -140,6 +142,9 @@ func (t *takedowns) serve(svc *server.Service) error {
 	h, err := api.NewAdminHandler(svc, token, t.log)
 	if err != nil {
 		return err
+	}
+	if t.xftpKeyHash != nil {
+		h.EnableXFTP(*t.xftpKeyHash)
 	}
 	ln, err := net.Listen("tcp", t.cfg.Admin.Listen)
 	if err != nil {

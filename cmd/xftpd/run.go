@@ -189,6 +189,10 @@ func run(ctx context.Context, cfg Config, env func(string) string, stdout io.Wri
 		return err
 	}
 	defer stopMetrics()
+	xcreds, err := loadXFTP(cfg, id, log) // xftp.go
+	if err != nil {
+		return err
+	}
 	td, err := openTakedowns(cfg, b, log) // blocklist, audit log, admin API: admin.go
 	if err != nil {
 		return err
@@ -205,6 +209,9 @@ func run(ctx context.Context, cfg Config, env func(string) string, stdout io.Wri
 	svc, err := server.New(sc, td.options(opts))
 	if err != nil {
 		return err
+	}
+	if xcreds != nil {
+		td.xftpKeyHash = &xcreds.KeyHash
 	}
 	if err := td.serve(svc); err != nil {
 		return err
@@ -229,10 +236,7 @@ func run(ctx context.Context, cfg Config, env func(string) string, stdout io.Wri
 	if err := cfg.Web.apply(srv, log); err != nil { // web.go
 		return err
 	}
-	xb, err := startXFTP(cfg, svc, id, srv, mx, log) // xftp.go
-	if err != nil {
-		return err
-	}
+	xb := startXFTP(cfg, svc, xcreds, srv, mx, log) // xftp.go
 	rawLn, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)

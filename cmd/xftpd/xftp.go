@@ -59,9 +59,8 @@ func (c Config) xftpCAPath() string {
 	return filepath.Join(filepath.Dir(c.identityPath()), "xftp-ca.crt")
 }
 
-// startXFTP adds the XFTP binding to srv and returns it, or nil when XFTP
-// is off.
-func startXFTP(cfg Config, svc *server.Service, id *identity.Identity, srv *http.Server, mx *metrics.Metrics, log *slog.Logger) (*xftpserver.Binding, error) {
+// loadXFTP loads the XFTP identity, or returns nil when XFTP is off.
+func loadXFTP(cfg Config, id *identity.Identity, log *slog.Logger) (*xftpserver.Credentials, error) {
 	if !cfg.XFTP.Enabled {
 		return nil, nil
 	}
@@ -72,6 +71,15 @@ func startXFTP(cfg Config, svc *server.Service, id *identity.Identity, srv *http
 	if !saved {
 		log.Warn("the XFTP CA certificate could not be saved; it was made from the identity key again (same key hash while Go's certificate encoding stays the same): make ca_file writable once, or copy it in", "ca_file", cfg.xftpCAPath())
 	}
+	return creds, nil
+}
+
+// startXFTP adds the XFTP binding to srv and returns it, or nil when XFTP
+// is off (creds nil).
+func startXFTP(cfg Config, svc *server.Service, creds *xftpserver.Credentials, srv *http.Server, mx *metrics.Metrics, log *slog.Logger) *xftpserver.Binding {
+	if creds == nil {
+		return nil
+	}
 	o := xftpserver.Options{Logger: log, UploadTimeout: time.Duration(cfg.XFTP.UploadTimeout)}
 	if mx != nil {
 		o.Observe = mx.ObserveXFTP
@@ -81,7 +89,7 @@ func startXFTP(cfg Config, svc *server.Service, id *identity.Identity, srv *http
 	if !cfg.TLS {
 		log.Warn("tls is off (behind a reverse proxy): XFTP serves web clients only; SimpleX's apps need TLS to end at xftpd (docs/XFTP.md)")
 	}
-	return b, nil
+	return b
 }
 
 // xftpAddress is the relay's xftp:// address.

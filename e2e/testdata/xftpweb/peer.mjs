@@ -4,6 +4,7 @@
 //
 //   node peer.mjs upload ADDR FILE          -> prints {"uri":..., "snd":...}
 //   node peer.mjs download URI OUT          -> writes the file
+//   node peer.mjs download-fails URI WANT  -> the download fails with XFTP error WANT
 //   node peer.mjs delete SND_URI
 //   node peer.mjs errors ADDR               -> AUTH, NO_FILE, DIGEST, SIZE, FACK then AUTH
 //   node peer.mjs quota ADDR SIZE N         -> N chunks fit, the next is QUOTA
@@ -85,6 +86,12 @@ try {
   case "download": {
     const {content} = await agentM.downloadFile(agent, agentM.decodeDescriptionURI(args[0]))
     writeFileSync(args[1], content)
+    break
+  }
+  case "download-fails": {
+    const got = await errType(() => agentM.downloadFile(agent, agentM.decodeDescriptionURI(args[0])))
+    expect(got === args[1], `download failed with ${got}, want ${args[1]}`)
+    out("ok")
     break
   }
   case "delete":
