@@ -3,6 +3,8 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -15,6 +17,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	xftpwire "github.com/xftp/xftp/api/xftp"
+	"github.com/xftp/xftp/api/xftpclient"
 )
 
 // SimpleX's own XFTP client (xftp-web, built by scripts/test into
@@ -219,4 +224,91 @@ func adminCall(t *testing.T, data, method, path, body string) string {
 	var b bytes.Buffer
 	b.ReadFrom(resp.Body)
 	return b.String()
+}
+
+// One xftpd serves our CLI and SimpleX's client at the same time.
+func TestXFTPWebMixedWithCLI(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	d := startDaemon(t, data)
+	addr := xftpAddress(t, data)
+	webFile := filepath.Join(dir, "web.bin")
+	writeRandom(t, webFile, 6<<20)
+	webDone := make(chan string, 1)
+	go func() {
+		// node reports through t.Fatalf, which must not run off the test
+		// goroutine: run the command here and hand back its output.
+		cmd := exec.Command("node", "roundtrip.mjs", addr, webFile)
+		cmd.Dir = needEnv(t, "XFTP_TEST_XFTPWEB")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			webDone <- fmt.Sprintf("%v\n%s", err, tail(string(out)))
+			return
+		}
+		webDone <- string(out)
+	}()
+	file := filepath.Join(dir, "cli.bin")
+	want := writeRandom(t, file, 6<<20)
+	mustOK(t, xftp(t, "upload", file, "--server", d.addr, "-q"), "upload")
+	got := filepath.Join(dir, "cli.out")
+	mustOK(t, xftp(t, "download", filepath.Join(file+".xftp", "rcv1.xftp"), "-o", got, "-q"), "download")
+	if b := mustRead(t, got); !bytes.Equal(b, want) {
+		t.Fatal("the CLI's file differs")
+	}
+	select {
+	case out := <-webDone:
+		if !strings.Contains(out, "roundtrip: OK") {
+			t.Fatalf("xftp-web next to the CLI: %s", out)
+		}
+	case <-time.After(3 * time.Minute):
+		t.Fatal("xftp-web's round trip did not finish")
+	}
+}
+
+// A large group's file: 10,000 recipient IDs added 200 at a time, as
+// SimpleX's apps do, on the Redis record store; the last recipient
+// downloads.
+func TestXFTPManyRecipientsRedis(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "xftpd.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("records:\n  backend: redis\nredis:\n  address: %s\n  prefix: %q\n",
+		needEnv(t, "XFTP_TEST_REDIS"), randomName("xr")+":")), 0o600)
+	data := filepath.Join(dir, "data")
+	startDaemon(t, data, "--config", cfg)
+	addr, err := xftpwire.ParseAddress(xftpAddress(t, data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	c, err := xftpclient.Dial(ctx, addr, xftpclient.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, snd, _ := ed25519.GenerateKey(nil)
+	_, rcv, _ := ed25519.GenerateKey(nil)
+	body := make([]byte, 64<<10)
+	digest := sha256.Sum256(body)
+	keys := make([]ed25519.PublicKey, 200)
+	for i := range keys {
+		keys[i] = rcv.Public().(ed25519.PublicKey)
+	}
+	sid, rids, err := c.Create(ctx, snd, uint32(len(body)), digest[:], keys, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Upload(ctx, snd, sid, bytes.NewReader(body), int64(len(body))); err != nil {
+		t.Fatal(err)
+	}
+	last := rids[len(rids)-1]
+	for n := 200; n < 10000; n += 200 {
+		if rids, err = c.AddRecipients(ctx, snd, sid, keys); err != nil {
+			t.Fatalf("FADD at %d recipients: %v", n, err)
+		}
+		last = rids[len(rids)-1]
+	}
+	var got bytes.Buffer
+	if err := c.Download(ctx, rcv, last, int64(len(body)), &got); err != nil || !bytes.Equal(got.Bytes(), body) {
+		t.Fatalf("the 10,000th recipient's download: %v", err)
+	}
 }

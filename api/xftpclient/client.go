@@ -250,6 +250,9 @@ func (c *Client) checkHello(sh *xftp.ServerHello, st tls.ConnectionState, challe
 	return nil
 }
 
+// Conn is the session's TLS connection.
+func (c *Client) Conn() *tls.Conn { return c.tc }
+
 // SessionID is the session's ID.
 func (c *Client) SessionID() []byte { return c.sessionID }
 

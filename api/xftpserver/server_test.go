@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"testing"
 	"time"
 
@@ -445,4 +446,32 @@ func TestStalledUpload(t *testing.T) {
 		t.Fatalf("stalled FPUT: %+v %v", resp, err)
 	}
 	isXFTP(t, c.Download(ctx, ch.rcv[0], ch.rids[0], 64<<10, io.Discard), xftp.ErrNoFile)
+}
+
+// Connections that make the handshake and then send nothing are closed
+// by the idle timeout; their session state goes with them.
+func TestIdleHandshakesClosed(t *testing.T) {
+	r := testrelay.StartWith(t, nil, testrelay.Options{IdleTimeout: 300 * time.Millisecond})
+	const n = 200
+	conns := make([]*tls.Conn, 0, n)
+	for range n {
+		c, err := xftpclient.Dial(context.Background(), r.XFTP, xftpclient.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c.Conn())
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for _, c := range conns {
+		for {
+			c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+			_, err := c.Read(make([]byte, 1))
+			if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+				break // closed by the server
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("an idle XFTP connection was not closed")
+			}
+		}
+	}
 }

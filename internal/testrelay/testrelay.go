@@ -40,6 +40,8 @@ type Options struct {
 	Blocklist bool
 	// XFTP configures the XFTP binding.
 	XFTP xftpserver.Options
+	// IdleTimeout, if set, replaces the listener's idle timeout.
+	IdleTimeout time.Duration
 }
 
 // Start starts a relay with cfg (nil: defaults), stopped at test cleanup.
@@ -87,6 +89,9 @@ func StartWith(t testing.TB, cfg *server.Config, o Options) *Relay {
 	})
 	if r.srv, err = api.NewHTTPServer(handler, id, api.ServerOptions{}); err != nil {
 		t.Fatal(err)
+	}
+	if o.IdleTimeout > 0 {
+		r.srv.IdleTimeout = o.IdleTimeout
 	}
 	creds, _, err := xftpserver.LoadCredentials(id, filepath.Join(r.Dir, "xftp-ca.crt"), time.Now(), time.Hour)
 	if err != nil {
