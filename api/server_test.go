@@ -131,7 +131,7 @@ func TestAddRecipients(t *testing.T) {
 	_, err = c.AddRecipients(bg, cr2.SenderID, snd, pubs(newKey()))
 	wantCode(t, err, CodeAuth)
 	// Too many keys in one request.
-	many := make([]ed25519.PrivateKey, 201)
+	many := make([]ed25519.PrivateKey, server.DefaultConfig().MaxRecipients+1)
 	for i := range many {
 		many[i] = newKey()
 	}

@@ -37,16 +37,6 @@ func TestXFTPWebS3Redis(t *testing.T) {
 // vitestPassed matches vitest's summary when every test passed.
 var vitestPassed = regexp.MustCompile(`(?m)^\s*Tests\s+\d+ passed \(\d+\)\s*$`)
 
-// xftpAddress reads the XFTP address xftpd wrote into its data directory.
-func xftpAddress(t *testing.T, data string) string {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(data, "xftp-address"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.TrimSpace(string(b))
-}
-
 // node runs a Node script of xftp-web's folder (or ours) with a deadline.
 func node(t *testing.T, timeout time.Duration, script string, args ...string) string {
 	t.Helper()
@@ -62,13 +52,6 @@ func node(t *testing.T, timeout time.Duration, script string, args ...string) st
 		t.Fatalf("node %s %s: %v\nstdout:\n%s\nstderr:\n%s", filepath.Base(script), strings.Join(args, " "), err, tail(out.String()), tail(errb.String()))
 	}
 	return strings.TrimSpace(out.String())
-}
-
-func tail(s string) string {
-	if len(s) > 4000 {
-		return "…" + s[len(s)-4000:]
-	}
-	return s
 }
 
 func peerScript(t *testing.T) string {
