@@ -70,14 +70,15 @@ func (r *reporter) begin(op string, total int64) {
 		return
 	}
 	r.drawLocked()
-	r.stop, r.stopped = make(chan struct{}), make(chan struct{})
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	r.stop, r.stopped = stop, stopped
 	go func() {
-		defer close(r.stopped)
+		defer close(stopped)
 		t := time.NewTicker(250 * time.Millisecond)
 		defer t.Stop()
 		for {
 			select {
-			case <-r.stop:
+			case <-stop:
 				return
 			case <-t.C:
 				r.mu.Lock()
@@ -214,12 +215,12 @@ func truncate(s string, n int) string {
 // finish stops the bar and clears its line before the summary or error.
 func (r *reporter) finish() {
 	r.mu.Lock()
-	stop := r.stop
+	stop, stopped := r.stop, r.stopped
 	r.stop = nil
 	r.mu.Unlock()
 	if stop != nil {
 		close(stop)
-		<-r.stopped
+		<-stopped
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()

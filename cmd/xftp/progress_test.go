@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -43,5 +44,41 @@ func TestPlural(t *testing.T) {
 		if got := plural(n, "chunk"); got != want {
 			t.Errorf("plural(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+// The bar appears the moment a transfer begins, before any chunk finishes
+// (an upload first reads the whole file), and finish clears it.
+func TestBarFromTheFirstMoment(t *testing.T) {
+	var buf bytes.Buffer
+	r := &reporter{w: &buf, mode: "bar", now: time.Now, width: 100}
+	r.begin("upload", 48<<20)
+	r.mu.Lock()
+	first := buf.String()
+	r.mu.Unlock()
+	if !strings.Contains(first, "upload [") || !strings.Contains(first, "0 B / 48 MiB") {
+		t.Fatalf("nothing drawn at begin: %q", first)
+	}
+	r.finish()
+	if out := buf.String(); !strings.HasSuffix(out, "\r\x1b[K") {
+		t.Fatalf("finish left the bar: %q", out)
+	}
+}
+
+// Without a terminal and without -v nothing but the summary or the one
+// error line reaches stderr.
+func TestNoProgressLinesWithoutVerbose(t *testing.T) {
+	var buf bytes.Buffer
+	r := newReporter(&buf, false, false, false)
+	if r.progress() != nil {
+		t.Fatal("progress shown to a non-terminal without -v")
+	}
+	r = newReporter(&buf, false, false, true)
+	r.begin("upload", 1<<20)
+	r.progress()(client.Event{Op: "upload", Chunk: 1, Chunks: 1, Retry: true, Err: context.DeadlineExceeded})
+	r.progress()(client.Event{Op: "upload", Chunk: 1, Chunks: 1, Done: 1 << 20, Total: 1 << 20})
+	want := "upload chunk 1/1: retrying (the server did not answer in time)\nupload chunk 1/1 done (1.0 MiB of 1.0 MiB, - /s)\n"
+	if buf.String() != want {
+		t.Fatalf("-v lines:\n%q\nwant\n%q", buf.String(), want)
 	}
 }
