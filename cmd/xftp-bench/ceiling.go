@@ -73,10 +73,16 @@ func runCeilingServer() error {
 		return err
 	}
 	minimum.register(mux)
+	minimum.registerXFTP(mux)
 	srv, err := api.NewHTTPServer(mux, id, api.ServerOptions{})
 	if err != nil {
 		return err
 	}
+	cert, err := id.Certificate(time.Now())
+	if err != nil {
+		return err
+	}
+	addXFTPTransport(srv, cert) // for the xftp-minimum cells
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err

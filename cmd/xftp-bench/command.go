@@ -25,6 +25,7 @@ type config struct {
 	Repeat   int           `json:"repeat"`
 	NoS3     bool          `json:"-"`
 	NoFile   bool          `json:"-"`
+	NoXFTP   bool          `json:"no_xftp,omitempty"`
 	Quick    bool          `json:"quick"`
 	JSON     string        `json:"-"`
 	XftpdBin string        `json:"-"`
@@ -48,6 +49,8 @@ processes, MinIO and Redis) and prints one table for one run:
   ceiling       bare HTTP/2 TLS server with xftpd's listener settings
   minimum       the same server doing only the work the protocol requires
   xftpd-disk    xftpd, disk store: create+upload, download (re-encrypted)
+  xftp-minimum  the minimum for SimpleX's XFTP, over XFTP's transport
+  xftpd-xftp    the same xftpd through its XFTP binding: FNEW+FPUT, FGET
   minio-direct  minio-go PutObject/GetObject straight to MinIO
   xftpd-s3      xftpd on the same MinIO, records in Redis
   file          whole files through the xftp client across several xftpd
@@ -103,12 +106,13 @@ before it. MB is 10^6 bytes. See docs/BENCHMARKS.md.`,
 	fl.StringVar(&conc, "conc", "1,8,64", "concurrent clients, ceiling and xftpd-disk")
 	fl.StringVar(&s3c, "s3-conc", "8,64", "concurrent clients, MinIO cells")
 	fl.StringVar(&ops, "ops", "upload,download", "operations, ceiling, minimum and xftpd-disk cells")
-	fl.IntVar(&cfg.Repeat, "repeat", 1, "measure each ceiling, minimum and xftpd-disk cell this many times, alternating, and print the run with the median ratio (and the range)")
+	fl.IntVar(&cfg.Repeat, "repeat", 1, "measure each ceiling, minimum and xftpd cell this many times, alternating, and print the run with the median ratio (and the range)")
 	fl.StringVar(&fsize, "file-size", "1GiB", "file size for the whole-file round trip")
 	fl.IntVar(&cfg.Servers, "file-servers", 6, "xftpd processes the file is spread over")
 	fl.BoolVar(&cfg.Shared, "shared-client", false, "one client (one connection) shared by all workers instead of one per worker")
 	fl.BoolVar(&cfg.NoS3, "no-s3", false, "skip the MinIO/Redis cells")
 	fl.BoolVar(&cfg.NoFile, "no-file", false, "skip the whole-file round trip")
+	fl.BoolVar(&cfg.NoXFTP, "no-xftp", false, "skip the XFTP cells (xftp-minimum, xftpd-xftp)")
 	fl.BoolVar(&cfg.Quick, "quick", false, "about a minute: 1s cells, concurrency 1,8 (S3: 8), 256 MiB file")
 	fl.StringVar(&cfg.JSON, "json", "", "also write the results as JSON to this file")
 	fl.StringVar(&cfg.XftpdBin, "xftpd", "", "xftpd binary (default: go build ./cmd/xftpd)")

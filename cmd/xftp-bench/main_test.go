@@ -42,7 +42,7 @@ func TestQuickRun(t *testing.T) {
 	if err := run(ctx, cfg, &out, &log); err != nil {
 		t.Fatalf("run: %v\n%s\n%s", err, log.String(), out.String())
 	}
-	for _, want := range []string{"ceiling", "xftpd-disk", "skipped: --no-s3", "file", "no parity", "load average"} {
+	for _, want := range []string{"ceiling", "xftpd-disk", "xftp-minimum", "xftpd-xftp", "of xftpd-disk", "skipped: --no-s3", "file", "no parity", "load average"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, out.String())
 		}
@@ -65,29 +65,35 @@ func TestQuickRun(t *testing.T) {
 		}
 	}
 	// 2 ops x 1 size x 1 concurrency, and an upload and a download of the file.
-	for sec, n := range map[string]int{"ceiling": 2, "minimum": 2, "xftpd-disk": 2, "file": 2} {
+	for sec, n := range map[string]int{"ceiling": 2, "minimum": 2, "xftpd-disk": 2, "xftp-minimum": 2, "xftpd-xftp": 2, "file": 2} {
 		if got[sec] != n {
 			t.Errorf("%s: %d measured rows, want %d", sec, got[sec], n)
 		}
 	}
 	for _, r := range rep.Rows {
-		if (r.Section == "xftpd-disk" || r.Section == "minimum") && r.Ratio == 0 {
+		if (r.Section == "xftpd-disk" || r.Section == "minimum" || r.Section == "xftp-minimum" || r.Section == "xftpd-xftp") && r.Ratio == 0 {
 			t.Errorf("%s %s has no ratio to the ceiling", r.Section, r.Op)
+		}
+		if r.Section == "xftpd-xftp" && (len(r.OfXftpd) != 1 || len(r.OfXFTPMinimum) != 1) {
+			t.Errorf("xftpd-xftp %s: ratios to xftpd-disk %v and to the XFTP minimum %v, want one each", r.Op, r.OfXftpd, r.OfXFTPMinimum)
 		}
 	}
 }
 
 func TestMedianRun(t *testing.T) {
-	run := func(ceiling, minimum, xftpd float64) [3]row {
-		c := row{Section: "ceiling", MBps: ceiling}
-		m := row{Section: "minimum", MBps: minimum}
-		x := row{Section: "xftpd-disk", MBps: xftpd}
-		relate(&m, c, "ceiling")
-		relate(&x, c, "ceiling")
-		return [3]row{c, m, x}
+	run := func(ceiling, minimum, xftpd float64, xftp ...float64) []row {
+		rs := []row{{Section: "ceiling", MBps: ceiling}, {Section: "minimum", MBps: minimum}, {Section: "xftpd-disk", MBps: xftpd}}
+		if len(xftp) == 2 {
+			rs = append(rs, row{Section: "xftp-minimum", MBps: xftp[0]}, row{Section: "xftpd-xftp", MBps: xftp[1]})
+		}
+		for i := range rs[1:] {
+			relate(&rs[1+i], rs[0], "ceiling")
+		}
+		return rs
 	}
-	runs := [][3]row{run(100, 60, 50), run(100, 80, 20), run(200, 100, 80)}
-	c, m, x := medianRun(runs)
+	runs := [][]row{run(100, 60, 50), run(100, 80, 20), run(200, 100, 80)}
+	rs := medianRun(runs)
+	c, m, x := rs[0], rs[1], rs[2]
 	if c.MBps != 200 || x.Ratio != 0.4 {
 		t.Fatalf("median run: ceiling %v, xftpd ratio %v; want the 200 MB/s run, ratio 0.4", c.MBps, x.Ratio)
 	}
@@ -103,11 +109,30 @@ func TestMedianRun(t *testing.T) {
 
 	failed := run(100, 60, 50)
 	failed[2].Err = "boom"
-	if _, _, x := medianRun(append(runs, failed)); x.Err != "boom" {
-		t.Errorf("a failed repetition was outvoted: %+v", x)
+	if rs := medianRun(append(runs, failed)); rs[2].Err != "boom" {
+		t.Errorf("a failed repetition was outvoted: %+v", rs[2])
 	}
 
-	if _, _, x := medianRun(runs[:1]); x.Note != "0.83 of minimum" {
-		t.Errorf("single run note %q", x.Note)
+	if rs := medianRun(runs[:1]); rs[2].Note != "0.83 of minimum" {
+		t.Errorf("single run note %q", rs[2].Note)
+	}
+
+	// With the XFTP rows: the same repetition is chosen by xftpd-disk's
+	// ratio; xftpd-xftp is related to xftpd-disk and to the XFTP minimum.
+	xruns := [][]row{run(100, 60, 50, 40, 45), run(100, 80, 20, 50, 10), run(200, 100, 80, 80, 60)}
+	rs = medianRun(xruns)
+	if len(rs) != 5 || rs[0].MBps != 200 {
+		t.Fatalf("median run with XFTP rows: %d rows, ceiling %v", len(rs), rs[0].MBps)
+	}
+	if want := "0.75 of xftpd-disk, 0.75 of xftp-minimum; 0.50–0.90, 0.20–1.12"; rs[4].Note != want {
+		t.Errorf("xftpd-xftp note %q, want %q", rs[4].Note, want)
+	}
+	if want := "0.80 of minimum; 0.62–0.80"; rs[3].Note != want {
+		t.Errorf("xftp-minimum note %q, want %q", rs[3].Note, want)
+	}
+	xfailed := run(100, 60, 50, 40, 45)
+	xfailed[4].Err = "boom"
+	if rs := medianRun(append(xruns, xfailed)); rs[4].Err != "boom" {
+		t.Errorf("a failed XFTP repetition was outvoted: %+v", rs[4])
 	}
 }

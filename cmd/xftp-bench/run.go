@@ -33,13 +33,18 @@ type row struct {
 	CPUPerGB   float64 `json:"cpu_s_per_gb,omitempty"`
 	PeakRSSMiB float64 `json:"peak_rss_mib,omitempty"`
 	Ratio      float64 `json:"ratio,omitempty"`
-	// With --repeat: every repetition's ratio to the ceiling, and
-	// (xftpd-disk) to the minimum; the row is the median repetition.
+	// Every repetition's ratio to the ceiling, and (xftpd-disk,
+	// xftp-minimum) to the minimum; with --repeat the row is the median
+	// repetition.
 	Ratios    []float64 `json:"ratios,omitempty"`
 	OfMinimum []float64 `json:"of_minimum,omitempty"`
-	RatioTo   string    `json:"ratio_to,omitempty"`
-	Note      string    `json:"note,omitempty"`
-	Err       string    `json:"error,omitempty"`
+	// xftpd-xftp: every repetition's ratio to xftpd-disk and to the XFTP
+	// minimum.
+	OfXftpd       []float64 `json:"of_xftpd_disk,omitempty"`
+	OfXFTPMinimum []float64 `json:"of_xftp_minimum,omitempty"`
+	RatioTo       string    `json:"ratio_to,omitempty"`
+	Note          string    `json:"note,omitempty"`
+	Err           string    `json:"error,omitempty"`
 }
 
 type machine struct {
@@ -135,7 +140,7 @@ func run(ctx context.Context, cfg *config, out, logw io.Writer) error {
 		p := payloads[size]
 		for _, op := range cfg.Ops {
 			for _, n := range cfg.Conc {
-				var runs [][3]row
+				var runs [][]row
 				for range cfg.Repeat {
 					if err := ctx.Err(); err != nil {
 						return err
@@ -146,15 +151,21 @@ func run(ctx context.Context, cfg *config, out, logw io.Writer) error {
 					c := newRow("ceiling", op, size, n, r, err)
 					m := minimumCell(ctx, spec, minimum.pid(), minBase, op, p, n, cfg.Shared)
 					x := xftpdCell(ctx, cfg, dir, spec, op, p, n, backendConfig{}, "xftpd-disk")
-					relate(&m, c, "ceiling")
-					relate(&x, c, "ceiling")
-					for _, r := range []row{c, m, x} {
+					rows := []row{c, m, x}
+					if !cfg.NoXFTP {
+						xm := xftpMinimumCell(ctx, spec, minimum.pid(), minBase, op, p, n, cfg.Shared)
+						xx := xftpdXFTPCell(ctx, cfg, dir, spec, op, p, n)
+						rows = append(rows, xm, xx)
+					}
+					for i := range rows[1:] {
+						relate(&rows[1+i], c, "ceiling")
+					}
+					for _, r := range rows {
 						logf("%s", shortLine(r))
 					}
-					runs = append(runs, [3]row{c, m, x})
+					runs = append(runs, rows)
 				}
-				c, m, x := medianRun(runs)
-				rep.Rows = append(rep.Rows, c, m, x)
+				rep.Rows = append(rep.Rows, medianRun(runs)...)
 			}
 		}
 	}
@@ -250,35 +261,61 @@ func xftpdCell(ctx context.Context, cfg *config, dir string, spec loadSpec, op s
 	return newRow(section, op, size, n, r, err)
 }
 
+// Rows of one repetition of a cell, measured back to back in this order;
+// the last two only without --no-xftp.
+const (
+	rowCeiling = iota
+	rowMinimum
+	rowXftpd
+	rowXFTPMinimum
+	rowXftpdXFTP
+)
+
 // medianRun returns the repetition of a cell whose xftpd-disk ratio to the
-// ceiling is the median (the lower middle one for an even count), its
-// minimum and xftpd rows noting the range over all of them. Each
-// repetition's three rows were measured back to back.
-func medianRun(runs [][3]row) (c, m, x row) {
+// ceiling is the median (the lower middle one for an even count), its rows
+// noting the ranges over all of them: the minimum's and xftpd-disk's
+// ratios to the ceiling, xftpd-disk's to the minimum, the XFTP minimum's
+// to the minimum and xftpd-xftp's to xftpd-disk and to the XFTP minimum.
+// Each repetition's rows were measured back to back.
+func medianRun(runs [][]row) []row {
 	for _, r := range runs {
-		if r[0].Err != "" || r[1].Err != "" || r[2].Err != "" {
-			return r[0], r[1], r[2] // a failure is shown, never outvoted
+		for _, x := range r {
+			if x.Err != "" {
+				return r // a failure is shown, never outvoted
+			}
 		}
 	}
 	sorted := slices.Clone(runs)
-	slices.SortStableFunc(sorted, func(a, b [3]row) int { return cmp.Compare(a[2].Ratio, b[2].Ratio) })
-	mid := sorted[(len(sorted)-1)/2]
-	c, m, x = mid[0], mid[1], mid[2]
+	slices.SortStableFunc(sorted, func(a, b []row) int { return cmp.Compare(a[rowXftpd].Ratio, b[rowXftpd].Ratio) })
+	out := slices.Clone(sorted[(len(sorted)-1)/2])
+	m, x := &out[rowMinimum], &out[rowXftpd]
+	of := func(a, b row) float64 { return a.MBps / b.MBps }
 	for _, r := range runs {
-		m.Ratios = append(m.Ratios, r[1].Ratio)
-		x.Ratios = append(x.Ratios, r[2].Ratio)
-		if r[1].MBps > 0 {
-			x.OfMinimum = append(x.OfMinimum, r[2].MBps/r[1].MBps)
-		}
+		m.Ratios = append(m.Ratios, r[rowMinimum].Ratio)
+		x.Ratios = append(x.Ratios, r[rowXftpd].Ratio)
+		x.OfMinimum = append(x.OfMinimum, of(r[rowXftpd], r[rowMinimum]))
 	}
-	if x.Err == "" && m.Err == "" && m.MBps > 0 {
-		x.Note = fmt.Sprintf("%.2f of minimum", x.MBps/m.MBps)
-	}
+	x.Note = fmt.Sprintf("%.2f of minimum", of(*x, *m))
 	if len(runs) > 1 {
 		m.Note = fmt.Sprintf("median of %d; %s", len(runs), spread(m.Ratios))
 		x.Note += fmt.Sprintf("; median of %d; %s, of minimum %s", len(runs), spread(x.Ratios), spread(x.OfMinimum))
 	}
-	return c, m, x
+	if len(out) <= rowXftpdXFTP {
+		return out
+	}
+	xm, xx := &out[rowXFTPMinimum], &out[rowXftpdXFTP]
+	for _, r := range runs {
+		xm.OfMinimum = append(xm.OfMinimum, of(r[rowXFTPMinimum], r[rowMinimum]))
+		xx.OfXftpd = append(xx.OfXftpd, of(r[rowXftpdXFTP], r[rowXftpd]))
+		xx.OfXFTPMinimum = append(xx.OfXFTPMinimum, of(r[rowXftpdXFTP], r[rowXFTPMinimum]))
+	}
+	xm.Note = fmt.Sprintf("%.2f of minimum", of(*xm, *m))
+	xx.Note = fmt.Sprintf("%.2f of xftpd-disk, %.2f of xftp-minimum", of(*xx, *x), of(*xx, *xm))
+	if len(runs) > 1 {
+		xm.Note += fmt.Sprintf("; %s", spread(xm.OfMinimum))
+		xx.Note += fmt.Sprintf("; %s, %s", spread(xx.OfXftpd), spread(xx.OfXFTPMinimum))
+	}
+	return out
 }
 
 // spread formats the range of ratios.

@@ -56,9 +56,11 @@ func printReport(w io.Writer, rep *report) {
 		fmt.Fprintln(tw)
 	}
 	tw.Flush()
-	fmt.Fprintln(w, "\nratio: minimum and xftpd-disk / ceiling, xftpd-s3 / minio-direct (MB/s, same size, op and concurrency, measured just before)")
+	fmt.Fprintln(w, "\nratio: minimum, xftpd-disk, xftp-minimum and xftpd-xftp / ceiling, xftpd-s3 / minio-direct (MB/s, same size, op and concurrency, measured just before)")
 	fmt.Fprintln(w, "minimum: the ceiling's server doing only the work the protocol requires per chunk (upload: one Ed25519 verify, SHA-256, durable write;")
 	fmt.Fprintln(w, "download: one Ed25519 verify, X25519, a signed key, the stored body sealed for the request), with the client's side of it")
+	fmt.Fprintln(w, "xftp-minimum: the same for SimpleX's XFTP over its transport (TLS 1.2 ChaCha20-Poly1305, 16 KiB blocks; download sealed with")
+	fmt.Fprintln(w, "XSalsa20-Poly1305); xftpd-xftp: xftpd through its XFTP binding (upload = FNEW + FPUT, download = FGET), one session per worker")
 }
 
 func orDash(v float64, f string) string {
