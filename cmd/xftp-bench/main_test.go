@@ -136,3 +136,22 @@ func TestMedianRun(t *testing.T) {
 		t.Errorf("a failed XFTP repetition was outvoted: %+v", rs[4])
 	}
 }
+
+// TestProfileRuns profiles a tiny cell of each kind, native and XFTP, so
+// that the profile command cannot rot either.
+func TestProfileRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short mode: starts a relay process")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out := t.TempDir()
+	for _, op := range []string{"upload", "xftp-upload", "xftp-download"} {
+		if err := profileOne(ctx, op, 64<<10, 2, 200*time.Millisecond, out, 0); err != nil {
+			t.Fatalf("%s: %v", op, err)
+		}
+		if st, err := os.Stat(filepath.Join(out, op+".cpu.pprof")); err != nil || st.Size() == 0 {
+			t.Errorf("%s: no CPU profile (%v)", op, err)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,6 +18,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/xftp/xftp/api"
+	"github.com/xftp/xftp/api/xftp"
+	"github.com/xftp/xftp/api/xftpserver"
 	"github.com/xftp/xftp/identity"
 	"github.com/xftp/xftp/server"
 	"github.com/xftp/xftp/storage/disk"
@@ -52,6 +55,12 @@ func runRelay() error {
 	if err != nil {
 		return err
 	}
+	// And SimpleX's XFTP on the same listener, as xftpd serves it.
+	creds, _, err := xftpserver.LoadCredentials(id, filepath.Join(dir, "xftp-ca.crt"), time.Now(), 24*time.Hour)
+	if err != nil {
+		return err
+	}
+	xftpserver.New(svc, creds, xftpserver.Options{}).Configure(srv)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -59,6 +68,8 @@ func runRelay() error {
 	defer srv.Close()
 	go srv.ServeTLS(ln, "", "")
 	fmt.Println(api.Address{Fingerprint: id.Fingerprint(), Host: ln.Addr().String()}.String())
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	fmt.Println(xftp.Address{KeyHash: creds.KeyHash, Hosts: []string{"127.0.0.1"}, Port: port}.String())
 	var (
 		path string
 		ms0  runtime.MemStats
@@ -111,7 +122,7 @@ func profileCommand() *cobra.Command {
 		Use:   "profile",
 		Short: "CPU- and allocation-profile xftpd's service under one load cell",
 		Long: `profile runs xftpd's wiring (disk store, embedded records, the same handler
-and listener) in a child process that profiles only itself, loads it like
+and listener, the XFTP binding on it) in a child process that profiles only itself, loads it like
 one xftpd-disk cell, and writes OUT/<op>.cpu.pprof and OUT/<op>.cpu.pprof.allocs
 (allocations since the process started), and OUT/<op>.cpu.pprof.client
 (the load generator's own CPU). Read them with go tool pprof.`,
@@ -133,7 +144,7 @@ one xftpd-disk cell, and writes OUT/<op>.cpu.pprof and OUT/<op>.cpu.pprof.allocs
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&ops, "op", "upload,download", "comma-separated: upload (one request per chunk), upload2 (create, then upload), download")
+	fl.StringVar(&ops, "op", "upload,download", "comma-separated: upload (one request per chunk), upload2 (create, then upload), download; xftp-upload (FNEW, then FPUT), xftp-download (FGET) through the XFTP binding")
 	fl.StringVar(&sizeStr, "size", "4MiB", "chunk size")
 	fl.IntVar(&conc, "conc", 8, "concurrent clients")
 	fl.DurationVar(&dur, "duration", 10*time.Second, "profiled time")
@@ -163,6 +174,10 @@ func profileOne(ctx context.Context, op string, size int64, conc int, dur time.D
 	if err != nil {
 		return err
 	}
+	xaddr, err := xftpAddressOf(relay)
+	if err != nil {
+		return err
+	}
 	p := newPayload(size)
 	clients := xftpdClients(addr, conc, false)
 	defer closeClients(clients)
@@ -176,8 +191,23 @@ func profileOne(ctx context.Context, op string, size int64, conc int, dur time.D
 			return err
 		}
 		ops = xftpdDownloadOps(clients, refs, size)
+	case "xftp-upload", "xftp-download":
+		xc, err := xftpDialAll(ctx, xaddr, conc, false)
+		if err != nil {
+			return err
+		}
+		defer xftpCloseAll(xc)
+		if op == "xftp-upload" {
+			ops = xftpUploadOps(xc, p)
+			break
+		}
+		refs, err := xftpPrecreate(ctx, xaddr, p, min(conc, 16))
+		if err != nil {
+			return err
+		}
+		ops = xftpDownloadOps(xc, refs, size)
 	default:
-		return fmt.Errorf("--op: %q is not upload, upload2 or download", op)
+		return fmt.Errorf("--op: %q is not upload, upload2, download, xftp-upload or xftp-download", op)
 	}
 	if _, err := runLoad(ctx, loadSpec{Warmup: time.Second, Duration: time.Millisecond}, 0, ops); err != nil {
 		return err
