@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 the client mirrors api/xftpclient, which runs x/net/http2 on its own TLS connection
+
 package main
 
 import (
