@@ -143,6 +143,22 @@ func fetchSimplexChunk(ctx context.Context, p *xftpPool, o *Options, c simplex.C
 	return errors.Join(errs...)
 }
 
+// ResolveSimplexRedirect returns the description a redirect leads to,
+// fetching and checking its file without acknowledging it (a moderator
+// reading a reported link leaves it usable).
+func ResolveSimplexRedirect(ctx context.Context, d *simplex.Description, o Options) (*simplex.Description, error) {
+	o.defaults()
+	if err := d.Validate(); err != nil {
+		return nil, err
+	}
+	if d.Redirect == nil || d.Party != simplex.Recipient {
+		return nil, errors.New("not a recipient's redirect description")
+	}
+	p := newXFTPPool(nil)
+	defer p.close()
+	return followSimplexRedirect(ctx, d, p, &o)
+}
+
 // followSimplexRedirect downloads and decrypts the description a redirect
 // points to, and checks it is the one the redirect names.
 func followSimplexRedirect(ctx context.Context, d *simplex.Description, p *xftpPool, o *Options) (*simplex.Description, error) {

@@ -190,3 +190,33 @@ func tail(s string) string {
 	}
 	return s
 }
+
+// TestSimplexAdminBlock: an operator blocks a SimpleX file from the link
+// in a complaint; the redirect is followed, so the file itself is blocked.
+func TestSimplexAdminBlock(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	startDaemon(t, data)
+	addr := xftpAddress(t, data)
+	file := filepath.Join(dir, "f.bin")
+	writeRandom(t, file, 4<<20) // chunks of 4 MiB and 1 MiB
+	up := xftp(t, "upload", file, "--simplex", "--server", addr, "--json", "-q")
+	mustOK(t, up, "upload")
+	var res struct {
+		Links []string `json:"web_links"`
+	}
+	if err := json.Unmarshal([]byte(up.stdout), &res); err != nil || len(res.Links) != 1 {
+		t.Fatalf("no link in %s", up.stdout)
+	}
+	info := xftp(t, "info", res.Links[0])
+	mustOK(t, info, "info of the link")
+	if !strings.Contains(info.stdout, "redirect:   yes") {
+		t.Fatalf("the link is not a redirect:\n%s", info.stdout)
+	}
+	b := xftp(t, "admin", "--data", data, "block", res.Links[0], "--reason", "spam")
+	mustOK(t, b, "admin block")
+	if n := strings.Count(b.stdout, "blocked, case"); n != 3 { // the redirect's chunk and the file's two
+		t.Fatalf("blocked %d replicas:\n%s", n, b.stdout)
+	}
+	mustFail(t, xftp(t, "download", filepath.Join(file+".xftp", "rcv1.xftp"), "-o", filepath.Join(dir, "out"), "-q"), "download of a blocked file", "BLOCKED reason=spam")
+}

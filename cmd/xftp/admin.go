@@ -242,6 +242,12 @@ func adminListCmd(f *adminFlags) *cobra.Command {
 // targets reads a description and returns the admin client and the
 // description's replicas on this operator's servers.
 func (f *adminFlags) targets(ctx context.Context, desc string) (*api.AdminClient, []replica, int, error) {
+	if sd, ok, err := simplexInput(desc); ok { // simplex.go
+		if err != nil {
+			return nil, nil, 0, err
+		}
+		return f.simplexTargets(ctx, sd)
+	}
 	d, err := readDescription(desc)
 	if err != nil {
 		return nil, nil, 0, err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +15,8 @@ import (
 	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
 
+	"github.com/xftp/xftp/api"
+	"github.com/xftp/xftp/api/xftp"
 	"github.com/xftp/xftp/chunk"
 	"github.com/xftp/xftp/chunk/simplex"
 	"github.com/xftp/xftp/client"
@@ -223,3 +226,55 @@ func printSimplexInfo(w io.Writer, d *simplex.Description) {
 
 // errSimplexUpload is for flags that do not apply to SimpleX uploads.
 var errSimplexUpload = errors.New("--simplex uploads as SimpleX's clients do: no parity (--data-shards, --parity-shards) and no --web link of ours (the SimpleX web link is printed)")
+
+// simplexTargets returns the replicas of a SimpleX description on this
+// operator's servers: those whose key hash is the relay's XFTP key hash
+// (from DATA/xftp-address) or a --server address's. A redirect is
+// followed (its file is fetched without acknowledging it), so that the
+// file it leads to is blocked with it.
+func (f *adminFlags) simplexTargets(ctx context.Context, d *simplex.Description) (*api.AdminClient, []replica, int, error) {
+	c, err := f.client()
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	own := map[[32]byte]bool{}
+	if b, err := os.ReadFile(filepath.Join(f.data, "xftp-address")); err == nil {
+		if a, err := xftp.ParseAddress(strings.TrimSpace(string(b))); err == nil {
+			own[a.KeyHash] = true
+		}
+	}
+	for _, s := range f.servers {
+		if a, err := xftp.ParseAddress(s); err == nil {
+			own[a.KeyHash] = true
+		}
+	}
+	if len(own) == 0 {
+		return nil, nil, 0, fmt.Errorf("this relay's XFTP key hash is unknown: no %s/xftp-address; pass --server with the relay's xftp:// XFTP address", f.data)
+	}
+	descs := []*simplex.Description{d}
+	if d.Redirect != nil {
+		inner, err := client.ResolveSimplexRedirect(ctx, d, client.Options{})
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "xftp: warning: the link is a redirect and its description could not be fetched (%v): only the redirect's own chunks are blocked\n", err)
+		} else {
+			descs = append(descs, inner)
+		}
+	}
+	var out []replica
+	others := 0
+	for _, dd := range descs {
+		for _, ch := range dd.Chunks {
+			for _, r := range ch.Replicas {
+				if own[r.Server.KeyHash] {
+					out = append(out, replica{chunk: ch.No, server: "xftp://" + r.Server.HostPort(), id: r.ID})
+				} else {
+					others++
+				}
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, nil, others, fmt.Errorf("none of the description's %d chunk replica(s) is on this operator's XFTP servers", others)
+	}
+	return c, out, others, nil
+}
