@@ -115,7 +115,7 @@ func TestKill9UnderLoad(t *testing.T) {
 	for _, r := range all {
 		bytes += r.Size
 		if r.Uploaded {
-			fi, err := os.Stat(filepath.Join(data, "chunks", r.Key[:2], r.Key))
+			fi, err := os.Stat(filepath.Join(data, "chunks", r.Key[:2], r.BodyName()))
 			if err != nil || fi.Size() != server.StoredSize(r.Size) {
 				t.Errorf("uploaded chunk without its whole body: %v", err)
 			}

@@ -135,8 +135,9 @@ func (r *Records) AddRecipients(ctx context.Context, key string, rs []storage.Re
 }
 
 // SetUploaded implements storage.Records.
-func (r *Records) SetUploaded(ctx context.Context, key string) error {
-	return r.do("set_uploaded", func() error { return r.r.SetUploaded(ctx, key) })
+func (r *Records) SetUploaded(ctx context.Context, key, body string) (held string, err error) {
+	err = r.do("set_uploaded", func() error { held, err = r.r.SetUploaded(ctx, key, body); return err })
+	return held, err
 }
 
 // RemoveRecipient implements storage.Records.

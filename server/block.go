@@ -216,7 +216,7 @@ func (s *Service) Block(ctx context.Context, req BlockRequest) (*BlockCase, erro
 }
 
 func (s *Service) quarantineBody(ctx context.Context, rec *storage.Record) error {
-	body, size, err := s.store.Get(ctx, rec.Key)
+	body, size, err := s.store.Get(ctx, rec.BodyName())
 	if err != nil {
 		return err
 	}

@@ -85,7 +85,7 @@ func (s *Service) Open(ctx context.Context, recipientID []byte, a Auth) (*Body, 
 
 // openBody opens rec's stored body and its integrity check.
 func (s *Service) openBody(ctx context.Context, rec *storage.Record) (io.ReadCloser, bodyCheck, error) {
-	body, size, err := s.store.Get(ctx, rec.Key)
+	body, size, err := s.store.Get(ctx, rec.BodyName())
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		s.log.Error("a chunk marked uploaded has no body")

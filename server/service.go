@@ -205,18 +205,44 @@ func (s *Service) CreateUploaded(ctx context.Context, req CreateRequest, a Auth,
 	return created(rec), nil
 }
 
-// undoCreate removes the record of a failed create-and-upload and its
-// body, unless a retry of the same request has completed the chunk
-// meanwhile (DeleteUnuploaded keeps an uploaded record).
+// undoCreate removes the record of a failed create-and-upload, unless a
+// retry of the same request has completed the chunk meanwhile
+// (DeleteUnuploaded keeps an uploaded record). The attempt's body, if any,
+// commitBody has removed already.
 func (s *Service) undoCreate(ctx context.Context, key string) {
 	switch _, err := s.records.DeleteUnuploaded(ctx, key); {
-	case err == nil:
-		if err := s.store.Delete(ctx, key); err != nil && !errors.Is(err, storage.ErrNotFound) {
-			s.log.Warn("deleting a failed upload's body failed; the orphan sweeper will retry", "err", err)
-		}
-	case errors.Is(err, storage.ErrExists), errors.Is(err, storage.ErrNotFound):
+	case err == nil, errors.Is(err, storage.ErrExists), errors.Is(err, storage.ErrNotFound):
 	default:
 		s.log.Warn("removing a failed upload's record failed; it goes at expiry", "err", err)
+	}
+}
+
+// Clean-up deletes (a failed attempt's body, a deleted chunk's body) run
+// with a deadline, cleanupTimeout, and the answer waits for them at most
+// cleanupWait: a store node that does not answer (a distributed MinIO
+// missing a node) delays no answer by more, and the orphan sweeper
+// removes what a clean-up could not.
+const (
+	cleanupTimeout = 30 * time.Second
+	cleanupWait    = 250 * time.Millisecond
+)
+
+// deleteBody removes a stored body as a clean-up (see cleanupTimeout).
+func (s *Service) deleteBody(ctx context.Context, name, why string) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer cancel()
+		if err := s.store.Delete(ctx, name); err != nil && !errors.Is(err, storage.ErrNotFound) {
+			s.log.Warn("deleting "+why+" failed; the orphan sweeper will retry", "err", err)
+		}
+	}()
+	t := time.NewTimer(cleanupWait)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
 	}
 }
 
@@ -372,19 +398,29 @@ func (s *Service) Upload(ctx context.Context, senderID []byte, a Auth, body io.R
 // commitBody dropped the body again.
 var errRecordGone = errors.New("the chunk's record went while its body was stored")
 
-// commitBody stores rec's body (storeBody) and marks the record uploaded.
+// commitBody stores rec's body under a name of this attempt's own
+// (storage.NewBodyName) and points the record at it. The first attempt to
+// finish wins: a concurrent or retried one that finishes later drops its
+// copy, and one cut off midway never touches the stored body, even on a
+// store whose writes are not atomic.
 func (s *Service) commitBody(ctx context.Context, rec *storage.Record, body io.Reader) error {
-	if err := s.storeBody(ctx, rec, body); err != nil {
+	name := storage.NewBodyName(rec.Key)
+	if err := s.storeBody(ctx, name, rec, body); err != nil {
+		s.deleteBody(ctx, name, "a failed upload's body") // a store may keep what arrived
 		return err
 	}
-	switch err := s.records.SetUploaded(ctx, rec.Key); {
+	held, err := s.records.SetUploaded(ctx, rec.Key, name)
+	switch {
 	case errors.Is(err, storage.ErrNotFound):
-		s.store.Delete(context.WithoutCancel(ctx), rec.Key)
+		s.deleteBody(ctx, name, "an upload's body whose chunk went")
 		return errRecordGone
 	case err != nil:
-		// The body stays as an orphan until the record says otherwise;
-		// the client retries, or the orphan sweeper removes it.
+		s.deleteBody(ctx, name, "an upload's body whose record could not be updated")
 		return unavailable(err)
+	case held != name:
+		// Another attempt finished first; its body serves.
+		s.deleteBody(ctx, name, "a duplicate upload's body")
+		return nil
 	}
 	s.metrics.Count(EventUploaded, 1)
 	s.metrics.Bytes(EventUploaded, rec.Size)
@@ -392,10 +428,10 @@ func (s *Service) commitBody(ctx context.Context, rec *storage.Record, body io.R
 }
 
 // storeBody streams exactly rec.Size bytes of body into the store under
-// rec.Key, verifying their digest on the way (body.go).
-func (s *Service) storeBody(ctx context.Context, rec *storage.Record, body io.Reader) error {
+// name, verifying their digest on the way (body.go).
+func (s *Service) storeBody(ctx context.Context, name string, rec *storage.Record, body io.Reader) error {
 	vr := newVerifyingReader(body, rec.Size, rec.Digest)
-	if err := s.store.Put(ctx, rec.Key, vr, StoredSize(rec.Size)); err != nil {
+	if err := s.store.Put(ctx, name, vr, StoredSize(rec.Size)); err != nil {
 		switch {
 		case ctx.Err() != nil:
 			return ctx.Err()
@@ -476,15 +512,14 @@ func (s *Service) Delete(ctx context.Context, senderID []byte, a Auth) error {
 // orphaned body, which the orphan sweeper removes; the reverse order could
 // leave a record that promises a body that is gone.
 func (s *Service) remove(ctx context.Context, key string) error {
-	if _, err := s.records.Delete(ctx, key); err != nil {
+	rec, err := s.records.Delete(ctx, key)
+	if err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
 			return err
 		}
 		return unavailable(err)
 	}
-	if err := s.store.Delete(context.WithoutCancel(ctx), key); err != nil {
-		s.log.Warn("deleting chunk body failed; the orphan sweeper will retry", "err", err)
-	}
+	s.deleteBody(ctx, rec.BodyName(), "a chunk's body")
 	return nil
 }
 

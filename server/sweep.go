@@ -41,28 +41,31 @@ func (s *Service) SweepExpired(ctx context.Context) (int, error) {
 }
 
 // SweepOrphans removes bodies that no record refers to: left by a crash
-// between deleting a record and its body, or by an upload that finished
-// after its chunk was deleted. Records are always created before their
-// bodies are stored, so a body without a record is never one in flight.
+// between deleting a record and its body, by an upload that finished
+// after its chunk was deleted, or by upload attempts whose clean-up did
+// not finish. Records are always created before their bodies are stored,
+// so a body without a record is never one in flight. A body name belongs
+// to the record of its key (storage.KeyOf); an attempt that lost to
+// another stays until that record goes.
 func (s *Service) SweepOrphans(ctx context.Context) (int, error) {
 	var orphans []string
-	err := s.store.List(ctx, func(key string) error {
-		ok, err := s.records.Has(ctx, key)
+	err := s.store.List(ctx, func(name string) error {
+		ok, err := s.records.Has(ctx, storage.KeyOf(name))
 		if err == nil && !ok {
-			orphans = append(orphans, key)
+			orphans = append(orphans, name)
 		}
 		return err
 	})
 	if err != nil {
 		return 0, err
 	}
-	for _, key := range orphans {
+	for _, name := range orphans {
 		// Check again: a record created after List saw the key would
 		// not be one (keys are random), but be safe against reuse.
-		if ok, err := s.records.Has(ctx, key); err != nil || ok {
+		if ok, err := s.records.Has(ctx, storage.KeyOf(name)); err != nil || ok {
 			continue
 		}
-		if err := s.store.Delete(ctx, key); err != nil {
+		if err := s.store.Delete(ctx, name); err != nil {
 			return 0, err
 		}
 	}

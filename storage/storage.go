@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -64,8 +65,14 @@ type Record struct {
 	Digest     [32]byte
 	Recipients []Recipient
 	Uploaded   bool
-	CreatedAt  time.Time
-	ExpiresAt  time.Time
+	// Body is the Store name of the chunk's body once uploaded: each
+	// upload attempt writes its own name (NewBodyName), and the record
+	// points at the one that finished first, so a write cut off midway
+	// or racing another never replaces a stored body, even on stores
+	// whose writes are not atomic. Empty: Key (bodies stored before).
+	Body      string
+	CreatedAt time.Time
+	ExpiresAt time.Time
 	// Delivery receipts, for the sender's status request: Downloaded
 	// counts the recipient IDs that completed a download at least once
 	// (each once, acknowledged ones included), Acked the recipient IDs
@@ -83,6 +90,14 @@ func (r *Record) Recipient(id []byte) (Recipient, bool) {
 		}
 	}
 	return Recipient{}, false
+}
+
+// BodyName returns the Store name of the record's body.
+func (r *Record) BodyName() string {
+	if r.Body != "" {
+		return r.Body
+	}
+	return r.Key
 }
 
 // Usage is what a record store holds in all.
@@ -111,8 +126,12 @@ type Records interface {
 	// AddRecipients adds recipients to the record with key; ErrNotFound if
 	// there is no such record, ErrExists if an ID is taken (then none is added).
 	AddRecipients(ctx context.Context, key string, rs []Recipient) error
-	// SetUploaded marks the body of the record with key as stored.
-	SetUploaded(ctx context.Context, key string) error
+	// SetUploaded marks the body of the record with key as stored under
+	// the Store name body and returns body. If the record is marked
+	// uploaded already, it changes nothing and returns the name the
+	// record holds: the first attempt to finish wins, and a later one
+	// deletes its own copy. ErrNotFound if there is no such record.
+	SetUploaded(ctx context.Context, key, body string) (string, error)
 	// RemoveRecipient removes one recipient ID (an acknowledgement) and
 	// counts it in the record's Acked; ErrNotFound if absent.
 	RemoveRecipient(ctx context.Context, key string, id []byte) error
@@ -148,12 +167,39 @@ func NewKey() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
+// NewBodyName returns a fresh Store name for one attempt to store the
+// body of the record with key: the key, a dot and 8 random characters.
+func NewBodyName(key string) string {
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return key + "." + base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// ValidName reports whether name is a Store name: a key (NewKey) or a
+// body name (NewBodyName).
+func ValidName(name string) bool {
+	key, attempt, ok := strings.Cut(name, ".")
+	if !ok {
+		return ValidKey(name)
+	}
+	return ValidKey(key) && len(attempt) == 8 && validChars(attempt)
+}
+
+// KeyOf returns the record key a Store name belongs to.
+func KeyOf(name string) string {
+	key, _, _ := strings.Cut(name, ".")
+	return key
+}
+
 // ValidKey reports whether key has the form NewKey makes. Backends use it
 // to refuse names that could escape their namespace.
 func ValidKey(key string) bool {
-	if len(key) != 24 {
-		return false
-	}
+	return len(key) == 24 && validChars(key)
+}
+
+func validChars(key string) bool {
 	for i := 0; i < len(key); i++ {
 		c := key[i]
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {

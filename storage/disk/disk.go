@@ -59,7 +59,7 @@ func Open(dir string) (*Store, error) {
 }
 
 func (s *Store) path(key string) (string, error) {
-	if !storage.ValidKey(key) {
+	if !storage.ValidName(key) {
 		return "", fmt.Errorf("disk store: invalid key: %w", storage.ErrNotFound)
 	}
 	return filepath.Join(s.root, key[:2], key), nil
@@ -197,7 +197,7 @@ func (s *Store) List(ctx context.Context, fn func(key string) error) error {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if e.IsDir() || !storage.ValidKey(e.Name()) {
+			if e.IsDir() || !storage.ValidName(e.Name()) {
 				continue
 			}
 			if err := fn(e.Name()); err != nil {

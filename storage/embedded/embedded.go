@@ -78,6 +78,7 @@ type diskRecord struct {
 	Digest     []byte         `json:"d"`
 	Recipients []diskRecipent `json:"r"`
 	Uploaded   bool           `json:"u,omitempty"`
+	Body       string         `json:"b,omitempty"` // Store name of the body (storage.Record.Body)
 	CreatedAt  int64          `json:"c"`
 	ExpiresAt  int64          `json:"e"`
 	Downloaded int            `json:"dl,omitempty"` // recipient IDs that downloaded
@@ -93,7 +94,7 @@ type diskRecipent struct {
 func encode(rec *storage.Record) ([]byte, error) {
 	d := diskRecord{
 		SenderID: rec.SenderID, SenderKey: rec.SenderKey, Size: rec.Size, Digest: rec.Digest[:],
-		Uploaded: rec.Uploaded, CreatedAt: rec.CreatedAt.UnixNano(), ExpiresAt: rec.ExpiresAt.UnixNano(),
+		Uploaded: rec.Uploaded, Body: rec.Body, CreatedAt: rec.CreatedAt.UnixNano(), ExpiresAt: rec.ExpiresAt.UnixNano(),
 	}
 	for _, rc := range rec.Recipients {
 		d.Recipients = append(d.Recipients, diskRecipent{ID: rc.ID, Key: rc.Key})
@@ -115,7 +116,7 @@ func decode(key string, b []byte) (*storage.Record, error) {
 		return nil, err
 	}
 	rec := &storage.Record{
-		Key: key, SenderID: d.SenderID, SenderKey: d.SenderKey, Size: d.Size, Uploaded: d.Uploaded,
+		Key: key, SenderID: d.SenderID, SenderKey: d.SenderKey, Size: d.Size, Uploaded: d.Uploaded, Body: d.Body,
 		CreatedAt: time.Unix(0, d.CreatedAt), ExpiresAt: time.Unix(0, d.ExpiresAt),
 		Downloaded: d.Downloaded, Acked: d.Acked,
 	}
@@ -284,18 +285,27 @@ func (r *Records) AddRecipients(ctx context.Context, key string, rs []storage.Re
 }
 
 // SetUploaded implements storage.Records.
-func (r *Records) SetUploaded(ctx context.Context, key string) error {
-	return r.group.update(func(tx *bolt.Tx) error {
+func (r *Records) SetUploaded(ctx context.Context, key, body string) (string, error) {
+	var held string
+	err := r.group.update(func(tx *bolt.Tx) error {
 		d, err := getDisk(tx, key)
 		if err != nil {
 			return err
 		}
 		if d.Uploaded {
+			held = d.Body
+			if held == "" {
+				held = key
+			}
 			return nil
 		}
-		d.Uploaded = true
+		d.Uploaded, d.Body, held = true, body, body
 		return putDisk(tx, key, d)
 	})
+	if err != nil {
+		return "", err
+	}
+	return held, nil
 }
 
 // RemoveRecipient implements storage.Records.

@@ -325,7 +325,7 @@ func (r *Records) Create(ctx context.Context, rec *storage.Record, quota int64) 
 	gk := r.groupKeys(rec.Key)
 	create := newCall(createScript, gk,
 		rec.Key, rec.Size, expiryScore(rec.ExpiresAt), deadline.UnixMilli(), m, lines.String(), senderHID,
-		luaBool(rec.Uploaded), senderHK)
+		luaBool(rec.Uploaded), senderHK, rec.Body)
 	reserve := newCall(reserveScript, []string{r.usage}, rec.Size, quota)
 	r.pipeline(ctx, []*call{create, reserve}, func(p goredis.Pipeliner) {
 		for _, c := range claims {
@@ -463,13 +463,14 @@ func (r *Records) lookup(ctx context.Context, idKey string) (*storage.Record, st
 	if err != nil {
 		return nil, 0, translate("lookup", err)
 	}
-	if len(f) != 5 {
+	if len(f) != 6 {
 		return nil, 0, errors.New("redis records: unexpected answer from lookup")
 	}
 	rec, err := decode(key, f[0], f[1], f[2])
 	if err != nil {
 		return nil, 0, err
 	}
+	rec.Body = f[5]
 	rec.Downloaded, _ = strconv.Atoi(f[3])
 	rec.Acked, _ = strconv.Atoi(f[4])
 	return rec, storage.Role(v[0]), nil
@@ -524,15 +525,22 @@ func (r *Records) AddRecipients(ctx context.Context, key string, rs []storage.Re
 }
 
 // SetUploaded implements storage.Records.
-func (r *Records) SetUploaded(ctx context.Context, key string) error {
+func (r *Records) SetUploaded(ctx context.Context, key, body string) (string, error) {
 	if !storage.ValidKey(key) {
-		return storage.ErrNotFound
+		return "", storage.ErrNotFound
 	}
-	n, err := setFieldScript.Run(ctx, r.client, []string{r.chunkKey(key)}, "u", "1").Int()
+	v, err := setUploadedScript.Run(ctx, r.client, []string{r.chunkKey(key)}, body).Slice()
 	if err != nil {
-		return translate("set uploaded", err)
+		return "", translate("set uploaded", err)
 	}
-	return status(n)
+	if len(v) != 2 {
+		return "", storage.ErrNotFound
+	}
+	held, _ := v[1].(string)
+	if held == "" {
+		held = key // uploaded before body names
+	}
+	return held, nil
 }
 
 // RemoveRecipient implements storage.Records: the recipient's line and
@@ -596,7 +604,7 @@ func (r *Records) delete(ctx context.Context, key string, onlyUnuploaded bool) (
 	if len(v) == 1 && v[0] == "uploaded" {
 		return nil, storage.ErrExists
 	}
-	if len(v) != 7 {
+	if len(v) != 8 {
 		return nil, errors.New("redis records: unexpected answer from delete")
 	}
 	var calls []*call
@@ -627,8 +635,9 @@ func (r *Records) delete(ctx context.Context, key string, onlyUnuploaded bool) (
 	rec, err := decode(key, v[0], v[1], v[2])
 	if err != nil {
 		// The record is gone all the same; its key is what callers need.
-		return partial(key, v[3], v[4]), nil
+		rec = partial(key, v[3], v[4])
 	}
+	rec.Body = v[7]
 	return rec, nil
 }
 
@@ -658,12 +667,13 @@ func (r *Records) Expired(ctx context.Context, now time.Time, limit int) ([]*sto
 			if err != nil {
 				return nil, translate("expired", err)
 			}
-			for f := v; len(f) >= 6 && len(out) < limit; f = f[6:] {
+			for f := v; len(f) >= 7 && len(out) < limit; f = f[7:] {
 				rec, err := decode(f[0], f[3], f[4], f[5])
 				if f[3] == "" || err != nil {
 					// Chunk key gone (or unreadable): the body still must go.
 					rec = partial(f[0], f[2], f[1])
 				}
+				rec.Body = f[6]
 				out = append(out, rec)
 			}
 		}

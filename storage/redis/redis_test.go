@@ -398,7 +398,7 @@ func TestUnavailable(t *testing.T) {
 			"AddRecipients": func() error {
 				return r.AddRecipients(ctx, rec.Key, storagetest.NewRecord(1, 1, 0).Recipients)
 			},
-			"SetUploaded":     func() error { return r.SetUploaded(ctx, rec.Key) },
+			"SetUploaded":     func() error { _, err := r.SetUploaded(ctx, rec.Key, storage.NewBodyName(rec.Key)); return err },
 			"RemoveRecipient": func() error { return r.RemoveRecipient(ctx, rec.Key, rec.Recipients[0].ID) },
 			"Delete":          func() error { _, err := r.Delete(ctx, rec.Key); return err },
 			"Expired":         func() error { _, err := r.Expired(ctx, time.Now(), 1); return err },

@@ -23,12 +23,12 @@ const (
 //	KEYS: chunk, group expiry, group sizes
 //	ARGV: internal key, size, expiry score, TTL deadline (unix ms), meta,
 //	      recipient lines, sender hashed ID, uploaded ("0" or "1"),
-//	      hashed sender key
+//	      hashed sender key, body name
 var createScript = goredis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('HEXISTS', KEYS[3], ARGV[1]) == 1 then
 	return 2
 end
-redis.call('HSET', KEYS[1], 'm', ARGV[5], 'r', ARGV[6], 'u', ARGV[8], 's', ARGV[7], 't', ARGV[4], 'k', ARGV[9], 'c', '0')
+redis.call('HSET', KEYS[1], 'm', ARGV[5], 'r', ARGV[6], 'u', ARGV[8], 's', ARGV[7], 't', ARGV[4], 'k', ARGV[9], 'c', '0', 'b', ARGV[10])
 redis.call('PEXPIREAT', KEYS[1], ARGV[4])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
@@ -85,15 +85,34 @@ return 0
 `)
 
 // readScript reads a complete record. It answers nil if there is none,
-// else {meta, recipients, uploaded, downloaded count, acked count}.
+// else {meta, recipients, uploaded, downloaded count, acked count, body
+// name}.
 //
 //	KEYS: chunk
 var readScript = goredis.NewScript(`
-local rec = redis.call('HMGET', KEYS[1], 'm', 'r', 'u', 'nd', 'na', 'c')
+local rec = redis.call('HMGET', KEYS[1], 'm', 'r', 'u', 'nd', 'na', 'c', 'b')
 if not rec[1] or rec[6] ~= '1' then
 	return false
 end
-return {rec[1], rec[2] or '', rec[3] or '0', rec[4] or '0', rec[5] or '0'}
+return {rec[1], rec[2] or '', rec[3] or '0', rec[4] or '0', rec[5] or '0', rec[7] or ''}
+`)
+
+// setUploadedScript marks a record uploaded with its body name, unless it
+// is already: it answers {0, the body name the record holds}, or {1} if
+// there is no record.
+//
+//	KEYS: chunk
+//	ARGV: body name
+var setUploadedScript = goredis.NewScript(`
+local rec = redis.call('HMGET', KEYS[1], 'u', 'b', 'm')
+if not rec[3] then
+	return {1}
+end
+if rec[1] == '1' then
+	return {0, rec[2] or ''}
+end
+redis.call('HSET', KEYS[1], 'u', '1', 'b', ARGV[1])
+return {0, ARGV[1]}
 `)
 
 // appendRecipientsScript appends recipient lines to a complete record and
@@ -200,7 +219,7 @@ return 0
 // entries and its ledger share go beside it). Its size is released once:
 // only while its sizes entry exists. It answers nil if there is no record,
 // else {meta, recipients, uploaded, size, expiry score, sender hashed ID,
-// hashed sender key}, with meta empty if the chunk key had already
+// hashed sender key, body name}, with meta empty if the chunk key had already
 // expired by TTL; with ARGV[2] "1" it keeps an uploaded record and
 // answers {"uploaded"}.
 //
@@ -208,7 +227,7 @@ return 0
 //	ARGV: internal key, only if not uploaded ("0" or "1")
 var deleteScript = goredis.NewScript(`
 local size = redis.call('HGET', KEYS[3], ARGV[1])
-local rec = redis.call('HMGET', KEYS[1], 'm', 'r', 'u', 's', 'k')
+local rec = redis.call('HMGET', KEYS[1], 'm', 'r', 'u', 's', 'k', 'b')
 if not size and not rec[1] then
 	redis.call('ZREM', KEYS[2], ARGV[1]) -- a stale expiry entry: drop it
 	return false
@@ -220,12 +239,13 @@ redis.call('DEL', KEYS[1])
 local score = redis.call('ZSCORE', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('HDEL', KEYS[3], ARGV[1])
-return {rec[1] or '', rec[2] or '', rec[3] or '', size or '', score or '', rec[4] or '', rec[5] or ''}
+return {rec[1] or '', rec[2] or '', rec[3] or '', size or '', score or '', rec[4] or '', rec[5] or '', rec[6] or ''}
 `)
 
-// expiredScript lists up to limit records of one group due by now, six
+// expiredScript lists up to limit records of one group due by now, seven
 // fields each: internal key, expiry score, size, meta, recipients,
-// uploaded; the last three are empty if the chunk key has expired by TTL.
+// uploaded, body name; the last four are empty if the chunk key has
+// expired by TTL.
 //
 //	KEYS: group expiry, group sizes
 //	ARGV: now (unix ms), limit, chunk key prefix of the group
@@ -234,7 +254,7 @@ local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 
 local out = {}
 for i = 1, #due, 2 do
 	local k = due[i]
-	local rec = redis.call('HMGET', ARGV[3] .. k, 'm', 'r', 'u')
+	local rec = redis.call('HMGET', ARGV[3] .. k, 'm', 'r', 'u', 'b')
 	local n = #out
 	out[n + 1] = k
 	out[n + 2] = due[i + 1]
@@ -242,12 +262,13 @@ for i = 1, #due, 2 do
 	out[n + 4] = rec[1] or ''
 	out[n + 5] = rec[2] or ''
 	out[n + 6] = rec[3] or ''
+	out[n + 7] = rec[4] or ''
 end
 return out
 `)
 
 var allScripts = []*goredis.Script{
-	createScript, reserveScript, releaseScript, unclaimScript, setFieldScript, readScript,
+	createScript, setUploadedScript, reserveScript, releaseScript, unclaimScript, setFieldScript, readScript,
 	appendRecipientsScript, dropLinesScript, removeRecipientScript, markDownloadedScript,
 	deleteScript, expiredScript,
 }

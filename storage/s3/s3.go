@@ -123,7 +123,7 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 func (s *Store) object(key string) (string, bool) {
-	if !storage.ValidKey(key) {
+	if !storage.ValidName(key) {
 		return "", false
 	}
 	return s.prefix + key, true
@@ -275,7 +275,7 @@ func (s *Store) List(ctx context.Context, fn func(key string) error) error {
 			return s.wrap("list", obj.Err)
 		}
 		key, ok := strings.CutPrefix(obj.Key, s.prefix)
-		if !ok || !storage.ValidKey(key) {
+		if !ok || !storage.ValidName(key) {
 			continue
 		}
 		if err := fn(key); err != nil {

@@ -182,8 +182,8 @@ func TestRecords(t *testing.T, open func(t *testing.T) storage.Records) {
 				t.Fatalf("record created uploaded: %+v, %v", got, err)
 			}
 		}
-		if err := r.SetUploaded(ctx, rec.Key); err != nil {
-			t.Fatalf("SetUploaded of a record created uploaded: %v", err)
+		if held, err := r.SetUploaded(ctx, rec.Key, storage.NewBodyName(rec.Key)); err != nil || held != rec.BodyName() {
+			t.Fatalf("SetUploaded of a record created uploaded: %q, %v; want %q", held, err, rec.BodyName())
 		}
 		plain := NewRecord(1000, 1, time.Hour)
 		if err := r.Create(ctx, plain, 0); err != nil {
@@ -199,11 +199,16 @@ func TestRecords(t *testing.T, open func(t *testing.T) storage.Records) {
 		if err := r.Create(ctx, rec, 0); err != nil {
 			t.Fatal(err)
 		}
-		if err := r.SetUploaded(ctx, rec.Key); err != nil {
-			t.Fatal(err)
+		// The first attempt to finish wins; a later one is told its name.
+		first, second := storage.NewBodyName(rec.Key), storage.NewBodyName(rec.Key)
+		if held, err := r.SetUploaded(ctx, rec.Key, first); err != nil || held != first {
+			t.Fatalf("SetUploaded = %q, %v; want %q", held, err, first)
 		}
-		if err := r.SetUploaded(ctx, rec.Key); err != nil {
-			t.Fatalf("second SetUploaded: %v", err)
+		if held, err := r.SetUploaded(ctx, rec.Key, second); err != nil || held != first {
+			t.Fatalf("second SetUploaded = %q, %v; want the first body %q", held, err, first)
+		}
+		if got, _, err := r.Lookup(ctx, rec.SenderID); err != nil || got.Body != first || got.BodyName() != first {
+			t.Fatalf("Lookup after SetUploaded: body %q, %v; want %q", got.Body, err, first)
 		}
 		extra := storage.Recipient{ID: randID(), Key: pubKey()}
 		if err := r.AddRecipients(ctx, rec.Key, []storage.Recipient{extra}); err != nil {
@@ -235,7 +240,7 @@ func TestRecords(t *testing.T, open func(t *testing.T) storage.Records) {
 			t.Fatalf("second Delete: %v", err)
 		}
 		for _, op := range []func() error{
-			func() error { return r.SetUploaded(ctx, rec.Key) },
+			func() error { _, err := r.SetUploaded(ctx, rec.Key, storage.NewBodyName(rec.Key)); return err },
 			func() error { return r.AddRecipients(ctx, rec.Key, []storage.Recipient{{ID: randID(), Key: pubKey()}}) },
 		} {
 			if err := op(); !errors.Is(err, storage.ErrNotFound) {
@@ -286,7 +291,7 @@ func TestRecords(t *testing.T, open func(t *testing.T) storage.Records) {
 		}
 		counts(2, 2)
 		// Other operations keep the counts.
-		if err := r.SetUploaded(ctx, rec.Key); err != nil {
+		if _, err := r.SetUploaded(ctx, rec.Key, storage.NewBodyName(rec.Key)); err != nil {
 			t.Fatal(err)
 		}
 		if err := r.AddRecipients(ctx, rec.Key, []storage.Recipient{{ID: randID(), Key: pubKey()}}); err != nil {
