@@ -62,7 +62,7 @@ func openBackends(ctx context.Context, cfg Config, env func(string) string, log 
 			accessKey = v
 		}
 		st, err := s3.Open(startCtx, s3.Config{
-			Endpoint: sc.Endpoint, Bucket: sc.Bucket, Region: sc.Region, AccessKey: accessKey, SecretKey: secretKey,
+			Endpoint: sc.Endpoint, Endpoints: sc.Endpoints, Bucket: sc.Bucket, Region: sc.Region, AccessKey: accessKey, SecretKey: secretKey,
 			UseTLS: sc.UseTLS, PathStyle: sc.PathStyle, CreateBucket: sc.CreateBucket, Prefix: sc.Prefix,
 		})
 		if err != nil {

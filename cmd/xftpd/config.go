@@ -49,15 +49,16 @@ type Config struct {
 	Storage struct {
 		Backend string `yaml:"backend"` // fs or s3
 		S3      struct {
-			Endpoint      string `yaml:"endpoint"`
-			Bucket        string `yaml:"bucket"`
-			Region        string `yaml:"region"`
-			AccessKey     string `yaml:"access_key"`
-			SecretKeyFile string `yaml:"secret_key_file"` // or env XFTPD_S3_SECRET_KEY
-			UseTLS        bool   `yaml:"use_tls"`
-			PathStyle     bool   `yaml:"path_style"`
-			CreateBucket  bool   `yaml:"create_bucket"`
-			Prefix        string `yaml:"prefix"`
+			Endpoint      string   `yaml:"endpoint"`
+			Endpoints     []string `yaml:"endpoints"`
+			Bucket        string   `yaml:"bucket"`
+			Region        string   `yaml:"region"`
+			AccessKey     string   `yaml:"access_key"`
+			SecretKeyFile string   `yaml:"secret_key_file"` // or env XFTPD_S3_SECRET_KEY
+			UseTLS        bool     `yaml:"use_tls"`
+			PathStyle     bool     `yaml:"path_style"`
+			CreateBucket  bool     `yaml:"create_bucket"`
+			Prefix        string   `yaml:"prefix"`
 		} `yaml:"s3"`
 	} `yaml:"storage"`
 	Records struct {
@@ -421,7 +422,7 @@ func (c Config) serverConfig(env func(string) string) (server.Config, error) {
 		return sc, fmt.Errorf("storage.backend: %q is neither fs nor s3", c.Storage.Backend)
 	case c.Records.Backend != "embedded" && c.Records.Backend != "redis":
 		return sc, fmt.Errorf("records.backend: %q is neither embedded nor redis", c.Records.Backend)
-	case c.Storage.Backend == "s3" && c.Storage.S3.Endpoint == "":
+	case c.Storage.Backend == "s3" && c.Storage.S3.Endpoint == "" && len(c.Storage.S3.Endpoints) == 0:
 		return sc, errors.New("storage.s3.endpoint: required when storage.backend is s3")
 	case c.Storage.Backend == "s3" && c.Storage.S3.Bucket == "":
 		return sc, errors.New("storage.s3.bucket: required when storage.backend is s3")

@@ -47,6 +47,10 @@ storage:
   backend: fs
   s3:
     endpoint: minio:9000
+    # More endpoints of the same service (the nodes of a distributed
+    # MinIO): used in turn, one that fails rests 10s. Or list a balancer
+    # in front of the nodes as the endpoint alone (docs/SCALING.md).
+    endpoints: []
     bucket: xftp
     region: us-east-1
     access_key: xftp

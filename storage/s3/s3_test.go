@@ -59,6 +59,9 @@ func openTemp(t *testing.T, cfg Config) *Store {
 }
 
 func removeBucket(c *minio.Client, bucket string) {
+	if c == nil {
+		return
+	}
 	ctx := context.Background()
 	for obj := range c.ListObjectsIter(ctx, bucket, minio.ListObjectsOptions{Recursive: true}) {
 		if obj.Err == nil {
@@ -164,12 +167,11 @@ func TestServiceGoesAway(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	gone := *s
-	gone.endpoint = addr
-	gone.client, err = minio.New(addr, &minio.Options{Creds: credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""), BucketLookup: minio.BucketLookupPath, MaxRetries: 1, Region: "us-east-1"})
+	c, err := minio.New(addr, &minio.Options{Creds: credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""), BucketLookup: minio.BucketLookupPath, MaxRetries: 1, Region: "us-east-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	gone := &Store{client: c, bucket: s.bucket, prefix: s.prefix, endpoint: addr, endpoints: []*endpoint{{name: addr, client: c}}}
 	ctx := t.Context()
 	key := storage.NewKey()
 	for name, err := range map[string]error{
@@ -183,5 +185,39 @@ func TestServiceGoesAway(t *testing.T) {
 		if !errors.Is(err, storage.ErrUnavailable) {
 			t.Errorf("%s: %v, want ErrUnavailable", name, err)
 		}
+	}
+}
+
+// TestEndpoints: with a dead endpoint listed first, Open and every
+// operation go to the live one, and the dead one rests.
+func TestEndpoints(t *testing.T) {
+	cfg := testConfig(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := l.Addr().String()
+	l.Close()
+	cfg.Endpoints = []string{cfg.Endpoint}
+	cfg.Endpoint = dead
+	s := openTemp(t, cfg)
+	ctx := t.Context()
+	for range 4 { // each request starts at another endpoint
+		key := storage.NewKey()
+		if err := s.Put(ctx, key, bytes.NewReader([]byte("abc")), 3); err != nil {
+			t.Fatalf("Put: %v", err)
+		}
+		if n, err := s.Stat(ctx, key); err != nil || n != 3 {
+			t.Fatalf("Stat: %d, %v", n, err)
+		}
+		if err := s.Delete(ctx, key); err != nil {
+			t.Fatalf("Delete: %v", err)
+		}
+	}
+	if err := s.Ping(ctx); err != nil {
+		t.Fatalf("Ping with one endpoint live: %v", err)
+	}
+	if s.endpoints[0].up(time.Now()) || !s.endpoints[1].up(time.Now()) {
+		t.Fatal("the dead endpoint is not resting, or the live one is")
 	}
 }
