@@ -105,3 +105,31 @@ func hostOf(ue *url.Error) string {
 	}
 	return "the server"
 }
+
+// usageError reports whether err is cobra's or pflag's complaint about the
+// command line (arguments, flags), which the command's help answers.
+func usageError(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"accepts ", "requires ", "unknown flag", "unknown shorthand flag", "unknown command",
+		"invalid argument", "flag needs an argument", "bad flag syntax"} {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// oneLine folds a message onto one line: cobra's suggestions come on lines
+// of their own ("unknown command ...\n\nDid you mean this?\n\tupload"),
+// and pflag's number errors carry strconv's wording.
+func oneLine(msg string) string {
+	if i := strings.Index(msg, " flag: strconv.Parse"); i >= 0 {
+		msg = msg[:i] + " flag: not a number"
+	}
+	if !strings.Contains(msg, "\n") {
+		return msg
+	}
+	msg = strings.ReplaceAll(msg, "\n\nDid you mean this?\n", "; did you mean")
+	msg = strings.Join(strings.Fields(strings.ReplaceAll(msg, "\n", "; ")), " ")
+	return strings.TrimSuffix(msg, ";")
+}

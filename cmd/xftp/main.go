@@ -34,8 +34,12 @@ func main() {
 	defer stop()
 	root := newRoot()
 	root.SetArgs(dashValues(root, os.Args[1:])) // dashargs.go
-	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "xftp:", describeError(err))
+	if cmd, err := root.ExecuteContextC(ctx); err != nil {
+		line := oneLine(describeError(err))
+		if usageError(err) {
+			line += " (see '" + cmd.CommandPath() + " --help')"
+		}
+		fmt.Fprintln(os.Stderr, "xftp:", line)
 		if v, _ := root.PersistentFlags().GetBool("verbose"); v {
 			fmt.Fprintln(os.Stderr, "details:", err)
 		}
