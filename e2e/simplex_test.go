@@ -15,7 +15,7 @@ import (
 
 // SimpleX interop: files go both ways between xftp and SimpleX's own
 // TypeScript client (xftp-web, built by scripts/test into
-// XFTP_TEST_XFTP_WEB) through real xftpd processes speaking XFTP.
+// XFTP_TEST_XFTPWEB) through real xftpd processes speaking XFTP.
 
 // xftpAddress waits for DATA/xftp-address, the relay's XFTP address.
 func xftpAddress(t *testing.T, data string) string {
@@ -65,7 +65,7 @@ func sameBytes(t *testing.T, path string, want []byte, what string) {
 }
 
 func TestSimplexInterop(t *testing.T) {
-	xw := needEnv(t, "XFTP_TEST_XFTP_WEB")
+	xw := needEnv(t, "XFTP_TEST_XFTPWEB")
 	dir := t.TempDir()
 	var addrs []string
 	for i := range 3 {
