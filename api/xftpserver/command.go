@@ -38,7 +38,9 @@ func (b *Binding) command(w http.ResponseWriter, r *http.Request, sessionID []by
 		if _, err := w.Write(block); err != nil || rp.body == nil {
 			return
 		}
-		if _, err := io.CopyBuffer(w, rp.body, make([]byte, 256<<10)); err != nil {
+		bp := b.bufs.Get().(*[]byte)
+		defer b.bufs.Put(bp)
+		if _, err := io.CopyBuffer(w, rp.body, *bp); err != nil {
 			// A corrupt body or a failed store: the client must not
 			// get a tag that completes the answer.
 			panic(http.ErrAbortHandler)
