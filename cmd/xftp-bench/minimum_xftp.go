@@ -1,5 +1,3 @@
-//lint:file-ignore SA1019 the client mirrors api/xftpclient, which runs x/net/http2 on its own TLS connection
-
 package main
 
 import (
@@ -19,7 +17,6 @@ import (
 	"time"
 
 	"golang.org/x/crypto/curve25519"
-	"golang.org/x/net/http2"
 	//lint:ignore SA1019 HSalsa20 is crypto_box's key derivation; no other package has it
 	"golang.org/x/crypto/salsa20/salsa"
 
@@ -203,7 +200,7 @@ func boxKey(priv, peer []byte) (*[32]byte, error) {
 type xftpMinClient struct {
 	base string
 	tc   *tls.Conn
-	cc   *http2.ClientConn
+	cc   *http.ClientConn
 }
 
 func dialXFTPMin(ctx context.Context, base string) (*xftpMinClient, error) {
@@ -226,13 +223,26 @@ func dialXFTPMin(ctx context.Context, base string) (*xftpMinClient, error) {
 		tc.Close()
 		return nil, fmt.Errorf("xftp minimum: ALPN %q, TLS %x: not XFTP's transport", st.NegotiatedProtocol, st.Version)
 	}
-	cc, err := (&http2.Transport{MaxReadFrameSize: 1 << 20}).NewClientConn(tc)
+	// HTTP/2 with prior knowledge over the TLS connection, with
+	// api/xftpclient's settings.
+	t := &http.Transport{
+		Protocols: new(http.Protocols),
+		HTTP2:     &http.HTTP2Config{MaxReadFrameSize: 1 << 20},
+		DialContext: func(context.Context, string, string) (net.Conn, error) {
+			return tlsAsPlain{tc}, nil
+		},
+	}
+	t.Protocols.SetUnencryptedHTTP2(true)
+	cc, err := t.NewClientConn(ctx, "http", host)
 	if err != nil {
 		tc.Close()
 		return nil, err
 	}
-	return &xftpMinClient{base: base, tc: tc, cc: cc}, nil
+	return &xftpMinClient{base: "http://" + host, tc: tc, cc: cc}, nil
 }
+
+// tlsAsPlain hides that a connection is TLS (it already is).
+type tlsAsPlain struct{ net.Conn }
 
 func (c *xftpMinClient) Close() {
 	c.cc.Close()
