@@ -148,7 +148,7 @@ func (t *takedowns) serve(svc *server.Service) error {
 	}
 	ln, err := net.Listen("tcp", t.cfg.Admin.Listen)
 	if err != nil {
-		return fmt.Errorf("admin.listen: %w", err)
+		return fmt.Errorf("admin.listen: %w%s", err, inUseHint(err, "--admin-listen"))
 	}
 	tcp := ln.Addr().(*net.TCPAddr)
 	if !tcp.IP.IsLoopback() {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"syscall"
 	"time"
 
 	"github.com/dustin/go-humanize"
@@ -239,7 +240,7 @@ func run(ctx context.Context, cfg Config, env func(string) string, stdout io.Wri
 	xb := startXFTP(cfg, svc, xcreds, srv, mx, log) // xftp.go
 	rawLn, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return fmt.Errorf("listen: %w%s", err, inUseHint(err, "--listen"))
 	}
 	ln := api.LimitListener(rawLn, cfg.Limits.ConnsPerSource)
 	addr := api.Address{Fingerprint: id.Fingerprint(), Password: sc.Password, Host: publicHost(cfg.Host, ln.Addr().(*net.TCPAddr)), WebTLS: !cfg.TLS}
@@ -335,4 +336,12 @@ func writeAddress(path, addr string) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// inUseHint says what to do when a port is taken.
+func inUseHint(err error, flag string) string {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return " (another xftpd or program has it: choose another " + flag + ", or port 0 for a free one)"
+	}
+	return ""
 }
