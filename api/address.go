@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -26,39 +27,70 @@ type Address struct {
 	WebTLS      bool
 }
 
-// ParseAddress parses and validates an address.
+// ParseAddress parses and validates an address. Its errors quote the
+// address without its password.
 func ParseAddress(s string) (Address, error) {
 	var a Address
+	q := RedactAddress(s)
 	u, err := url.Parse(strings.TrimSpace(s))
 	if err != nil {
-		return a, fmt.Errorf("server address %q: %w", s, err)
+		// url.Error quotes the whole input, password included.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return a, fmt.Errorf("server address %q: %w", q, err)
 	}
 	if u.Scheme != "xftp" {
-		return a, fmt.Errorf("server address %q: must start with xftp://", s)
+		return a, fmt.Errorf("server address %q: must start with xftp://", q)
 	}
 	if u.User == nil || u.User.Username() == "" {
-		return a, fmt.Errorf("server address %q: missing the server fingerprint before '@'", s)
+		return a, fmt.Errorf("server address %q: missing the server fingerprint before '@'", q)
 	}
 	if a.Fingerprint, err = identity.ParseFingerprint(u.User.Username()); err != nil {
-		return a, fmt.Errorf("server address %q: %w", s, err)
+		return a, fmt.Errorf("server address %q: %w", q, err)
 	}
 	a.Password, _ = u.User.Password()
 	host, port, err := net.SplitHostPort(u.Host)
 	if err != nil || host == "" || port == "" {
-		return a, fmt.Errorf("server address %q: want host:port after '@'", s)
+		return a, fmt.Errorf("server address %q: want host:port after '@'", q)
 	}
 	switch u.RawQuery {
 	case "":
 	case "tls=web":
 		a.WebTLS = true
 	default:
-		return a, fmt.Errorf("server address %q: unknown option %q (only tls=web)", s, u.RawQuery)
+		return a, fmt.Errorf("server address %q: unknown option %q (only tls=web)", q, u.RawQuery)
 	}
 	if (u.Path != "" && u.Path != "/") || u.Fragment != "" {
-		return a, fmt.Errorf("server address %q: unexpected path or fragment", s)
+		return a, fmt.Errorf("server address %q: unexpected path or fragment", q)
 	}
 	a.Host = u.Host
 	return a, nil
+}
+
+// RedactAddress drops what may be a password from an address as typed,
+// for messages:
+// whatever follows the first ':' of the part before the last '@' of the
+// authority. It works on text that does not parse as a URL too.
+func RedactAddress(s string) string {
+	rest, scheme := s, ""
+	if i := strings.Index(s, "://"); i >= 0 {
+		scheme, rest = s[:i+3], s[i+3:]
+	}
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	at := strings.LastIndex(rest[:end], "@")
+	if at < 0 {
+		return s
+	}
+	user := rest[:at]
+	if c := strings.Index(user, ":"); c >= 0 {
+		user = user[:c] + ":xxxxx"
+	}
+	return scheme + user + rest[at:]
 }
 
 // String formats the address, including its password.

@@ -11,14 +11,15 @@ import (
 	"time"
 
 	"github.com/xftp/xftp/identity"
-	"github.com/xftp/xftp/internal/reqauth"
-	"github.com/xftp/xftp/server"
 )
 
 // UnsignedBody stands for the body hash of an upload: an upload body is
 // bound by the digest given at create, not by the signature, so the client
 // can sign before it streams.
 const UnsignedBody = "-"
+
+// NonceSize is the size of a request nonce.
+const NonceSize = 16
 
 // AuthHeader is the parsed Xftp-Auth header: "ts=<unix seconds>,
 // nonce=<base64url 16 bytes>, sig=<base64url 64 bytes>".
@@ -51,7 +52,7 @@ func ParseAuthHeader(v string) (AuthHeader, error) {
 		return h, errAuthHeader
 	}
 	nonce, err := enc.DecodeString(vals[1])
-	if err != nil || len(nonce) != server.NonceSize {
+	if err != nil || len(nonce) != NonceSize {
 		return h, errAuthHeader
 	}
 	sig, err := enc.DecodeString(vals[2])
@@ -86,23 +87,26 @@ func BodyHash(body []byte) string {
 // Naming the server stops a request signed for one server from being
 // accepted by another; the timestamp and nonce stop replays.
 func SignedMessage(srv identity.Fingerprint, method, path string, ts int64, nonce []byte, bodyHash string) []byte {
-	return reqauth.Message(srv, method, path, ts, nonce, bodyHash) // shared with the browser page
+	var b strings.Builder
+	b.WriteString("xftp request v1\n")
+	b.WriteString(srv.String())
+	b.WriteByte('\n')
+	b.WriteString(method)
+	b.WriteByte('\n')
+	b.WriteString(path)
+	b.WriteByte('\n')
+	b.WriteString(strconv.FormatInt(ts, 10))
+	b.WriteByte('\n')
+	b.WriteString(enc.EncodeToString(nonce))
+	b.WriteByte('\n')
+	b.WriteString(bodyHash)
+	return []byte(b.String())
 }
 
 // Sign makes the Xftp-Auth header for a request.
 func Sign(key ed25519.PrivateKey, srv identity.Fingerprint, method, path, bodyHash string, now time.Time) AuthHeader {
-	h := AuthHeader{Timestamp: now.Unix(), Nonce: make([]byte, server.NonceSize)}
+	h := AuthHeader{Timestamp: now.Unix(), Nonce: make([]byte, NonceSize)}
 	rand.Read(h.Nonce)
 	h.Signature = ed25519.Sign(key, SignedMessage(srv, method, path, h.Timestamp, h.Nonce, bodyHash))
 	return h
-}
-
-// serverAuth turns a parsed header into what the service verifies.
-func serverAuth(self identity.Fingerprint, method, path, bodyHash string, h AuthHeader) server.Auth {
-	return server.Auth{
-		Message:   SignedMessage(self, method, path, h.Timestamp, h.Nonce, bodyHash),
-		Signature: h.Signature,
-		Timestamp: time.Unix(h.Timestamp, 0),
-		Nonce:     h.Nonce,
-	}
 }

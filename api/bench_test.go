@@ -21,7 +21,7 @@ func benchRequest(b *testing.B) (ed25519.PrivateKey, identity.Fingerprint, strin
 	}
 	id := make([]byte, 24)
 	rand.Read(id)
-	return key, identity.FingerprintOf(pub), chunkPath(id, "/download")
+	return key, identity.FingerprintOf(pub), "/v1/chunks/" + enc.EncodeToString(id) + "/download"
 }
 
 func BenchmarkSign(b *testing.B) {

@@ -1,6 +1,9 @@
-// Package api is the relay's HTTP/2 binding and wire format, specified in
-// docs/PROTOCOL.md: chi routes (one file per resource), the JSON wire
-// types, request signing and its verification, the one mapping from domain
-// errors to HTTP status and wire code, the tuned HTTP/2 server, and the Go
-// client that the CLI (and proxies) use.
+// Package api is the vocabulary of the relay's native wire protocol,
+// specified in docs/PROTOCOL.md: the JSON types, the error codes with
+// their one table (HTTP status, temporary or not, text), server
+// addresses, request signing, header names and limits.
+//
+// It imports nothing of the server side, so that every client (the Go
+// clients in api/httpclient, the CLI, the browser page's WebAssembly
+// module) and every binding (api/httpserver) speaks from the same table.
 package api

@@ -1,5 +1,7 @@
 package api
 
+import "encoding/binary"
+
 // Header names of the protocol.
 const (
 	HeaderAuth         = "Xftp-Auth"
@@ -65,4 +67,48 @@ type ErrorResponse struct {
 type ServerInfo struct {
 	Version    int     `json:"version"`
 	ChunkSizes []int64 `json:"chunk_sizes"`
+}
+
+// StatusResponse answers POST /v1/chunks/{sender ID}/status, a request
+// signed by the sender key with the body {}. Delivery receipts are counts,
+// never which recipient: recipient_ids counts every recipient ID the chunk
+// had (remaining and acknowledged, padding included), downloaded those
+// that completed a download at least once, acked those acknowledged.
+type StatusResponse struct {
+	Uploaded     bool  `json:"uploaded"`
+	RecipientIDs int   `json:"recipient_ids"`
+	Downloaded   int   `json:"downloaded"`
+	Acked        int   `json:"acked"`
+	ExpiresAt    int64 `json:"expires_at"` // unix seconds
+}
+
+// ReportRequest is the body of POST /v1/chunks/{recipient ID}/report, an
+// abuse report signed by the recipient key. The answer is {} whether or
+// not the chunk was reported before, so reporters learn nothing about each
+// other.
+type ReportRequest struct {
+	Reason  string `json:"reason"`            // spam, content or [a-z0-9_-]{1,32}
+	Contact string `json:"contact,omitempty"` // optional, at most 256 bytes
+}
+
+// BlockedResponse is the body of a 451 answer (see docs/TAKEDOWNS.md):
+// {"error":"BLOCKED","record":"<unpadded base64url of the record's wire
+// form>"}. The record names the ID of the request (or, when a create is
+// refused, the digest it sent) and is signed by the server identity.
+type BlockedResponse struct {
+	Error  string `json:"error"`
+	Record B64    `json:"record"`
+}
+
+// ProtocolVersion is the wire protocol's version.
+const ProtocolVersion = 1
+
+// The body of PUT /v1/chunks starts with the create request: its length
+// (4 bytes, big-endian, at most MaxJSONBody) and its JSON, which the
+// request's signature covers; the chunk's bytes follow.
+const CreatePrefixMax = 4 + MaxJSONBody
+
+// AppendCreatePrefix frames a create request for PUT /v1/chunks.
+func AppendCreatePrefix(b, js []byte) []byte {
+	return append(binary.BigEndian.AppendUint32(b, uint32(len(js))), js...)
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/xftp/xftp/api"
+	"github.com/xftp/xftp/api/httpclient"
 	"github.com/xftp/xftp/chunk"
 	"github.com/xftp/xftp/identity"
 )
@@ -30,7 +31,7 @@ type CheckStep struct {
 // connect, verify identity, then create, upload, download, compare and
 // delete one chunk of every size clients use. It returns the steps run;
 // the last one failed if any did.
-func Check(ctx context.Context, server string, o api.ClientOptions) []CheckStep {
+func Check(ctx context.Context, server string, o httpclient.ClientOptions) []CheckStep {
 	var steps []CheckStep
 	step := func(name string, f func() error) bool {
 		err := f()
@@ -42,7 +43,7 @@ func Check(ctx context.Context, server string, o api.ClientOptions) []CheckStep 
 		steps[len(steps)-1].Hint = "an address looks like xftp://FINGERPRINT@HOST:PORT; xftpd prints it at start and writes it to DATA/address"
 		return steps
 	}
-	c := api.NewClient(addr, o)
+	c := httpclient.NewClient(addr, o)
 	defer c.Close()
 	if !step("connect and verify identity", func() error { _, err := c.VerifyIdentity(ctx); return err }) {
 		return steps
@@ -91,14 +92,14 @@ func sizeName(n int64) string {
 
 // checkSize runs create, upload, download, compare and delete with one
 // chunk of size bytes; the step names carry the size.
-func checkSize(ctx context.Context, c *api.Client, size int64, step func(string, func() error) bool) bool {
+func checkSize(ctx context.Context, c *httpclient.Client, size int64, step func(string, func() error) bool) bool {
 	named := func(s string) string { return s + " (" + sizeName(size) + ")" }
 	body := make([]byte, size)
 	rand.Read(body)
 	digest := sha256.Sum256(body)
 	_, snd, _ := ed25519.GenerateKey(rand.Reader)
 	rpub, rcp, _ := ed25519.GenerateKey(rand.Reader)
-	var created *api.Created
+	var created *httpclient.Created
 	if !step(named("create chunk"), func() (err error) {
 		created, err = c.Create(ctx, snd, size, digest, []ed25519.PublicKey{rpub})
 		return err
@@ -181,7 +182,7 @@ func hint(err error) string {
 		return "the TLS/HTTP2 handshake failed: something other than xftpd answers on that port (a reverse proxy must pass TLS through to xftpd, or terminate it with a valid certificate and forward to xftpd --plain)"
 	case errors.As(err, &ne) && ne.Timeout():
 		return "the server did not answer in time: check the network path and the server's load"
-	case errors.Is(err, api.ErrTransport):
+	case errors.Is(err, httpclient.ErrTransport):
 		return "the download stream was changed or cut on the way: a middlebox may be altering traffic"
 	}
 	return fmt.Sprintf("unexpected error: %v", err)

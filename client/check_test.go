@@ -7,13 +7,14 @@ import (
 	"testing"
 
 	"github.com/xftp/xftp/api"
+	"github.com/xftp/xftp/api/httpclient"
 	"github.com/xftp/xftp/internal/testrelay"
 	"github.com/xftp/xftp/server"
 )
 
 func TestCheckPasses(t *testing.T) {
 	r := testrelay.Start(t, nil)
-	steps := Check(context.Background(), r.Address.String(), api.ClientOptions{})
+	steps := Check(context.Background(), r.Address.String(), httpclient.ClientOptions{})
 	last := steps[len(steps)-1]
 	if last.Name != "delete chunk (4 MiB)" || last.Err != nil {
 		t.Fatalf("check failed: %+v", steps)
@@ -53,7 +54,7 @@ func TestCheckNamesTheCause(t *testing.T) {
 	smallSizes := testrelay.Start(t, &small)
 	cases = append(cases, struct{ addr, step, hint string }{smallSizes.Address.String(), "chunk sizes", "chunk_sizes: [64KiB, 256KiB, 1MiB, 4MiB]"})
 	for _, tc := range cases {
-		steps := Check(context.Background(), tc.addr, api.ClientOptions{})
+		steps := Check(context.Background(), tc.addr, httpclient.ClientOptions{})
 		last := steps[len(steps)-1]
 		if last.Err == nil || !strings.HasPrefix(last.Name, tc.step) || !strings.Contains(last.Hint, tc.hint) {
 			t.Errorf("%s: failed at %q with hint %q (err %v); want step %q, hint containing %q", tc.addr, last.Name, last.Hint, last.Err, tc.step, tc.hint)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/xftp/xftp/api"
+	"github.com/xftp/xftp/api/httpclient"
 	"github.com/xftp/xftp/blocklist"
 	"github.com/xftp/xftp/chunk"
 	"github.com/xftp/xftp/identity"
@@ -34,7 +35,7 @@ type Options struct {
 	// Progress, if set, receives events as the transfer proceeds.
 	Progress func(Event)
 	// ClientOptions configure the connections to servers.
-	ClientOptions api.ClientOptions
+	ClientOptions httpclient.ClientOptions
 	// Restrictions, if set, is the restriction store: operations consult
 	// it and record the restrictions of verified blocking records in it.
 	Restrictions *Restrictions
@@ -82,14 +83,16 @@ type Event struct {
 
 type pool struct {
 	mu      sync.Mutex
-	clients map[string]*api.Client
-	opts    api.ClientOptions
+	clients map[string]*httpclient.Client
+	opts    httpclient.ClientOptions
 	proxy   *router // downloads through proxies, if configured (proxy.go)
 }
 
-func newPool(o api.ClientOptions) *pool { return &pool{clients: map[string]*api.Client{}, opts: o} }
+func newPool(o httpclient.ClientOptions) *pool {
+	return &pool{clients: map[string]*httpclient.Client{}, opts: o}
+}
 
-func (p *pool) get(server string) (*api.Client, error) {
+func (p *pool) get(server string) (*httpclient.Client, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if c, ok := p.clients[server]; ok {
@@ -99,7 +102,7 @@ func (p *pool) get(server string) (*api.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := api.NewClient(addr, p.opts)
+	c := httpclient.NewClient(addr, p.opts)
 	p.clients[server] = c
 	return c, nil
 }
@@ -121,13 +124,13 @@ func temporary(err error) bool {
 	var ne net.Error
 	var be *blocklist.BlockedError
 	switch {
-	case errors.Is(err, context.Canceled), errors.Is(err, identity.ErrWrongIdentity), errors.Is(err, api.ErrOneStep):
+	case errors.Is(err, context.Canceled), errors.Is(err, identity.ErrWrongIdentity), errors.Is(err, httpclient.ErrOneStep):
 		return false
-	case errors.As(err, &be), errors.Is(err, api.ErrInvalidBlockingRecord), errors.Is(err, ErrNoProxyRoute):
+	case errors.As(err, &be), errors.Is(err, httpclient.ErrInvalidBlockingRecord), errors.Is(err, ErrNoProxyRoute):
 		return false // a verified block is final; a forged one is the server's fault
 	case errors.As(err, &ae):
 		return ae.Temporary()
-	case errors.Is(err, api.ErrTransport), errors.Is(err, stream.ErrAuth):
+	case errors.Is(err, httpclient.ErrTransport), errors.Is(err, stream.ErrAuth):
 		return true // the stream was cut or changed on the way: fetch again
 	case errors.As(err, &ne), errors.Is(err, context.DeadlineExceeded):
 		return true

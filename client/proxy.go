@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/xftp/xftp/api"
+	"github.com/xftp/xftp/api/httpclient"
 	"github.com/xftp/xftp/identity"
 	"github.com/xftp/xftp/internal/onion"
 )
@@ -39,7 +40,7 @@ const maxProxies = onion.MaxHops
 // asked for.
 var ErrNoProxyRoute = errors.New("no route through the proxies works (xftp does not fall back to a direct connection when proxies are configured)")
 
-// chunkDownloader is what downloads need of a server: *api.Client
+// chunkDownloader is what downloads need of a server: *httpclient.Client
 // directly, or a server behind proxies.
 type chunkDownloader interface {
 	Download(ctx context.Context, recipientID []byte, recipient ed25519.PrivateKey, size int64) (io.ReadCloser, error)
@@ -47,7 +48,7 @@ type chunkDownloader interface {
 }
 
 var (
-	_ chunkDownloader = (*api.Client)(nil)
+	_ chunkDownloader = (*httpclient.Client)(nil)
 	_ chunkDownloader = (*proxied)(nil)
 )
 
@@ -89,15 +90,15 @@ type router struct {
 	proxies []api.Address
 	routes  [][]int // indexes into proxies, each in the order given
 	direct  map[identity.Fingerprint]bool
-	copts   api.ClientOptions
+	copts   httpclient.ClientOptions
 	warn    func(string)
 
 	mu      sync.Mutex
 	banned  map[int]bool
 	suspect map[int]int
 	failed  map[int]bool // routes
-	built   map[int]*api.Route
-	firsts  map[int]*api.Client
+	built   map[int]*httpclient.Route
+	firsts  map[int]*httpclient.Client
 	warned  map[identity.Fingerprint]bool
 }
 
@@ -114,8 +115,8 @@ func newRouter(o *Options) (*router, error) {
 		return nil, fmt.Errorf("at most %d proxies", maxProxies)
 	}
 	r := &router{direct: map[identity.Fingerprint]bool{}, copts: o.ClientOptions, warn: o.warn,
-		banned: map[int]bool{}, suspect: map[int]int{}, failed: map[int]bool{}, built: map[int]*api.Route{},
-		firsts: map[int]*api.Client{}, warned: map[identity.Fingerprint]bool{}}
+		banned: map[int]bool{}, suspect: map[int]int{}, failed: map[int]bool{}, built: map[int]*httpclient.Route{},
+		firsts: map[int]*httpclient.Client{}, warned: map[identity.Fingerprint]bool{}}
 	seen := map[identity.Fingerprint]bool{}
 	for _, s := range po.Proxies {
 		a, err := api.ParseAddress(s)
@@ -217,7 +218,7 @@ next:
 	return out
 }
 
-func (r *router) route(i int) *api.Route {
+func (r *router) route(i int) *httpclient.Route {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if rt, ok := r.built[i]; ok {
@@ -230,17 +231,17 @@ func (r *router) route(i int) *api.Route {
 	first := r.routes[i][0]
 	c, ok := r.firsts[first]
 	if !ok {
-		c = api.NewClient(r.proxies[first], r.copts)
+		c = httpclient.NewClient(r.proxies[first], r.copts)
 		r.firsts[first] = c
 	}
-	rt := api.NewRoute(c, addrs, r.copts.Now)
+	rt := httpclient.NewRoute(c, addrs, r.copts.Now)
 	r.built[i] = rt
 	return rt
 }
 
 // blame records a proxy failure on route i: the route is not used again,
 // a lone suspect is banned, and each of several is tried last.
-func (r *router) blame(i int, pe *api.ProxyError) {
+func (r *router) blame(i int, pe *httpclient.ProxyError) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.failed[i] = true
@@ -276,7 +277,7 @@ type proxied struct {
 // blamed by the reader; the caller's retry then takes another route.
 func (s *proxied) Download(ctx context.Context, recipientID []byte, recipient ed25519.PrivateKey, size int64) (io.ReadCloser, error) {
 	var rc io.ReadCloser
-	err := s.try(ctx, func(i int, rt *api.Route) error {
+	err := s.try(ctx, func(i int, rt *httpclient.Route) error {
 		var err error
 		if rc, err = rt.Download(ctx, s.dest, recipientID, recipient, size); err == nil {
 			rc = &blameReader{rc: rc, r: s.r, route: i}
@@ -288,16 +289,16 @@ func (s *proxied) Download(ctx context.Context, recipientID []byte, recipient ed
 
 // Ack acknowledges through the first route that works.
 func (s *proxied) Ack(ctx context.Context, recipientID []byte, recipient ed25519.PrivateKey) error {
-	return s.try(ctx, func(_ int, rt *api.Route) error {
+	return s.try(ctx, func(_ int, rt *httpclient.Route) error {
 		return rt.Ack(ctx, s.dest, recipientID, recipient)
 	})
 }
 
-func (s *proxied) try(ctx context.Context, op func(int, *api.Route) error) error {
+func (s *proxied) try(ctx context.Context, op func(int, *httpclient.Route) error) error {
 	var last error
 	for _, i := range s.r.candidates(s.dest) {
 		err := op(i, s.r.route(i))
-		var pe *api.ProxyError
+		var pe *httpclient.ProxyError
 		if err == nil || !errors.As(err, &pe) || ctx.Err() != nil {
 			return err // done, or the destination's own answer
 		}
@@ -325,7 +326,7 @@ type blameReader struct {
 
 func (b *blameReader) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
-	var pe *api.ProxyError
+	var pe *httpclient.ProxyError
 	if err != nil && errors.As(err, &pe) && !pe.Temporary() {
 		b.r.blame(b.route, pe)
 	}

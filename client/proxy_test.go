@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/xftp/xftp/api"
+	"github.com/xftp/xftp/api/httpclient"
 	"github.com/xftp/xftp/blocklist"
 	"github.com/xftp/xftp/chunk"
 	"github.com/xftp/xftp/identity"
@@ -167,7 +168,7 @@ func startDest(t testing.TB) *dest {
 const clientIP = "127.0.0.2"
 
 func proxiedOptions(proxies []string, hops int) Options {
-	return Options{Attempts: 3, ClientOptions: api.ClientOptions{Dial: dialFrom(clientIP)},
+	return Options{Attempts: 3, ClientOptions: httpclient.ClientOptions{Dial: dialFrom(clientIP)},
 		Proxy: ProxyOptions{Proxies: proxies, Hops: hops}}
 }
 
@@ -275,8 +276,8 @@ func TestProxyTamperingIsDetected(t *testing.T) {
 	t.Run("no spare", func(t *testing.T) {
 		d.log.reset()
 		_, err := proxyDownload(t, desc, proxiedOptions(proxyAddrs(bad), 0), true)
-		var pe *api.ProxyError
-		if !errors.Is(err, ErrNoProxyRoute) || !errors.As(err, &pe) || !errors.Is(err, api.ErrTransport) ||
+		var pe *httpclient.ProxyError
+		if !errors.Is(err, ErrNoProxyRoute) || !errors.As(err, &pe) || !errors.Is(err, httpclient.ErrTransport) ||
 			!strings.Contains(err.Error(), bad.Address.Redacted()) || !strings.Contains(err.Error(), "changed") {
 			t.Fatalf("download through a tampering proxy: %v", err)
 		}
@@ -338,7 +339,7 @@ func TestProxyRefusalsNameTheProxy(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := proxyDownload(t, desc, proxiedOptions(c.route, 0), true)
-			var pe *api.ProxyError
+			var pe *httpclient.ProxyError
 			if !errors.As(err, &pe) || !errors.Is(err, ErrNoProxyRoute) {
 				t.Fatalf("got %v", err)
 			}
@@ -373,7 +374,7 @@ func TestProxyBlockedChunkRecordVerifies(t *testing.T) {
 	}
 	br.mode.Store("forged")
 	_, err = proxyDownload(t, desc, proxiedOptions(proxyAddrs(p1, p2), 0), true)
-	if !errors.Is(err, api.ErrInvalidBlockingRecord) {
+	if !errors.Is(err, httpclient.ErrInvalidBlockingRecord) {
 		t.Fatalf("a forged record through proxies: %v", err)
 	}
 }

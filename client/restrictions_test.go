@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/xftp/xftp/api"
+	"github.com/xftp/xftp/api/httpclient"
 	"github.com/xftp/xftp/blocklist"
 	"github.com/xftp/xftp/chunk"
 	"github.com/xftp/xftp/identity"
@@ -165,7 +166,7 @@ func TestForgedBlockIsAnErrorOfTheServer(t *testing.T) {
 	r.mode.Store("forged")
 	_, err = Download(context.Background(), DownloadRequest{Description: up.Recipients[0], Output: filepath.Join(dir, "out")}, o)
 	var be *blocklist.BlockedError
-	if err == nil || errors.As(err, &be) || !errors.Is(err, api.ErrInvalidBlockingRecord) {
+	if err == nil || errors.As(err, &be) || !errors.Is(err, httpclient.ErrInvalidBlockingRecord) {
 		t.Fatalf("forged block: %v", err)
 	}
 	if !strings.Contains(err.Error(), "invalid blocking record") {

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/xftp/xftp/api"
+	"github.com/xftp/xftp/api/httpclient"
 )
 
 // uploadState is what an interrupted upload needs to continue: the file key
@@ -50,7 +50,7 @@ func (it *itemState) created() bool {
 }
 
 // setCreated records the IDs and expiry a server gave the chunk.
-func (it *itemState) setCreated(c *api.Created) {
+func (it *itemState) setCreated(c *httpclient.Created) {
 	it.SenderID, it.RecipientIDs = c.SenderID, c.RecipientIDs
 	it.ExpiresAt = c.ExpiresAt.Unix()
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/xftp/xftp/api"
+	"github.com/xftp/xftp/api/httpclient"
 	"github.com/xftp/xftp/chunk"
 )
 
@@ -121,7 +122,7 @@ func status(ctx context.Context, d *chunk.Description, o *Options, p *pool, keep
 			rs.Err = err
 			return nil
 		}
-		var st *api.ChunkStatus
+		var st *httpclient.ChunkStatus
 		err = retry(ctx, o.retries(), func() error {
 			var err error
 			st, err = c.Status(ctx, j.rep.ID, j.rep.Key)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/xftp/xftp/api"
+	"github.com/xftp/xftp/api/httpclient"
 	"github.com/xftp/xftp/blocklist"
 	"github.com/xftp/xftp/chunk"
 )
@@ -474,7 +475,7 @@ func (u *uploader) one(ctx context.Context, i int) error {
 		switch {
 		case err == nil:
 			return u.uploaded(i, it, no, of, size)
-		case !errors.Is(err, api.ErrOneStep):
+		case !errors.Is(err, httpclient.ErrOneStep):
 			return fmt.Errorf("chunk %d: uploading to %s: %w", no, redact(it.Server), err)
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/xftp/xftp/api"
+	"github.com/xftp/xftp/api/httpclient"
 )
 
 // minioServer is a private MinIO for a test that stops and restarts it.
@@ -85,7 +86,7 @@ redis:
 	mustOK(t, xftp(t, "upload", file, "--server", d.addr, "-q"), "upload before the outage")
 
 	addr, _ := api.ParseAddress(d.addr)
-	c := api.NewClient(addr, api.ClientOptions{})
+	c := httpclient.NewClient(addr, httpclient.ClientOptions{})
 	defer c.Close()
 	body := make([]byte, 64<<10)
 	rand.Read(body)

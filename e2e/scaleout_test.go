@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/xftp/xftp/api"
+	"github.com/xftp/xftp/api/httpclient"
 )
 
 // replicaPair starts two xftpd replicas sharing one MinIO bucket, one Redis
@@ -158,7 +159,7 @@ func TestBackendOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := api.NewClient(addr, api.ClientOptions{})
+	c := httpclient.NewClient(addr, httpclient.ClientOptions{})
 	defer c.Close()
 	_, snd, _ := ed25519.GenerateKey(rand.Reader)
 	_, rcp, _ := ed25519.GenerateKey(rand.Reader)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/xftp/xftp/api"
+	"github.com/xftp/xftp/api/httpclient"
 )
 
 // slowReader yields its bytes over about d, so an upload is in flight when
@@ -38,7 +39,7 @@ func TestGracefulShutdownFinishesTransfers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := api.NewClient(addr, api.ClientOptions{})
+	c := httpclient.NewClient(addr, httpclient.ClientOptions{})
 	defer c.Close()
 	body := make([]byte, 1<<20)
 	rand.Read(body)

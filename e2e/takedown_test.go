@@ -21,6 +21,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/xftp/xftp/api"
+	"github.com/xftp/xftp/api/httpclient"
 	"github.com/xftp/xftp/blocklist"
 	"github.com/xftp/xftp/chunk"
 )
@@ -222,7 +223,7 @@ admin:
 
 	// The same chunk (same digest) under new IDs is refused at create,
 	// with a record naming the digest.
-	c := api.NewClient(mustAddress(t, d.addr), api.ClientOptions{})
+	c := httpclient.NewClient(mustAddress(t, d.addr), httpclient.ClientOptions{})
 	defer c.Close()
 	wantCreateBlocked := func(what string) {
 		t.Helper()
@@ -261,7 +262,7 @@ admin:
 			time.Sleep(200 * time.Millisecond)
 		}
 		mustFail(t, last, "download after Redis restart", "blocked by the operator")
-		c2 := api.NewClient(mustAddress(t, d.addr), api.ClientOptions{})
+		c2 := httpclient.NewClient(mustAddress(t, d.addr), httpclient.ClientOptions{})
 		defer c2.Close()
 		c = c2
 		wantCreateBlocked("after restarts")
@@ -280,7 +281,7 @@ admin:
 	}
 	_, k, _ := ed25519.GenerateKey(rand.Reader)
 	_, rk, _ := ed25519.GenerateKey(rand.Reader)
-	c3 := api.NewClient(mustAddress(t, d.addr), api.ClientOptions{})
+	c3 := httpclient.NewClient(mustAddress(t, d.addr), httpclient.ClientOptions{})
 	defer c3.Close()
 	if _, err := c3.Create(context.Background(), k, desc.Chunks[0].Size, desc.Chunks[0].Digest, []ed25519.PublicKey{rk.Public().(ed25519.PublicKey)}); err != nil {
 		t.Fatalf("create of the unblocked digest: %v", err)

@@ -18,6 +18,8 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/xftp/xftp/api"
+	"github.com/xftp/xftp/api/httpclient"
+	"github.com/xftp/xftp/api/httpserver"
 	"github.com/xftp/xftp/identity"
 	"github.com/xftp/xftp/internal/onion"
 	"github.com/xftp/xftp/internal/stream"
@@ -54,7 +56,7 @@ type Options struct {
 	Timeout time.Duration
 	// ClientOptions configure connections to next hops (Dial sets the
 	// outgoing source address).
-	ClientOptions api.ClientOptions
+	ClientOptions httpclient.ClientOptions
 	Metrics       server.Metrics
 	Logger        *slog.Logger
 	Now           func() time.Time
@@ -68,14 +70,14 @@ type Forwarder struct {
 	keyAns []byte // the signed GET /v1/proxy/key answer
 	allow  map[identity.Fingerprint]bool
 	sem    chan struct{}
-	rate   *api.RateLimiter
+	rate   *httpserver.RateLimiter
 
 	srcMu    sync.Mutex
 	inflight map[string]int // requests in flight per source
 	bufs     sync.Pool
 
 	mu      sync.Mutex
-	clients map[string]*api.Client
+	clients map[string]*httpclient.Client
 }
 
 type nopMetrics struct{}
@@ -113,12 +115,12 @@ func New(o Options) (*Forwarder, error) {
 	if err != nil {
 		return nil, err
 	}
-	ans, err := json.Marshal(api.NewProxyKeyResponse(o.Identity, key.PublicKey().Bytes()))
+	ans, err := json.Marshal(newProxyKeyResponse(o.Identity, key.PublicKey().Bytes()))
 	if err != nil {
 		return nil, err
 	}
 	f := &Forwarder{o: o, self: o.Identity.Fingerprint(), key: key, keyAns: ans, sem: make(chan struct{}, o.MaxConcurrent),
-		rate: api.NewRateLimiter(o.RatePerMinute), clients: map[string]*api.Client{}, inflight: map[string]int{}}
+		rate: httpserver.NewRateLimiter(o.RatePerMinute), clients: map[string]*httpclient.Client{}, inflight: map[string]int{}}
 	if len(o.Allow) > 0 {
 		f.allow = map[identity.Fingerprint]bool{}
 		for _, fp := range o.Allow {
@@ -152,7 +154,7 @@ func (f *Forwarder) Close() {
 	for _, c := range f.clients {
 		c.Close()
 	}
-	f.clients = map[string]*api.Client{}
+	f.clients = map[string]*httpclient.Client{}
 }
 
 func (f *Forwarder) serveKey(w http.ResponseWriter, r *http.Request) {
@@ -201,7 +203,7 @@ func (f *Forwarder) admit(src string) (release func(), ok bool) {
 }
 
 // client returns the pinned client of a next hop.
-func (f *Forwarder) client(a api.Address) *api.Client {
+func (f *Forwarder) client(a api.Address) *httpclient.Client {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	k := a.String()
@@ -212,9 +214,9 @@ func (f *Forwarder) client(a api.Address) *api.Client {
 		for _, c := range f.clients {
 			c.Close()
 		}
-		f.clients = map[string]*api.Client{}
+		f.clients = map[string]*httpclient.Client{}
 	}
-	c := api.NewClient(a, f.o.ClientOptions)
+	c := httpclient.NewClient(a, f.o.ClientOptions)
 	f.clients[k] = c
 	return c
 }
@@ -228,7 +230,7 @@ func (f *Forwarder) forward(w http.ResponseWriter, r *http.Request) {
 		f.refuse(w, http.StatusTooManyRequests, api.CodeRate, wait)
 		return
 	}
-	release, ok := f.admit(api.SourceOf(r.RemoteAddr))
+	release, ok := f.admit(httpserver.SourceOf(r.RemoteAddr))
 	if !ok {
 		f.refuse(w, http.StatusServiceUnavailable, api.CodeProxyBusy, 5*time.Second)
 		return
@@ -366,7 +368,7 @@ func errorCode(resp *http.Response) string {
 	return er.Error
 }
 
-func (f *Forwarder) relay(ctx context.Context, c *api.Client, layer []byte, out io.Writer) (int64, error) {
+func (f *Forwarder) relay(ctx context.Context, c *httpclient.Client, layer []byte, out io.Writer) (int64, error) {
 	resp, err := c.Relay(ctx, layer)
 	if err != nil {
 		return 0, f.unreachable(out, err)
@@ -393,7 +395,7 @@ func (f *Forwarder) copy(dst io.Writer, src io.Reader) (int64, error) {
 // maxErrorBody caps a destination's error answer (a 451 record fits).
 const maxErrorBody = 8 << 10
 
-func (f *Forwarder) request(ctx context.Context, c *api.Client, req *onion.Request, out io.Writer) (int64, error) {
+func (f *Forwarder) request(ctx context.Context, c *httpclient.Client, req *onion.Request, out io.Writer) (int64, error) {
 	resp, pub, err := c.Forward(ctx, req)
 	if err != nil {
 		return 0, f.unreachable(out, err)
@@ -437,7 +439,7 @@ func (f *Forwarder) request(ctx context.Context, c *api.Client, req *onion.Reque
 	return n, err
 }
 
-func (f *Forwarder) fetchKey(ctx context.Context, c *api.Client, out io.Writer) (int64, error) {
+func (f *Forwarder) fetchKey(ctx context.Context, c *httpclient.Client, out io.Writer) (int64, error) {
 	pk, err := c.FetchProxyKey(ctx)
 	if err != nil {
 		return 0, f.unreachable(out, err)
@@ -457,4 +459,9 @@ func parseB64(s string) ([]byte, error) {
 	var b api.B64
 	err := b.UnmarshalText([]byte(s))
 	return b, err
+}
+
+// newProxyKeyResponse is the proxy's signed answer to GET /v1/proxy/key.
+func newProxyKeyResponse(id *identity.Identity, proxyPub []byte) api.ProxyKeyResponse {
+	return api.ProxyKeyResponse{IdentityKey: api.B64(id.Public()), ProxyKey: proxyPub, Signature: id.Sign(onion.ProxyKeyMessage(proxyPub))}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/xftp/xftp/api"
+	"github.com/xftp/xftp/api/httpclient"
 	"github.com/xftp/xftp/identity"
 	"github.com/xftp/xftp/internal/onion"
 )
@@ -54,16 +55,16 @@ func TestProxyKeyIsSignedByTheIdentity(t *testing.T) {
 	if err := json.Unmarshal(w.Body.Bytes(), &pk); err != nil {
 		t.Fatal(err)
 	}
-	key, err := pk.Verify(id.Fingerprint())
+	key, err := httpclient.VerifyProxyKey(&pk, id.Fingerprint())
 	if err != nil || !bytes.Equal(key, f.key.PublicKey().Bytes()) {
 		t.Fatalf("%v", err)
 	}
 	other, _ := newForwarder(t, Options{})
-	if _, err := pk.Verify(other.self); err == nil {
+	if _, err := httpclient.VerifyProxyKey(&pk, other.self); err == nil {
 		t.Fatal("a proxy key verifies for another fingerprint")
 	}
 	pk.ProxyKey[0] ^= 1
-	if _, err := pk.Verify(id.Fingerprint()); err == nil {
+	if _, err := httpclient.VerifyProxyKey(&pk, id.Fingerprint()); err == nil {
 		t.Fatal("a changed proxy key verifies")
 	}
 }

@@ -17,11 +17,11 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/xftp/xftp/api"
+	"github.com/xftp/xftp/api/httpserver"
 	"github.com/xftp/xftp/identity"
 )
 
-// The ceiling is a bare HTTP/2 TLS server built by api.NewHTTPServer, so
+// The ceiling is a bare HTTP/2 TLS server built by httpserver.NewHTTPServer, so
 // with exactly xftpd's listener settings, that discards uploads and serves
 // downloads from memory. A second process of the same kind serves the
 // "minimum" cells (minimum.go). It runs in its own process (this binary, started
@@ -74,7 +74,7 @@ func runCeilingServer() error {
 	}
 	minimum.register(mux)
 	minimum.registerXFTP(mux)
-	srv, err := api.NewHTTPServer(mux, id, api.ServerOptions{})
+	srv, err := httpserver.NewHTTPServer(mux, id, httpserver.ServerOptions{})
 	if err != nil {
 		return err
 	}
@@ -107,7 +107,7 @@ func waitForStop() {
 }
 
 // newBareClient returns an HTTP client with the transport settings of
-// api.NewClient (TLS 1.3, HTTP/2, 1 MiB frames, 64 MiB / 8 MiB receive
+// httpclient.NewClient (TLS 1.3, HTTP/2, 1 MiB frames, 64 MiB / 8 MiB receive
 // windows), without identity pinning.
 func newBareClient() *http.Client {
 	tr := &http.Transport{

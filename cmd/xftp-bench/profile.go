@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/xftp/xftp/api"
+	"github.com/xftp/xftp/api/httpserver"
 	"github.com/xftp/xftp/api/xftp"
 	"github.com/xftp/xftp/api/xftpserver"
 	"github.com/xftp/xftp/identity"
@@ -51,7 +52,7 @@ func runRelay() error {
 	if err != nil {
 		return err
 	}
-	srv, err := api.NewHTTPServer(api.NewHandler(svc, api.HandlerOptions{}).Routes(), id, api.ServerOptions{MaxConcurrentStreams: 128})
+	srv, err := httpserver.NewHTTPServer(httpserver.NewHandler(svc, httpserver.HandlerOptions{}).Routes(), id, httpserver.ServerOptions{MaxConcurrentStreams: 128})
 	if err != nil {
 		return err
 	}

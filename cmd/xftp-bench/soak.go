@@ -18,8 +18,7 @@ import (
 
 	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
-
-	"github.com/xftp/xftp/api"
+	"github.com/xftp/xftp/api/httpclient"
 )
 
 const (
@@ -208,7 +207,7 @@ func (s *soakCounters) record(ctx context.Context, op soakOp, n int64, err error
 // once and deletes it. Each operation has its own timeout; a failed
 // operation is counted, and a chunk that was created is deleted even if its
 // download failed.
-func soakCycle(ctx context.Context, c *api.Client, p payload, buf []byte, s *soakCounters) {
+func soakCycle(ctx context.Context, c *httpclient.Client, p payload, buf []byte, s *soakCounters) {
 	size := int64(len(p.data))
 	_, sk, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {

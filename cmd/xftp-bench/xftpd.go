@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/xftp/xftp/api"
+	"github.com/xftp/xftp/api/httpclient"
 )
 
 // buildBinaries builds xftpd and xftp into dir unless paths were given.
@@ -84,12 +85,12 @@ func stopXftpd(c *child, dir string) {
 	os.RemoveAll(filepath.Join(dir, c.name))
 }
 
-// xftpdClients returns one api.Client per worker, or one shared by all.
-func xftpdClients(addr api.Address, workers int, shared bool) []*api.Client {
-	cs := make([]*api.Client, workers)
+// xftpdClients returns one httpclient.Client per worker, or one shared by all.
+func xftpdClients(addr api.Address, workers int, shared bool) []*httpclient.Client {
+	cs := make([]*httpclient.Client, workers)
 	for i := range cs {
 		if i == 0 || !shared {
-			cs[i] = api.NewClient(addr, api.ClientOptions{})
+			cs[i] = httpclient.NewClient(addr, httpclient.ClientOptions{})
 		} else {
 			cs[i] = cs[0]
 		}
@@ -101,7 +102,7 @@ func xftpdClients(addr api.Address, workers int, shared bool) []*api.Client {
 // and one recipient and uploads its body, in one request (PUT /v1/chunks,
 // what the xftp client does) or, with twoStep, in two (POST /v1/chunks,
 // then PUT /v1/chunks/{id}: the path for servers without the first).
-func xftpdUploadOps(clients []*api.Client, data []byte, digest [32]byte, twoStep bool) []opFunc {
+func xftpdUploadOps(clients []*httpclient.Client, data []byte, digest [32]byte, twoStep bool) []opFunc {
 	size := int64(len(data))
 	ops := make([]opFunc, len(clients))
 	for i, c := range clients {
@@ -139,7 +140,7 @@ type recipientRef struct {
 // precreate uploads n chunks of data (8 at a time) and returns one
 // recipient of each, for download cells.
 func precreate(ctx context.Context, addr api.Address, data []byte, digest [32]byte, n int) ([]recipientRef, error) {
-	c := api.NewClient(addr, api.ClientOptions{})
+	c := httpclient.NewClient(addr, httpclient.ClientOptions{})
 	defer c.Close()
 	size := int64(len(data))
 	refs := make([]recipientRef, n)
@@ -171,7 +172,7 @@ func precreate(ctx context.Context, addr api.Address, data []byte, digest [32]by
 
 // xftpdDownloadOps: worker i downloads chunk i mod len(refs) again and
 // again (the server re-encrypts each time), reading it all.
-func xftpdDownloadOps(clients []*api.Client, refs []recipientRef, size int64) []opFunc {
+func xftpdDownloadOps(clients []*httpclient.Client, refs []recipientRef, size int64) []opFunc {
 	ops := make([]opFunc, len(clients))
 	for i, c := range clients {
 		ref := refs[i%len(refs)]
@@ -192,7 +193,7 @@ func xftpdDownloadOps(clients []*api.Client, refs []recipientRef, size int64) []
 	return ops
 }
 
-func closeClients(cs []*api.Client) {
+func closeClients(cs []*httpclient.Client) {
 	for _, c := range cs {
 		c.Close()
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/xftp/xftp/api"
+	"github.com/xftp/xftp/api/httpclient"
 	"github.com/xftp/xftp/chunk"
 )
 
@@ -21,7 +22,7 @@ type adminFlags struct {
 	servers              []string
 }
 
-func (f *adminFlags) client() (*api.AdminClient, error) {
+func (f *adminFlags) client() (*httpclient.AdminClient, error) {
 	if f.url == "" {
 		b, err := os.ReadFile(filepath.Join(f.data, "admin.address"))
 		if err != nil {
@@ -36,7 +37,7 @@ func (f *adminFlags) client() (*api.AdminClient, error) {
 	if err != nil {
 		return nil, fmt.Errorf("admin token: %w", err)
 	}
-	return api.NewAdminClient(f.url, strings.TrimSpace(string(b))), nil
+	return httpclient.NewAdminClient(f.url, strings.TrimSpace(string(b))), nil
 }
 
 // replica is one chunk replica of a description on this operator's servers.
@@ -49,7 +50,7 @@ type replica struct {
 // operatorReplicas returns the replicas of d on the servers the admin API
 // speaks for: those with its identity's fingerprint, or with the
 // fingerprint of a --server address.
-func (f *adminFlags) operatorReplicas(ctx context.Context, c *api.AdminClient, d *chunk.Description) ([]replica, int, error) {
+func (f *adminFlags) operatorReplicas(ctx context.Context, c *httpclient.AdminClient, d *chunk.Description) ([]replica, int, error) {
 	ident, err := c.Identity(ctx)
 	if err != nil {
 		return nil, 0, fmt.Errorf("admin API at %s: %w", f.url, err)
@@ -125,7 +126,7 @@ func adminBlockCmd(f *adminFlags) *cobra.Command {
 				res, err := c.Block(ctx, api.AdminBlockRequest{
 					ID: r.id, Reason: reason, Notice: notice, TTLSeconds: int64(ttl / time.Second), Restrictions: restrict,
 				})
-				var ae *api.AdminAPIError
+				var ae *httpclient.AdminAPIError
 				switch {
 				case errors.As(err, &ae) && ae.Code == api.CodeAlreadyBlocked:
 					already++
@@ -170,7 +171,7 @@ func adminUnblockCmd(f *adminFlags) *cobra.Command {
 			var done, not int
 			for _, r := range reps {
 				res, err := c.Unblock(ctx, r.id)
-				var ae *api.AdminAPIError
+				var ae *httpclient.AdminAPIError
 				switch {
 				case errors.As(err, &ae) && ae.Code == api.CodeNotBlocked:
 					not++
@@ -241,7 +242,7 @@ func adminListCmd(f *adminFlags) *cobra.Command {
 
 // targets reads a description and returns the admin client and the
 // description's replicas on this operator's servers.
-func (f *adminFlags) targets(ctx context.Context, desc string) (*api.AdminClient, []replica, int, error) {
+func (f *adminFlags) targets(ctx context.Context, desc string) (*httpclient.AdminClient, []replica, int, error) {
 	if sd, ok, err := simplexInput(desc); ok { // simplex.go
 		if err != nil {
 			return nil, nil, 0, err

@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/xftp/xftp/api"
+	"github.com/xftp/xftp/api/httpclient"
 	"github.com/xftp/xftp/client"
 )
 
@@ -21,7 +21,7 @@ func checkCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
-			steps := client.Check(ctx, args[0], api.ClientOptions{})
+			steps := client.Check(ctx, args[0], httpclient.ClientOptions{})
 			w := cmd.OutOrStdout()
 			for _, s := range steps {
 				if s.Err == nil {

@@ -15,7 +15,7 @@ import (
 	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
 
-	"github.com/xftp/xftp/api"
+	"github.com/xftp/xftp/api/httpclient"
 	"github.com/xftp/xftp/api/xftp"
 	"github.com/xftp/xftp/chunk"
 	"github.com/xftp/xftp/chunk/simplex"
@@ -232,7 +232,7 @@ var errSimplexUpload = errors.New("--simplex uploads as SimpleX's clients do: no
 // (from DATA/xftp-address) or a --server address's. A redirect is
 // followed (its file is fetched without acknowledging it), so that the
 // file it leads to is blocked with it.
-func (f *adminFlags) simplexTargets(ctx context.Context, d *simplex.Description) (*api.AdminClient, []replica, int, error) {
+func (f *adminFlags) simplexTargets(ctx context.Context, d *simplex.Description) (*httpclient.AdminClient, []replica, int, error) {
 	c, err := f.client()
 	if err != nil {
 		return nil, nil, 0, err

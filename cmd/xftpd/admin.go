@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/xftp/xftp/api"
+	"github.com/xftp/xftp/api/httpserver"
 	"github.com/xftp/xftp/blocklist"
 	"github.com/xftp/xftp/reports"
 	"github.com/xftp/xftp/server"
@@ -139,7 +140,7 @@ func (t *takedowns) serve(svc *server.Service) error {
 	if created {
 		t.log.Info("created the admin API token", "file", t.cfg.Admin.tokenFile(t.cfg.Data))
 	}
-	h, err := api.NewAdminHandler(svc, token, t.log)
+	h, err := httpserver.NewAdminHandler(svc, token, t.log)
 	if err != nil {
 		return err
 	}

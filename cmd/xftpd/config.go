@@ -16,7 +16,7 @@ import (
 	"github.com/dustin/go-humanize"
 	"gopkg.in/yaml.v3"
 
-	"github.com/xftp/xftp/api"
+	"github.com/xftp/xftp/api/httpserver"
 	"github.com/xftp/xftp/chunk"
 	"github.com/xftp/xftp/server"
 	"github.com/xftp/xftp/storage/redis"
@@ -223,7 +223,7 @@ func defaultConfig() Config {
 	c.Proxy = defaultProxyConfig()
 	c.Web.Page = true
 	c.XFTP = defaultXFTPConfig()
-	l := api.DefaultLimits()
+	l := httpserver.DefaultLimits()
 	c.Limits.ConnsPerSource, c.Limits.CreatesPerMinute, c.Limits.DownloadsPerMinute = l.ConnsPerSource, l.CreatesPerMinute, l.DownloadsPerMinute
 	c.Limits.ReportsPerMinute, c.Limits.RequestsPerMinute = l.ReportsPerMinute, l.RequestsPerMinute
 	return c

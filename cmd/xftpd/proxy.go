@@ -13,6 +13,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/xftp/xftp/api"
+	"github.com/xftp/xftp/api/httpclient"
 	"github.com/xftp/xftp/identity"
 	"github.com/xftp/xftp/proxy"
 	"github.com/xftp/xftp/server"
@@ -94,7 +95,7 @@ func mountProxy(cfg ProxyConfig, routes chi.Router, id *identity.Identity, m ser
 	}
 	d := proxyDialer(cfg)
 	o := proxy.Options{Identity: id, Allow: allow, MaxConcurrent: cfg.MaxConcurrent, MaxConcurrentPerSource: cfg.MaxConcurrentPerSource, RatePerMinute: cfg.RatePerMinute,
-		MaxBody: int64(cfg.MaxBody), Logger: log, ClientOptions: api.ClientOptions{Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		MaxBody: int64(cfg.MaxBody), Logger: log, ClientOptions: httpclient.ClientOptions{Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			return d.DialContext(ctx, network, addr)
 		}}}
 	if m != nil {

@@ -19,6 +19,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/xftp/xftp/api"
+	"github.com/xftp/xftp/api/httpserver"
 	"github.com/xftp/xftp/identity"
 	"github.com/xftp/xftp/internal/buildinfo"
 	"github.com/xftp/xftp/metrics"
@@ -217,7 +218,7 @@ func run(ctx context.Context, cfg Config, env func(string) string, stdout io.Wri
 	if err := td.serve(svc); err != nil {
 		return err
 	}
-	handler := api.NewHandler(svc, api.HandlerOptions{Logger: log, Observe: observe, Limits: api.Limits{
+	handler := httpserver.NewHandler(svc, httpserver.HandlerOptions{Logger: log, Observe: observe, Limits: httpserver.Limits{
 		CreatesPerMinute: cfg.Limits.CreatesPerMinute, DownloadsPerMinute: cfg.Limits.DownloadsPerMinute,
 		ReportsPerMinute: cfg.Limits.ReportsPerMinute, RequestsPerMinute: cfg.Limits.RequestsPerMinute}, Web: cfg.Web.handler()})
 	routes := handler.Routes()
@@ -230,7 +231,7 @@ func run(ctx context.Context, cfg Config, env func(string) string, stdout io.Wri
 		return err
 	}
 	defer stopProxy()
-	srv, err := api.NewHTTPServer(routes, id, api.ServerOptions{Plain: !cfg.TLS, MaxConcurrentStreams: cfg.MaxStreams, Logger: log})
+	srv, err := httpserver.NewHTTPServer(routes, id, httpserver.ServerOptions{Plain: !cfg.TLS, MaxConcurrentStreams: cfg.MaxStreams, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -242,7 +243,7 @@ func run(ctx context.Context, cfg Config, env func(string) string, stdout io.Wri
 	if err != nil {
 		return fmt.Errorf("listen: %w%s", err, inUseHint(err, "--listen"))
 	}
-	ln := api.LimitListener(rawLn, cfg.Limits.ConnsPerSource)
+	ln := httpserver.LimitListener(rawLn, cfg.Limits.ConnsPerSource)
 	addr := api.Address{Fingerprint: id.Fingerprint(), Password: sc.Password, Host: publicHost(cfg.Host, ln.Addr().(*net.TCPAddr)), WebTLS: !cfg.TLS}
 	if err := writeAddress(filepath.Join(cfg.Data, "address"), addr.String()); err != nil {
 		ln.Close()
@@ -257,7 +258,7 @@ func run(ctx context.Context, cfg Config, env func(string) string, stdout io.Wri
 				ln.Close()
 				return fmt.Errorf("xftp.listen: %w", err)
 			}
-			xln = api.LimitListener(raw, cfg.Limits.ConnsPerSource)
+			xln = httpserver.LimitListener(raw, cfg.Limits.ConnsPerSource)
 		}
 		a, err := xftpAddress(cfg, xb, sc.Password, addr.Host)
 		if err != nil {

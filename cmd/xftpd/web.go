@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/xftp/xftp/api"
+	"github.com/xftp/xftp/api/httpserver"
 	"github.com/xftp/xftp/web"
 )
 
@@ -68,7 +68,7 @@ func (w WebConfig) handler() http.Handler {
 }
 
 // apply installs the web certificate next to the identity certificate of
-// srv (api.WebCertificate picks one per connection).
+// srv (httpserver.WebCertificate picks one per connection).
 func (w WebConfig) apply(srv *http.Server, log *slog.Logger) error {
 	if w.CertFile == "" || srv.TLSConfig == nil || len(srv.TLSConfig.Certificates) == 0 {
 		return nil
@@ -79,7 +79,7 @@ func (w WebConfig) apply(srv *http.Server, log *slog.Logger) error {
 	}
 	idCert := &srv.TLSConfig.Certificates[0]
 	srv.TLSConfig.GetCertificate = func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
-		return api.WebCertificate(idCert, c.get(time.Now()), c.host)(hello)
+		return httpserver.WebCertificate(idCert, c.get(time.Now()), c.host)(hello)
 	}
 	log.Info("web certificate loaded", "host", c.host)
 	return nil

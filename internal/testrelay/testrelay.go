@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/xftp/xftp/api"
+	"github.com/xftp/xftp/api/httpserver"
 	"github.com/xftp/xftp/api/xftp"
 	"github.com/xftp/xftp/api/xftpserver"
 	"github.com/xftp/xftp/blocklist"
@@ -79,7 +80,7 @@ func StartWith(t testing.TB, cfg *server.Config, o Options) *Relay {
 	if r.Service, err = server.New(c, so); err != nil {
 		t.Fatal(err)
 	}
-	routes := api.NewHandler(r.Service, api.HandlerOptions{}).Routes()
+	routes := httpserver.NewHandler(r.Service, httpserver.HandlerOptions{}).Routes()
 	handler := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if r.Wrap != nil {
 			r.Wrap(routes).ServeHTTP(w, req)
@@ -87,7 +88,7 @@ func StartWith(t testing.TB, cfg *server.Config, o Options) *Relay {
 		}
 		routes.ServeHTTP(w, req)
 	})
-	if r.srv, err = api.NewHTTPServer(handler, id, api.ServerOptions{}); err != nil {
+	if r.srv, err = httpserver.NewHTTPServer(handler, id, httpserver.ServerOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if o.IdleTimeout > 0 {

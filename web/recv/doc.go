@@ -8,10 +8,10 @@
 // It does no I/O: the page's JavaScript makes the fetch() calls that recv
 // prepares and pushes the response bodies into a Download, and it writes
 // the plaintext that Session.TakeWrites hands back. So recv builds and is
-// tested natively as well as for GOOS=js GOARCH=wasm, and it imports
-// neither api nor server (their storage dependencies do not build for
-// js/wasm); it shares the wire formats through chunk, blocklist,
-// identity, internal/dlcrypt, internal/stream and internal/reqauth.
+// tested natively as well as for GOOS=js GOARCH=wasm. It speaks the wire
+// through its vocabulary, package api (addresses, request signing, codes),
+// and shares the formats through chunk, blocklist, identity,
+// internal/dlcrypt and internal/stream; it links nothing of the server.
 //
 // Keys never leave recv: JavaScript sees request URLs, headers and bodies,
 // and plaintext.

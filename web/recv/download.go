@@ -2,19 +2,15 @@ package recv
 
 import (
 	"crypto/ed25519"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 
+	"github.com/xftp/xftp/api"
 	"github.com/xftp/xftp/blocklist"
 	"github.com/xftp/xftp/chunk"
 	"github.com/xftp/xftp/internal/dlcrypt"
-	"github.com/xftp/xftp/internal/reqauth"
 	"github.com/xftp/xftp/internal/stream"
 )
 
@@ -71,12 +67,7 @@ func (s *Session) NewDownload(i, r int) (*Download, Request, error) {
 		Key string `json:"key"`
 	}{b64.EncodeToString(key.Public())})
 	path := "/v1/chunks/" + b64.EncodeToString(rep.ID) + "/download"
-	sum := sha256.Sum256(body)
-	ts := s.clock().Unix()
-	nonce := make([]byte, reqauth.NonceSize)
-	rand.Read(nonce)
-	sig := ed25519.Sign(rep.Key, reqauth.Message(srv.fingerprint, "POST", path, ts, nonce, hex.EncodeToString(sum[:])))
-	auth := "ts=" + strconv.FormatInt(ts, 10) + ", nonce=" + b64.EncodeToString(nonce) + ", sig=" + b64.EncodeToString(sig)
+	auth := api.Sign(rep.Key, srv.fingerprint, "POST", path, api.BodyHash(body), s.clock()).String()
 	d := &Download{s: s, i: i, ref: ref, rep: rep, srv: srv, key: key}
 	return d, Request{URL: srv.origin() + path, Auth: auth, Body: string(body)}, nil
 }
@@ -203,7 +194,7 @@ func (f *feed) Read(p []byte) (int, error) {
 }
 
 // lengthCheck turns a transport stream of the wrong length, or one that
-// fails authentication, into ErrTransport (as api.Client.Download does).
+// fails authentication, into ErrTransport (as httpclient.Client.Download does).
 type lengthCheck struct {
 	r    io.Reader
 	left int64
@@ -234,7 +225,7 @@ func (d *Download) Blocked(body []byte) error {
 		Error  string `json:"error"`
 		Record string `json:"record"`
 	}
-	if json.Unmarshal(body, &br) != nil || br.Error != "BLOCKED" {
+	if json.Unmarshal(body, &br) != nil || br.Error != api.CodeBlocked {
 		return fmt.Errorf("server %s: %w: malformed answer", d.srv.host, ErrInvalidBlockingRecord)
 	}
 	raw, err := b64.DecodeString(br.Record)
@@ -259,15 +250,15 @@ func DescribeRefusal(host string, status int, body []byte) string {
 	}
 	json.Unmarshal(body, &er)
 	switch er.Error {
-	case "AUTH":
+	case api.CodeAuth:
 		return fmt.Sprintf("server %s does not have this chunk any more: it expired, was deleted by its sender, or was already received with this link", host)
-	case "NO_CHUNK":
+	case api.CodeNoChunk:
 		return fmt.Sprintf("server %s has not received this chunk (the upload did not finish)", host)
-	case "CLOCK":
+	case api.CodeClock:
 		return fmt.Sprintf("server %s refused the request because this computer's clock is wrong", host)
-	case "UNAVAILABLE", "TIMEOUT", "STORAGE_FULL", "INTERNAL":
+	case api.CodeUnavailable, api.CodeTimeout, api.CodeFull, api.CodeInternal:
 		return fmt.Sprintf("server %s cannot serve the chunk now (%s); try again later", host, er.Error)
-	case "CORRUPT":
+	case api.CodeCorrupt:
 		return fmt.Sprintf("server %s holds a damaged copy of this chunk", host)
 	case "":
 		if status == 429 {

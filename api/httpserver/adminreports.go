@@ -1,0 +1,137 @@
+package httpserver
+
+import (
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/xftp/xftp/api"
+	"github.com/xftp/xftp/blocklist"
+	"github.com/xftp/xftp/reports"
+	"github.com/xftp/xftp/server"
+)
+
+func (h *AdminHandler) moderationRoutes(r chi.Router) {
+	r.Get("/admin/v1/reports", h.listReports)
+	r.Get("/admin/v1/reports/{id}", h.getReport)
+	r.Delete("/admin/v1/reports/{id}", h.dismissReport)
+	r.Post("/admin/v1/reports/{id}/block", h.blockReport)
+	r.Post("/admin/v1/appeals", h.appeal)
+}
+
+func adminReport(r *reports.Report) api.AdminReport {
+	out := api.AdminReport{ID: r.ID, Count: r.Count, Reasons: r.Reasons, Contacts: r.Contacts,
+		FirstAt: r.FirstAt.Unix(), LastAt: r.LastAt.Unix(), ExpiresAt: r.ExpiresAt.Unix()}
+	if out.Reasons == nil {
+		out.Reasons = map[string]int{}
+	}
+	return out
+}
+
+func reportID(r *http.Request) ([]byte, error) {
+	id, err := enc.DecodeString(chi.URLParam(r, "id"))
+	if err != nil || len(id) != reports.IDSize {
+		return nil, fmt.Errorf("%w: want a %d-byte report ID in unpadded base64url", server.ErrSyntax, reports.IDSize)
+	}
+	return id, nil
+}
+
+func (h *AdminHandler) listReports(w http.ResponseWriter, r *http.Request) {
+	limit, err := listLimit(r, reports.MaxListLimit)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	rs, next, err := h.svc.ListReports(r.Context(), r.URL.Query().Get("cursor"), limit)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	out := api.AdminReportList{Reports: []api.AdminReport{}, Next: next}
+	for _, rp := range rs {
+		out.Reports = append(out.Reports, adminReport(rp))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (h *AdminHandler) getReport(w http.ResponseWriter, r *http.Request) {
+	id, err := reportID(r)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	rp, err := h.svc.GetReport(r.Context(), id)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, adminReport(rp))
+}
+
+func (h *AdminHandler) dismissReport(w http.ResponseWriter, r *http.Request) {
+	id, err := reportID(r)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	if err := h.svc.DismissReport(r.Context(), id); err != nil {
+		h.fail(w, err)
+		return
+	}
+	h.log.Info("report dismissed", "report", hex.EncodeToString(id))
+	writeJSON(w, http.StatusOK, struct{}{})
+}
+
+// blockReport takes the body of POST /admin/v1/blocks without "id".
+func (h *AdminHandler) blockReport(w http.ResponseWriter, r *http.Request) {
+	id, err := reportID(r)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	var req api.AdminBlockRequest
+	if _, err := readJSON(w, r, &req); err != nil {
+		h.fail(w, err)
+		return
+	}
+	if req.TTLSeconds < 0 || req.TTLSeconds > 100*365*24*3600 {
+		h.fail(w, fmt.Errorf("%w: ttl_seconds out of range", server.ErrSyntax))
+		return
+	}
+	sr := server.BlockRequest{Reason: blocklist.Reason(req.Reason), Notice: req.Notice,
+		TTL: time.Duration(req.TTLSeconds) * time.Second}
+	for _, x := range req.Restrictions {
+		sr.Restrictions = append(sr.Restrictions, blocklist.Restriction(x))
+	}
+	c, err := h.svc.BlockReport(r.Context(), id, sr)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	h.log.Info("chunk blocked from a report", "case", enc.EncodeToString(c.Code), "report", hex.EncodeToString(id), "keys", len(c.Keys))
+	writeJSON(w, http.StatusOK, adminCase(c))
+}
+
+func (h *AdminHandler) appeal(w http.ResponseWriter, r *http.Request) {
+	var req api.AdminAppealRequest
+	if _, err := readJSON(w, r, &req); err != nil {
+		h.fail(w, err)
+		return
+	}
+	a, err := h.svc.GrantAppeal(r.Context(), server.AppealRequest{Code: req.Case, Unblock: req.Unblock, Force: req.Force})
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	p := a.Proof.Proof
+	out := api.AdminAppeal{Proof: a.Proof.String(), Case: p.AppealCode, Server: p.Server.String(), GrantedAt: p.GrantedAt.Unix()}
+	if a.Unblocked != nil {
+		c := adminCase(a.Unblocked)
+		out.Unblocked = &c
+	}
+	h.log.Info("appeal granted", "case", enc.EncodeToString(p.AppealCode), "unblocked", a.Unblocked != nil)
+	writeJSON(w, http.StatusOK, out)
+}

@@ -1,0 +1,113 @@
+package httpserver
+
+import (
+	"bufio"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestCreateRateLimitPerSource(t *testing.T) {
+	ts := newTestServer(t, nil)
+	h := NewHandler(ts.svc, HandlerOptions{Limits: Limits{CreatesPerMinute: 3}})
+	srv := httptest.NewServer(h.Routes())
+	defer srv.Close()
+	status := func() (int, string) {
+		resp, err := http.Post(srv.URL+"/v1/chunks", "application/json", strings.NewReader("{}"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		return resp.StatusCode, resp.Header.Get("Retry-After")
+	}
+	for i := 0; i < 3; i++ {
+		if s, _ := status(); s == http.StatusTooManyRequests {
+			t.Fatalf("request %d was limited within the burst", i+1)
+		}
+	}
+	s, retry := status()
+	if s != http.StatusTooManyRequests || retry == "" {
+		t.Fatalf("4th create: %d, Retry-After %q; want 429 with Retry-After", s, retry)
+	}
+	// Other sources are not affected.
+	rl := NewRateLimiter(1)
+	now := time.Now()
+	if ok, _ := rl.Allow("10.0.0.1:1", now); !ok {
+		t.Fatal("first request refused")
+	}
+	if ok, _ := rl.Allow("10.0.0.1:2", now); ok {
+		t.Fatal("second request within the minute allowed")
+	}
+	if ok, _ := rl.Allow("10.0.0.2:1", now); !ok {
+		t.Fatal("another source was limited")
+	}
+}
+
+func TestLimitListenerCapsConnectionsPerSource(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })}
+	go srv.Serve(LimitListener(ln, 2))
+	defer srv.Close()
+	dial := func() net.Conn {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	alive := func(c net.Conn) bool {
+		c.SetDeadline(time.Now().Add(2 * time.Second))
+		if _, err := c.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
+			return false
+		}
+		line, err := bufio.NewReader(c).ReadString('\n')
+		return err == nil && strings.Contains(line, "200")
+	}
+	a, b := dial(), dial()
+	defer a.Close()
+	if !alive(a) || !alive(b) {
+		t.Fatal("connections within the limit were refused")
+	}
+	c := dial()
+	if alive(c) {
+		t.Fatal("a third connection from one source was served")
+	}
+	c.Close()
+	b.Close()
+	time.Sleep(100 * time.Millisecond)
+	d := dial()
+	defer d.Close()
+	if !alive(d) {
+		t.Fatal("a connection after one closed was refused")
+	}
+}
+
+func TestSourcesGroupIPv6By64(t *testing.T) {
+	for in, want := range map[string]string{
+		"192.0.2.7:443":                  "192.0.2.7",
+		"[2001:db8:1:2:aaaa::1]:5443":    "2001:db8:1:2::/64",
+		"[2001:db8:1:2:ffff:1:2:3]:5443": "2001:db8:1:2::/64",
+		"[2001:db8:1:3::1]:5443":         "2001:db8:1:3::/64",
+	} {
+		if got := SourceOf(in); got != want {
+			t.Errorf("SourceOf(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestRateLimiterForgetsIdleSources(t *testing.T) {
+	l := NewRateLimiter(1)
+	now := time.Unix(1000, 0)
+	l.Allow("192.0.2.1:1", now)
+	l.Allow("192.0.2.2:1", now.Add(2*time.Minute))
+	l.Allow("192.0.2.2:1", now.Add(5*time.Minute))
+	if _, ok := l.sources["192.0.2.1"]; ok || len(l.sources) != 1 {
+		t.Fatalf("sources kept: %v", l.sources)
+	}
+}
