@@ -45,8 +45,11 @@
 //
 // # Stores
 //
-// Store keeps the entries of blocked chunks behind one interface, with an
-// embedded backend on bbolt (NewBolt) and a Redis backend (NewRedis). A
+// Store keeps the entries of blocked chunks behind one interface; its
+// backends live with the other stores, in storage/embedded (bbolt) and
+// storage/redis, and this package has no database code (it builds for
+// WebAssembly). Stores keep entries in the canonical stored form
+// (MarshalEntry) under the key's hash (Key.Hash). A
 // chunk is blocked under several keys: its sender ID, each recipient ID and
 // its digest. The server signs one record per ID, naming that ID, because
 // a record names only the ID the client used. The digest entry holds a

@@ -65,32 +65,32 @@ func FuzzUnmarshalEntry(f *testing.F) {
 			f.Fatal(err)
 		}
 		e := &Entry{Key: k, Record: s}
-		f.Add(marshalEntry(e))
+		f.Add(MarshalEntry(e))
 		if k.Kind != KindDigest {
 			e.PublicKey = id.Public()
-			f.Add(marshalEntry(e))
+			f.Add(MarshalEntry(e))
 		}
 		// The first format, without a public key.
-		old := marshalEntry(&Entry{Key: k, Record: s})
+		old := MarshalEntry(&Entry{Key: k, Record: s})
 		old = append(append([]byte{entryFormat1}, old[1:4+len(k.Value)]...), old[5+len(k.Value):]...)
 		f.Add(old)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		e, err := unmarshalEntry(b)
+		e, err := UnmarshalEntry(b)
 		if err != nil {
 			return
 		}
-		got := marshalEntry(e)
+		got := MarshalEntry(e)
 		if b[0] == entryFormat1 {
 			// Read in the old format, written in the new one.
-			e2, err := unmarshalEntry(got)
-			if err != nil || !bytes.Equal(marshalEntry(e2), got) || len(e2.PublicKey) != 0 {
+			e2, err := UnmarshalEntry(got)
+			if err != nil || !bytes.Equal(MarshalEntry(e2), got) || len(e2.PublicKey) != 0 {
 				t.Fatalf("an old-format entry does not survive rewriting: %v", err)
 			}
 			return
 		}
 		if !bytes.Equal(got, b) {
-			t.Fatalf("marshalEntry(unmarshalEntry(b)) = %x, want %x", got, b)
+			t.Fatalf("MarshalEntry(UnmarshalEntry(b)) = %x, want %x", got, b)
 		}
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/xftp/xftp/blocklist"
+	"github.com/xftp/xftp/identity"
 )
 
 var blockedAt = time.Date(2025, 6, 1, 9, 30, 0, 0, time.UTC)
@@ -229,4 +230,8 @@ func TestParseRejectsBadTail(t *testing.T) {
 			t.Errorf("Parse of %d bytes = %v, want ErrMalformed", size, err)
 		}
 	}
+}
+
+func testID() *identity.Identity {
+	return &identity.Identity{Key: ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))}
 }

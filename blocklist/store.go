@@ -43,9 +43,9 @@ type Key struct {
 	Value []byte
 }
 
-// hash is what stores use in place of the key, so that key names in Redis
+// Hash is what stores use in place of the key, so that key names in Redis
 // or bbolt do not show the IDs themselves.
-func (k Key) hash() [sha256.Size]byte { return sha256.Sum256(k.Value) }
+func (k Key) Hash() [sha256.Size]byte { return sha256.Sum256(k.Value) }
 
 func (k Key) validate() error {
 	if !k.Kind.valid() {
@@ -146,7 +146,7 @@ type Store interface {
 	Close() error
 }
 
-func listLimit(limit int) int {
+func ListLimit(limit int) int {
 	if limit <= 0 {
 		return DefaultListLimit
 	}
@@ -160,11 +160,11 @@ const (
 	entryFormat  = 2
 )
 
-// marshalEntry returns the stored form of e:
+// MarshalEntry returns the stored form of e:
 // format (1) || kind (1) || uint16 key length || key
 // || uint8 public key length || public key || record wire form.
 // The record is stored whole, so what clients get is what was signed.
-func marshalEntry(e *Entry) []byte {
+func MarshalEntry(e *Entry) []byte {
 	w := e.Record.Marshal()
 	b := make([]byte, 0, 5+len(e.Key.Value)+len(e.PublicKey)+len(w))
 	b = append(b, entryFormat, byte(e.Key.Kind))
@@ -175,9 +175,9 @@ func marshalEntry(e *Entry) []byte {
 	return append(b, w...)
 }
 
-// unmarshalEntry decodes a stored entry (either format); the result shares
+// UnmarshalEntry decodes a stored entry (either format); the result shares
 // no memory with b.
-func unmarshalEntry(b []byte) (*Entry, error) {
+func UnmarshalEntry(b []byte) (*Entry, error) {
 	if len(b) < 4 || b[0] != entryFormat && b[0] != entryFormat1 {
 		return nil, fmt.Errorf("blocklist: stored entry: %w", ErrMalformed)
 	}
@@ -208,7 +208,7 @@ func unmarshalEntry(b []byte) (*Entry, error) {
 	return e, nil
 }
 
-func validateEntries(entries []Entry) error {
+func ValidateEntries(entries []Entry) error {
 	for i := range entries {
 		if err := entries[i].validate(); err != nil {
 			return err
@@ -217,7 +217,7 @@ func validateEntries(entries []Entry) error {
 	return nil
 }
 
-func validateKeys(keys []Key) error {
+func ValidateKeys(keys []Key) error {
 	for _, k := range keys {
 		if err := k.validate(); err != nil {
 			return err

@@ -10,7 +10,8 @@
 // one step, but the admin API never shows it. A report expires with its
 // chunk.
 //
-// Store has an embedded backend on bbolt (NewBolt), which shares the
-// records database file, and a Redis backend (NewRedis). Package
-// reportstest holds the contract suite both run.
+// Store has an embedded backend in storage/embedded, which shares the
+// records database file, and a Redis backend in storage/redis; this
+// package holds no database code. Package reportstest holds the contract
+// suite both run.
 package reports

@@ -121,7 +121,7 @@ func ValidContact(s string) bool {
 	return true
 }
 
-func (s *Submission) validate() error {
+func (s *Submission) Validate() error {
 	switch {
 	case s.ChunkKey == "" || len(s.ChunkKey) > 64:
 		return fmt.Errorf("%w: chunk key", ErrInvalid)
@@ -137,16 +137,16 @@ func (s *Submission) validate() error {
 	return nil
 }
 
-// newID makes a report ID for a first report at t.
-func newID(t time.Time) []byte {
+// NewID makes a report ID for a first report at t.
+func NewID(t time.Time) []byte {
 	id := make([]byte, IDSize)
 	binary.BigEndian.PutUint64(id, uint64(t.UnixMilli()))
 	rand.Read(id[8:])
 	return id
 }
 
-// merge applies s to r (a report of the same chunk).
-func merge(r *Report, s *Submission) {
+// Merge applies s to r (a report of the same chunk), as every store does.
+func (r *Report) Merge(s *Submission) {
 	r.Count++
 	if r.Reasons == nil {
 		r.Reasons = map[string]int{}
@@ -171,14 +171,14 @@ func merge(r *Report, s *Submission) {
 	}
 }
 
-func listLimit(limit int) int {
+func ListLimit(limit int) int {
 	if limit <= 0 {
 		return DefaultListLimit
 	}
 	return min(limit, MaxListLimit)
 }
 
-func parseCursor(c string) ([]byte, error) {
+func ParseCursor(c string) ([]byte, error) {
 	b, err := hex.DecodeString(c)
 	if err != nil || len(b) != IDSize {
 		return nil, ErrInvalidCursor

@@ -66,7 +66,7 @@ func newBlockFixture(t *testing.T, quarantine bool) *blockFixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { records.Close() })
-	if f.blocks, err = blocklist.NewBolt(records.DB()); err != nil {
+	if f.blocks, err = embedded.NewBlocklist(records); err != nil {
 		t.Fatal(err)
 	}
 	o := Options{Identity: f.id, Store: f.store, Records: records, Blocklist: f.blocks, Audit: f.audit}

@@ -65,10 +65,10 @@ func newModerationFixture(t *testing.T, reportsPerMinute int) *moderationFixture
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { records.Close() })
-	if f.blocks, err = blocklist.NewBolt(records.DB()); err != nil {
+	if f.blocks, err = embedded.NewBlocklist(records); err != nil {
 		t.Fatal(err)
 	}
-	if f.reports, err = reports.NewBolt(records.DB(), nil); err != nil {
+	if f.reports, err = embedded.NewReports(records, nil); err != nil {
 		t.Fatal(err)
 	}
 	f.svc, err = New(DefaultConfig(), Options{Identity: f.id, Store: f.store, Records: records, Blocklist: f.blocks,

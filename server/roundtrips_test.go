@@ -16,7 +16,6 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/xftp/xftp/blocklist"
 	"github.com/xftp/xftp/identity"
 	"github.com/xftp/xftp/storage"
 	"github.com/xftp/xftp/storage/disk"
@@ -108,7 +107,7 @@ func roundTrips(t *testing.T, o redis.ClientOptions) {
 	store := &countingStore{Store: d}
 	tag := "{" + strings.TrimSuffix(prefix, ":") + "}:"
 	svc, err := New(DefaultConfig(), Options{Identity: id, Store: store, Records: records,
-		Nonces: redis.NewNonces(client, prefix), Blocklist: blocklist.NewRedis(client, tag+"block:")})
+		Nonces: redis.NewNonces(client, prefix), Blocklist: redis.NewBlocklist(client, tag+"block:")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,7 +49,7 @@ func newBlockingServer(t *testing.T) *blockingServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	blocks, err := blocklist.NewBolt(records.DB())
+	blocks, err := embedded.NewBlocklist(records)
 	if err != nil {
 		t.Fatal(err)
 	}

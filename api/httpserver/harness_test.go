@@ -186,8 +186,6 @@ func wantCode(t *testing.T, err error, code string) {
 
 var bg = context.Background()
 
-func sha256Sum(b []byte) [32]byte { return sha256.Sum256(b) }
-
 func contextWithCancel() (context.Context, context.CancelFunc) { return context.WithCancel(bg) }
 
 func newTestIdentity(ts *testServer) {

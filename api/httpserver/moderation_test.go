@@ -45,11 +45,11 @@ func newModerationServer(t *testing.T, reportsPerMinute int) *moderationServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	blocks, err := blocklist.NewBolt(records.DB())
+	blocks, err := embedded.NewBlocklist(records)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rs, err := reports.NewBolt(records.DB(), nil)
+	rs, err := embedded.NewReports(records, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,8 @@ import (
 	"github.com/xftp/xftp/server"
 	"github.com/xftp/xftp/storage"
 	"github.com/xftp/xftp/storage/disk"
+	"github.com/xftp/xftp/storage/embedded"
+	"github.com/xftp/xftp/storage/redis"
 )
 
 // defaultAdminListen is where the admin API listens unless configured: a
@@ -85,18 +87,18 @@ func openTakedowns(cfg Config, b *backends, log *slog.Logger) (t *takedowns, err
 	}()
 	switch {
 	case b.bolt != nil:
-		if t.blocks, err = blocklist.NewBolt(b.bolt); err != nil {
+		if t.blocks, err = embedded.NewBlocklist(b.bolt); err != nil {
 			return nil, err
 		}
-		if t.reports, err = reports.NewBolt(b.bolt, nil); err != nil {
+		if t.reports, err = embedded.NewReports(b.bolt, nil); err != nil {
 			return nil, err
 		}
 	case b.redis != nil:
 		// Each store in one slot (its own hash tag); with the default
 		// prefix the names are those of earlier versions ({xftp}:block:).
 		tag := "{" + strings.TrimSuffix(cfg.Redis.Prefix, ":") + "}:"
-		t.blocks = blocklist.NewRedis(b.redis, tag+"block:")
-		t.reports = reports.NewRedis(b.redis, tag+"abuse:")
+		t.blocks = redis.NewBlocklist(b.redis, tag+"block:")
+		t.reports = redis.NewReports(b.redis, tag+"abuse:")
 	default:
 		return nil, errors.New("no backend for the blocklist")
 	}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/xftp/xftp/server"
 	"github.com/xftp/xftp/storage"
@@ -24,8 +23,8 @@ import (
 type backends struct {
 	store   storage.Store
 	records storage.Records
-	nonces  server.Nonces // nil: in-memory
-	bolt    *bolt.DB      // set with the embedded records
+	nonces  server.Nonces     // nil: in-memory
+	bolt    *embedded.Records // set with the embedded records
 	redis   goredis.UniversalClient
 	closers []func()
 }
@@ -76,7 +75,7 @@ func openBackends(ctx context.Context, cfg Config, env func(string) string, log 
 		if err != nil {
 			return nil, err
 		}
-		b.records, b.bolt = r, r.DB()
+		b.records, b.bolt = r, r
 		b.closers = append(b.closers, func() { r.Close() })
 	case "redis":
 		rc := cfg.Redis

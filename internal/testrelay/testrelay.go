@@ -15,7 +15,6 @@ import (
 	"github.com/xftp/xftp/api/httpserver"
 	"github.com/xftp/xftp/api/xftp"
 	"github.com/xftp/xftp/api/xftpserver"
-	"github.com/xftp/xftp/blocklist"
 	"github.com/xftp/xftp/identity"
 	"github.com/xftp/xftp/server"
 	"github.com/xftp/xftp/storage/disk"
@@ -73,7 +72,7 @@ func StartWith(t testing.TB, cfg *server.Config, o Options) *Relay {
 	}
 	so := server.Options{Identity: id, Store: store, Records: records}
 	if o.Blocklist {
-		if so.Blocklist, err = blocklist.NewBolt(records.DB()); err != nil {
+		if so.Blocklist, err = embedded.NewBlocklist(records); err != nil {
 			t.Fatal(err)
 		}
 	}

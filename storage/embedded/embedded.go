@@ -61,9 +61,25 @@ func Open(path string, timeout time.Duration) (*Records, error) {
 	return &Records{db: db, group: &groupCommit{db: db}}, nil
 }
 
-// DB returns the underlying database, so that other embedded stores (the
-// blocklist) can keep their buckets in the same file.
-func (r *Records) DB() *bolt.DB { return r.db }
+// NewBlocklist returns the blocklist kept in r's file, in a bucket of its
+// own. Close r after the blocklist.
+func NewBlocklist(r *Records) (*Blocklist, error) { return newBlocklist(r.db) }
+
+// NewReports returns the abuse reports kept in r's file, in buckets of
+// their own; now (default time.Now) decides expiry. Close r after them.
+func NewReports(r *Records, now func() time.Time) (*Reports, error) { return newReports(r.db, now) }
+
+// seekAfter is the one way a list page starts: at the first key of c, or
+// at the first key after the cursor's key after.
+func seekAfter(c *bolt.Cursor, after []byte) (k, v []byte) {
+	if after == nil {
+		return c.First()
+	}
+	if k, v = c.Seek(after); k != nil && bytes.Equal(k, after) {
+		return c.Next()
+	}
+	return k, v
+}
 
 // Close implements storage.Records.
 func (r *Records) Close() error { return r.db.Close() }

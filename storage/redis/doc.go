@@ -2,7 +2,9 @@
 // replicas share one view of chunks, IDs and quota. It works with one
 // server, a Sentinel-managed master or a Redis Cluster (NewClient builds
 // the go-redis client for each), and on a cluster it spreads the records
-// over every master.
+// over every master. The blocklist (NewBlocklist, blocklist.go) and the
+// abuse reports (NewReports, reports.go) live here too, under prefixes of
+// their own.
 //
 // # Keys
 //

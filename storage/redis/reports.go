@@ -1,4 +1,4 @@
-package reports
+package redis
 
 import (
 	"context"
@@ -10,10 +10,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
+	"github.com/xftp/xftp/reports"
 )
 
-// Redis is a Store in Redis. Keys, under the prefix:
+// Reports is a Store in Reports. Keys, under the prefix:
 //
 //	report:<hex ID>        hash: k chunk key, s sender ID (base64url),
 //	                       n count, f/l first/last (unix ms), e expiry
@@ -24,34 +25,34 @@ import (
 //	reports                sorted set, every member at score 0: hex IDs,
 //	                       in lexicographic (= age) order for List
 //
-// The hash and the chunk key carry the chunk's expiry as their Redis TTL.
+// The hash and the chunk key carry the chunk's expiry as their Reports TTL.
 // Members of the sorted set whose hash has gone are dropped by List. Add
 // is one Lua script, so merging is atomic across replicas.
-type Redis struct {
-	client redis.UniversalClient
+type Reports struct {
+	client goredis.UniversalClient
 	prefix string
 }
 
-var _ Store = (*Redis)(nil)
+var _ reports.Store = (*Reports)(nil)
 
-// NewRedis returns a store using client, with every key name starting with
-// prefix. Under Redis Cluster the prefix must carry a hash tag. The
+// NewReports returns a store using client, with every key name starting with
+// prefix. Under Reports Cluster the prefix must carry a hash tag. The
 // caller keeps ownership of client.
-func NewRedis(client redis.UniversalClient, prefix string) *Redis {
-	return &Redis{client: client, prefix: prefix}
+func NewReports(client goredis.UniversalClient, prefix string) *Reports {
+	return &Reports{client: client, prefix: prefix}
 }
 
-func (s *Redis) reportKey(hexID string) string { return s.prefix + "report:" + hexID }
-func (s *Redis) indexKey() string              { return s.prefix + "reports" }
+func (s *Reports) reportKey(hexID string) string { return s.prefix + "report:" + hexID }
+func (s *Reports) indexKey() string              { return s.prefix + "reports" }
 
-// addScript files one submission.
+// addReportScript files one submission.
 //
 //	KEYS: report_chunk:<chunk key>, reports index
 //	ARGV: prefix, new hex ID, chunk key, sender ID, reason, contact, at
 //	      (ms), expiry (ms), max contacts, max reasons
 //
 // It answers {hex ID, 1 if new else 0}.
-var addScript = redis.NewScript(`
+var addReportScript = goredis.NewScript(`
 local id = redis.call('GET', KEYS[1])
 local created = 0
 if id and redis.call('EXISTS', ARGV[1] .. 'report:' .. id) == 0 then
@@ -89,14 +90,14 @@ return {id, created}
 `)
 
 // Add implements Store.
-func (s *Redis) Add(ctx context.Context, sub Submission) (*Report, bool, error) {
-	if err := sub.validate(); err != nil {
+func (s *Reports) Add(ctx context.Context, sub reports.Submission) (*reports.Report, bool, error) {
+	if err := sub.Validate(); err != nil {
 		return nil, false, err
 	}
 	at := sub.At.Truncate(time.Millisecond)
-	v, err := addScript.Run(ctx, s.client, []string{s.prefix + "report_chunk:" + sub.ChunkKey, s.indexKey()},
-		s.prefix, hex.EncodeToString(newID(at)), sub.ChunkKey, base64.RawURLEncoding.EncodeToString(sub.SenderID),
-		sub.Reason, sub.Contact, at.UnixMilli(), sub.ExpiresAt.UnixMilli(), MaxContacts, MaxReasons).Slice()
+	v, err := addReportScript.Run(ctx, s.client, []string{s.prefix + "report_chunk:" + sub.ChunkKey, s.indexKey()},
+		s.prefix, hex.EncodeToString(reports.NewID(at)), sub.ChunkKey, base64.RawURLEncoding.EncodeToString(sub.SenderID),
+		sub.Reason, sub.Contact, at.UnixMilli(), sub.ExpiresAt.UnixMilli(), reports.MaxContacts, reports.MaxReasons).Slice()
 	if err != nil {
 		return nil, false, fmt.Errorf("reports: redis: %w", err)
 	}
@@ -117,21 +118,21 @@ func (s *Redis) Add(ctx context.Context, sub Submission) (*Report, bool, error) 
 }
 
 // Get implements Store.
-func (s *Redis) Get(ctx context.Context, id []byte) (*Report, error) {
-	if len(id) != IDSize {
-		return nil, ErrNotFound
+func (s *Reports) Get(ctx context.Context, id []byte) (*reports.Report, error) {
+	if len(id) != reports.IDSize {
+		return nil, reports.ErrNotFound
 	}
 	h, err := s.client.HGetAll(ctx, s.reportKey(hex.EncodeToString(id))).Result()
 	if err != nil {
 		return nil, fmt.Errorf("reports: redis: %w", err)
 	}
 	if len(h) == 0 {
-		return nil, ErrNotFound
+		return nil, reports.ErrNotFound
 	}
 	return decodeHash(id, h)
 }
 
-func decodeHash(id []byte, h map[string]string) (*Report, error) {
+func decodeHash(id []byte, h map[string]string) (*reports.Report, error) {
 	ms := func(f string) time.Time {
 		n, _ := strconv.ParseInt(h[f], 10, 64)
 		return time.UnixMilli(n)
@@ -140,16 +141,16 @@ func decodeHash(id []byte, h map[string]string) (*Report, error) {
 	if err != nil || h["k"] == "" {
 		return nil, errors.New("reports: redis: corrupt report")
 	}
-	r := &Report{ID: id, ChunkKey: h["k"], SenderID: sender, Reasons: map[string]int{},
+	r := &reports.Report{ID: id, ChunkKey: h["k"], SenderID: sender, Reasons: map[string]int{},
 		FirstAt: ms("f"), LastAt: ms("l"), ExpiresAt: ms("e")}
 	r.Count, _ = strconv.Atoi(h["n"])
-	contacts := make([]string, MaxContacts)
+	contacts := make([]string, reports.MaxContacts)
 	for f, v := range h {
 		switch {
 		case strings.HasPrefix(f, "r:"):
 			r.Reasons[f[2:]], _ = strconv.Atoi(v)
 		case strings.HasPrefix(f, "c:"):
-			if i, err := strconv.Atoi(v); err == nil && i >= 0 && i < MaxContacts {
+			if i, err := strconv.Atoi(v); err == nil && i >= 0 && i < reports.MaxContacts {
 				contacts[i] = f[2:]
 			}
 		}
@@ -163,18 +164,18 @@ func decodeHash(id []byte, h map[string]string) (*Report, error) {
 }
 
 // List implements Store.
-func (s *Redis) List(ctx context.Context, cursor string, limit int) ([]*Report, string, error) {
-	limit = listLimit(limit)
+func (s *Reports) List(ctx context.Context, cursor string, limit int) ([]*reports.Report, string, error) {
+	limit = reports.ListLimit(limit)
 	start := "-"
 	if cursor != "" {
-		if _, err := parseCursor(cursor); err != nil {
+		if _, err := reports.ParseCursor(cursor); err != nil {
 			return nil, "", err
 		}
 		start = "(" + cursor
 	}
-	var out []*Report
+	var out []*reports.Report
 	for {
-		members, err := s.client.ZRangeArgs(ctx, redis.ZRangeArgs{
+		members, err := s.client.ZRangeArgs(ctx, goredis.ZRangeArgs{
 			Key: s.indexKey(), Start: start, Stop: "+", ByLex: true, Count: int64(limit - len(out) + 1),
 		}).Result()
 		if err != nil {
@@ -184,7 +185,7 @@ func (s *Redis) List(ctx context.Context, cursor string, limit int) ([]*Report, 
 			return out, "", nil
 		}
 		pipe := s.client.Pipeline()
-		cmds := make([]*redis.MapStringStringCmd, len(members))
+		cmds := make([]*goredis.MapStringStringCmd, len(members))
 		for i, m := range members {
 			cmds[i] = pipe.HGetAll(ctx, s.reportKey(m))
 		}
@@ -218,18 +219,18 @@ func (s *Redis) List(ctx context.Context, cursor string, limit int) ([]*Report, 
 	}
 }
 
-func (s *Redis) zrem(ctx context.Context, members []any) {
+func (s *Reports) zrem(ctx context.Context, members []any) {
 	if len(members) > 0 {
 		s.client.ZRem(ctx, s.indexKey(), members...)
 	}
 }
 
-// deleteScript removes a report, its chunk key (if it still names it) and
+// deleteReportScript removes a report, its chunk key (if it still names it) and
 // its index member; it answers 0, or 1 if there was no report.
 //
 //	KEYS: report hash, index
 //	ARGV: prefix, hex ID
-var deleteScript = redis.NewScript(`
+var deleteReportScript = goredis.NewScript(`
 local k = redis.call('HGET', KEYS[1], 'k')
 redis.call('ZREM', KEYS[2], ARGV[2])
 if not k then
@@ -244,20 +245,20 @@ return 0
 `)
 
 // Delete implements Store.
-func (s *Redis) Delete(ctx context.Context, id []byte) error {
-	if len(id) != IDSize {
-		return ErrNotFound
+func (s *Reports) Delete(ctx context.Context, id []byte) error {
+	if len(id) != reports.IDSize {
+		return reports.ErrNotFound
 	}
 	h := hex.EncodeToString(id)
-	n, err := deleteScript.Run(ctx, s.client, []string{s.reportKey(h), s.indexKey()}, s.prefix, h).Int()
+	n, err := deleteReportScript.Run(ctx, s.client, []string{s.reportKey(h), s.indexKey()}, s.prefix, h).Int()
 	if err != nil {
 		return fmt.Errorf("reports: redis: %w", err)
 	}
 	if n == 1 {
-		return ErrNotFound
+		return reports.ErrNotFound
 	}
 	return nil
 }
 
 // Close implements Store; it leaves the client open.
-func (s *Redis) Close() error { return nil }
+func (s *Reports) Close() error { return nil }

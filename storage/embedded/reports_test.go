@@ -1,23 +1,23 @@
-package reports_test
+package embedded
 
 import (
 	"path/filepath"
 	"testing"
 
-	"go.etcd.io/bbolt"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/xftp/xftp/reports"
 	"github.com/xftp/xftp/reports/reportstest"
 )
 
-func TestBolt(t *testing.T) {
+func TestReportsContract(t *testing.T) {
 	reportstest.Run(t, func(t *testing.T) reports.Store {
-		db, err := bbolt.Open(filepath.Join(t.TempDir(), "r.db"), 0o600, nil)
+		db, err := bolt.Open(filepath.Join(t.TempDir(), "r.db"), 0o600, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { db.Close() })
-		s, err := reports.NewBolt(db, nil)
+		s, err := newReports(db, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

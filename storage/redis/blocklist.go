@@ -1,6 +1,4 @@
-//go:build !js
-
-package blocklist
+package redis
 
 import (
 	"context"
@@ -8,15 +6,16 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
+	"github.com/xftp/xftp/blocklist"
 )
 
-// DefaultRedisPrefix is the key prefix NewRedis uses for an empty prefix.
-// The braces are a Redis Cluster hash tag: they put every key of the store
+// DefaultRedisPrefix is the key prefix NewBlocklist uses for an empty prefix.
+// The braces are a Blocklist Cluster hash tag: they put every key of the store
 // in one slot, which MGET and MULTI need.
 const DefaultRedisPrefix = "{xftp:block}:"
 
-// Redis is a Store in Redis. Each blocked key is a string
+// Blocklist is a Store in Blocklist. Each blocked key is a string
 //
 //	prefix + kind + ":" + base64url(SHA-256(value))
 //
@@ -25,47 +24,47 @@ const DefaultRedisPrefix = "{xftp:block}:"
 // member at score 0, holds the same names without the prefix and gives
 // List a stable lexicographic order. Block and Unblock change both in one
 // MULTI/EXEC transaction; Lookup is a single MGET.
-type Redis struct {
-	client redis.UniversalClient
+type Blocklist struct {
+	client goredis.UniversalClient
 	prefix string
 }
 
-var _ Store = (*Redis)(nil)
+var _ blocklist.Store = (*Blocklist)(nil)
 
-// NewRedis returns a store using client, with every key name starting with
-// prefix (DefaultRedisPrefix if empty). With Redis Cluster the prefix must
+// NewBlocklist returns a store using client, with every key name starting with
+// prefix (DefaultRedisPrefix if empty). With Blocklist Cluster the prefix must
 // contain a hash tag, like the default does. The caller keeps ownership of
 // client and closes it after the store.
-func NewRedis(client redis.UniversalClient, prefix string) *Redis {
+func NewBlocklist(client goredis.UniversalClient, prefix string) *Blocklist {
 	if prefix == "" {
 		prefix = DefaultRedisPrefix
 	}
-	return &Redis{client: client, prefix: prefix}
+	return &Blocklist{client: client, prefix: prefix}
 }
 
 // member returns the index member of k, which is also its key name
 // without the prefix.
-func redisMember(k Key) string {
-	h := k.hash()
+func redisMember(k blocklist.Key) string {
+	h := k.Hash()
 	return k.Kind.String() + ":" + base64.RawURLEncoding.EncodeToString(h[:])
 }
 
-func (s *Redis) indexKey() string { return s.prefix + "index" }
+func (s *Blocklist) indexKey() string { return s.prefix + "index" }
 
 // Block implements Store.
-func (s *Redis) Block(ctx context.Context, entries []Entry) error {
-	if err := validateEntries(entries); err != nil {
+func (s *Blocklist) Block(ctx context.Context, entries []blocklist.Entry) error {
+	if err := blocklist.ValidateEntries(entries); err != nil {
 		return err
 	}
 	if len(entries) == 0 {
 		return nil
 	}
-	_, err := s.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		members := make([]redis.Z, 0, len(entries))
+	_, err := s.client.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		members := make([]goredis.Z, 0, len(entries))
 		for i := range entries {
 			m := redisMember(entries[i].Key)
-			p.Set(ctx, s.prefix+m, marshalEntry(&entries[i]), 0)
-			members = append(members, redis.Z{Member: m})
+			p.Set(ctx, s.prefix+m, blocklist.MarshalEntry(&entries[i]), 0)
+			members = append(members, goredis.Z{Member: m})
 		}
 		p.ZAdd(ctx, s.indexKey(), members...)
 		return nil
@@ -77,12 +76,12 @@ func (s *Redis) Block(ctx context.Context, entries []Entry) error {
 }
 
 // Lookup implements Store.
-func (s *Redis) Lookup(ctx context.Context, keys ...Key) (*Entry, error) {
-	if err := validateKeys(keys); err != nil {
+func (s *Blocklist) Lookup(ctx context.Context, keys ...blocklist.Key) (*blocklist.Entry, error) {
+	if err := blocklist.ValidateKeys(keys); err != nil {
 		return nil, err
 	}
 	if len(keys) == 0 {
-		return nil, ErrNotBlocked
+		return nil, blocklist.ErrNotBlocked
 	}
 	names := make([]string, len(keys))
 	for i, k := range keys {
@@ -98,20 +97,20 @@ func (s *Redis) Lookup(ctx context.Context, keys ...Key) (*Entry, error) {
 		}
 		return unmarshalRedis(v)
 	}
-	return nil, ErrNotBlocked
+	return nil, blocklist.ErrNotBlocked
 }
 
-func unmarshalRedis(v any) (*Entry, error) {
+func unmarshalRedis(v any) (*blocklist.Entry, error) {
 	str, ok := v.(string)
 	if !ok {
 		return nil, fmt.Errorf("blocklist: redis: unexpected %T value", v)
 	}
-	return unmarshalEntry([]byte(str))
+	return blocklist.UnmarshalEntry([]byte(str))
 }
 
 // Unblock implements Store.
-func (s *Redis) Unblock(ctx context.Context, keys ...Key) error {
-	if err := validateKeys(keys); err != nil {
+func (s *Blocklist) Unblock(ctx context.Context, keys ...blocklist.Key) error {
+	if err := blocklist.ValidateKeys(keys); err != nil {
 		return err
 	}
 	if len(keys) == 0 {
@@ -123,7 +122,7 @@ func (s *Redis) Unblock(ctx context.Context, keys ...Key) error {
 		m := redisMember(k)
 		names[i], members[i] = s.prefix+m, m
 	}
-	_, err := s.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+	_, err := s.client.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 		p.Del(ctx, names...)
 		p.ZRem(ctx, s.indexKey(), members...)
 		return nil
@@ -136,16 +135,16 @@ func (s *Redis) Unblock(ctx context.Context, keys ...Key) error {
 
 // List implements Store. The cursor is the last index member returned.
 // It takes two round trips: ZRANGE on the index, then MGET.
-func (s *Redis) List(ctx context.Context, cursor string, limit int) ([]Entry, string, error) {
-	limit = listLimit(limit)
+func (s *Blocklist) List(ctx context.Context, cursor string, limit int) ([]blocklist.Entry, string, error) {
+	limit = blocklist.ListLimit(limit)
 	start := "-"
 	if cursor != "" {
 		if !validMember(cursor) {
-			return nil, "", ErrInvalidCursor
+			return nil, "", blocklist.ErrInvalidCursor
 		}
 		start = "(" + cursor
 	}
-	members, err := s.client.ZRangeArgs(ctx, redis.ZRangeArgs{
+	members, err := s.client.ZRangeArgs(ctx, goredis.ZRangeArgs{
 		Key:   s.indexKey(),
 		Start: start,
 		Stop:  "+",
@@ -171,7 +170,7 @@ func (s *Redis) List(ctx context.Context, cursor string, limit int) ([]Entry, st
 	if err != nil {
 		return nil, "", fmt.Errorf("blocklist: redis: %w", err)
 	}
-	entries := make([]Entry, 0, len(vals))
+	entries := make([]blocklist.Entry, 0, len(vals))
 	for _, v := range vals {
 		if v == nil { // unblocked between ZRANGE and MGET
 			continue
@@ -196,4 +195,4 @@ func validMember(m string) bool {
 }
 
 // Close implements Store; it leaves the client open.
-func (s *Redis) Close() error { return nil }
+func (s *Blocklist) Close() error { return nil }

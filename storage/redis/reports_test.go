@@ -1,4 +1,4 @@
-package reports_test
+package redis_test
 
 import (
 	"context"
@@ -7,15 +7,16 @@ import (
 	"os"
 	"testing"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/xftp/xftp/reports"
 	"github.com/xftp/xftp/reports/reportstest"
+	"github.com/xftp/xftp/storage/redis"
 )
 
-// TestRedis runs the contract against the Redis at XFTP_TEST_REDIS
+// TestReportsContract runs the contract against the Redis at XFTP_TEST_REDIS
 // (skipped without it, except in CI).
-func TestRedis(t *testing.T) {
+func TestReportsContract(t *testing.T) {
 	addr := os.Getenv("XFTP_TEST_REDIS")
 	if addr == "" {
 		if os.Getenv("CI") == "true" {
@@ -23,7 +24,7 @@ func TestRedis(t *testing.T) {
 		}
 		t.Skip("XFTP_TEST_REDIS not set (under CI=true this fails); start redis-server")
 	}
-	c := redis.NewClient(&redis.Options{Addr: addr})
+	c := goredis.NewClient(&goredis.Options{Addr: addr})
 	t.Cleanup(func() { c.Close() })
 	reportstest.Run(t, func(t *testing.T) reports.Store {
 		b := make([]byte, 8)
@@ -36,6 +37,6 @@ func TestRedis(t *testing.T) {
 				c.Del(ctx, iter.Val())
 			}
 		})
-		return reports.NewRedis(c, prefix)
+		return redis.NewReports(c, prefix)
 	})
 }

@@ -1,4 +1,4 @@
-package blocklist_test
+package redis_test
 
 import (
 	"context"
@@ -9,17 +9,18 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/xftp/xftp/blocklist"
 	"github.com/xftp/xftp/blocklist/blocklisttest"
 	"github.com/xftp/xftp/identity"
+	"github.com/xftp/xftp/storage/redis"
 )
 
 // redisClient connects to the Redis server named by XFTP_TEST_REDIS
 // (host:port). Without it the test is skipped, except in CI, where a
 // skipped backend would hide a broken one.
-func redisClient(t *testing.T) *redis.Client {
+func redisClient(t *testing.T) *goredis.Client {
 	t.Helper()
 	addr := os.Getenv("XFTP_TEST_REDIS")
 	if addr == "" {
@@ -28,7 +29,7 @@ func redisClient(t *testing.T) *redis.Client {
 		}
 		t.Skip("XFTP_TEST_REDIS not set (under CI=true this fails); start redis-server and set XFTP_TEST_REDIS=host:port")
 	}
-	c := redis.NewClient(&redis.Options{Addr: addr})
+	c := goredis.NewClient(&goredis.Options{Addr: addr})
 	t.Cleanup(func() { c.Close() })
 	if err := c.Ping(t.Context()).Err(); err != nil {
 		t.Fatalf("redis at %s: %v", addr, err)
@@ -38,7 +39,7 @@ func redisClient(t *testing.T) *redis.Client {
 
 // uniquePrefix returns a key prefix no other test uses and deletes its
 // keys when the test ends; nothing else in the server is touched.
-func uniquePrefix(t *testing.T, c *redis.Client) string {
+func uniquePrefix(t *testing.T, c *goredis.Client) string {
 	b := make([]byte, 8)
 	rand.Read(b)
 	name := strings.Map(func(r rune) rune {
@@ -64,18 +65,18 @@ func testID() *identity.Identity {
 	return &identity.Identity{Key: ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))}
 }
 
-func TestRedis(t *testing.T) {
+func TestBlocklistContract(t *testing.T) {
 	c := redisClient(t)
 	blocklisttest.TestStore(t, func(t *testing.T) blocklist.Store {
-		return blocklist.NewRedis(c, uniquePrefix(t, c))
+		return redis.NewBlocklist(c, uniquePrefix(t, c))
 	})
 }
 
 // Key names must not show the IDs.
-func TestRedisKeyNames(t *testing.T) {
+func TestBlocklistKeyNames(t *testing.T) {
 	c := redisClient(t)
 	prefix := uniquePrefix(t, c)
-	s := blocklist.NewRedis(c, prefix)
+	s := redis.NewBlocklist(c, prefix)
 	id := []byte("VISIBLE-RECIPIENT-ID")
 	e := blocklisttest.Entry(t, testID(), blocklist.Key{Kind: blocklist.KindRecipient, Value: id}, "")
 	if err := s.Block(t.Context(), []blocklist.Entry{e}); err != nil {

@@ -1,4 +1,4 @@
-package reports
+package embedded
 
 import (
 	"bytes"
@@ -8,7 +8,8 @@ import (
 	"fmt"
 	"time"
 
-	"go.etcd.io/bbolt"
+	"github.com/xftp/xftp/reports"
+	bolt "go.etcd.io/bbolt"
 )
 
 var (
@@ -16,21 +17,22 @@ var (
 	boltChunks  = []byte("report_chunk") // chunk key -> report ID
 )
 
-// Bolt is a Store in a bbolt database, in two buckets of its own.
-type Bolt struct {
-	db  *bbolt.DB
+// Reports is a reports.Store in the records database, in two buckets of
+// its own.
+type Reports struct {
+	db  *bolt.DB
 	now func() time.Time
 }
 
-var _ Store = (*Bolt)(nil)
+var _ reports.Store = (*Reports)(nil)
 
-// NewBolt returns a store in db, creating its buckets if needed; now
+// newReports returns a store in db, creating its buckets if needed; now
 // (default time.Now) decides expiry. The caller keeps ownership of db.
-func NewBolt(db *bbolt.DB, now func() time.Time) (*Bolt, error) {
+func newReports(db *bolt.DB, now func() time.Time) (*Reports, error) {
 	if now == nil {
 		now = time.Now
 	}
-	err := db.Update(func(tx *bbolt.Tx) error {
+	err := db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{boltReports, boltChunks} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
@@ -41,7 +43,7 @@ func NewBolt(db *bbolt.DB, now func() time.Time) (*Bolt, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reports: creating buckets: %w", err)
 	}
-	return &Bolt{db: db, now: now}, nil
+	return &Reports{db: db, now: now}, nil
 }
 
 // boltReport is the stored form.
@@ -56,23 +58,23 @@ type boltReport struct {
 	ExpiresAt int64          `json:"e"`
 }
 
-func toBolt(r *Report) boltReport {
+func toBolt(r *reports.Report) boltReport {
 	return boltReport{ChunkKey: r.ChunkKey, SenderID: r.SenderID, Count: r.Count, Reasons: r.Reasons, Contacts: r.Contacts,
 		FirstAt: r.FirstAt.UnixMilli(), LastAt: r.LastAt.UnixMilli(), ExpiresAt: r.ExpiresAt.UnixMilli()}
 }
 
-func fromBolt(id, v []byte) (*Report, error) {
+func fromBolt(id, v []byte) (*reports.Report, error) {
 	var b boltReport
 	if err := json.Unmarshal(v, &b); err != nil {
 		return nil, fmt.Errorf("reports: corrupt report: %w", err)
 	}
-	return &Report{ID: bytes.Clone(id), ChunkKey: b.ChunkKey, SenderID: b.SenderID, Count: b.Count, Reasons: b.Reasons,
+	return &reports.Report{ID: bytes.Clone(id), ChunkKey: b.ChunkKey, SenderID: b.SenderID, Count: b.Count, Reasons: b.Reasons,
 		Contacts: b.Contacts, FirstAt: time.UnixMilli(b.FirstAt), LastAt: time.UnixMilli(b.LastAt), ExpiresAt: time.UnixMilli(b.ExpiresAt)}, nil
 }
 
-func (s *Bolt) expired(r *Report) bool { return !s.now().Before(r.ExpiresAt) }
+func (s *Reports) expired(r *reports.Report) bool { return !s.now().Before(r.ExpiresAt) }
 
-func put(tx *bbolt.Tx, r *Report) error {
+func putReport(tx *bolt.Tx, r *reports.Report) error {
 	v, err := json.Marshal(toBolt(r))
 	if err != nil {
 		return err
@@ -83,7 +85,7 @@ func put(tx *bbolt.Tx, r *Report) error {
 	return tx.Bucket(boltChunks).Put([]byte(r.ChunkKey), r.ID)
 }
 
-func del(tx *bbolt.Tx, r *Report) error {
+func delReport(tx *bolt.Tx, r *reports.Report) error {
 	if err := tx.Bucket(boltReports).Delete(r.ID); err != nil {
 		return err
 	}
@@ -94,14 +96,14 @@ func del(tx *bbolt.Tx, r *Report) error {
 }
 
 // Add implements Store.
-func (s *Bolt) Add(ctx context.Context, sub Submission) (*Report, bool, error) {
-	if err := sub.validate(); err != nil {
+func (s *Reports) Add(ctx context.Context, sub reports.Submission) (*reports.Report, bool, error) {
+	if err := sub.Validate(); err != nil {
 		return nil, false, err
 	}
-	var out *Report
+	var out *reports.Report
 	var created bool
-	err := s.db.Update(func(tx *bbolt.Tx) error {
-		var r *Report
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		var r *reports.Report
 		if id := tx.Bucket(boltChunks).Get([]byte(sub.ChunkKey)); id != nil {
 			if v := tx.Bucket(boltReports).Get(id); v != nil {
 				var err error
@@ -109,7 +111,7 @@ func (s *Bolt) Add(ctx context.Context, sub Submission) (*Report, bool, error) {
 					return err
 				}
 				if s.expired(r) {
-					if err := del(tx, r); err != nil {
+					if err := delReport(tx, r); err != nil {
 						return err
 					}
 					r = nil
@@ -119,12 +121,12 @@ func (s *Bolt) Add(ctx context.Context, sub Submission) (*Report, bool, error) {
 		created = r == nil
 		if created {
 			at := sub.At.Truncate(time.Millisecond)
-			r = &Report{ID: newID(at), ChunkKey: sub.ChunkKey, SenderID: bytes.Clone(sub.SenderID),
+			r = &reports.Report{ID: reports.NewID(at), ChunkKey: sub.ChunkKey, SenderID: bytes.Clone(sub.SenderID),
 				FirstAt: at, LastAt: at, ExpiresAt: sub.ExpiresAt.Truncate(time.Millisecond)}
 		}
-		merge(r, &sub)
+		r.Merge(&sub)
 		out = r
-		return put(tx, r)
+		return putReport(tx, r)
 	})
 	if err != nil {
 		return nil, false, fmt.Errorf("reports: %w", err)
@@ -133,12 +135,12 @@ func (s *Bolt) Add(ctx context.Context, sub Submission) (*Report, bool, error) {
 }
 
 // Get implements Store.
-func (s *Bolt) Get(ctx context.Context, id []byte) (*Report, error) {
-	var r *Report
-	err := s.db.View(func(tx *bbolt.Tx) error {
+func (s *Reports) Get(ctx context.Context, id []byte) (*reports.Report, error) {
+	var r *reports.Report
+	err := s.db.View(func(tx *bolt.Tx) error {
 		v := tx.Bucket(boltReports).Get(id)
 		if v == nil {
-			return ErrNotFound
+			return reports.ErrNotFound
 		}
 		var err error
 		r, err = fromBolt(id, v)
@@ -148,32 +150,26 @@ func (s *Bolt) Get(ctx context.Context, id []byte) (*Report, error) {
 		return nil, err
 	}
 	if s.expired(r) {
-		return nil, ErrNotFound
+		return nil, reports.ErrNotFound
 	}
 	return r, nil
 }
 
 // List implements Store. It also removes the expired reports it passes.
-func (s *Bolt) List(ctx context.Context, cursor string, limit int) ([]*Report, string, error) {
-	limit = listLimit(limit)
+func (s *Reports) List(ctx context.Context, cursor string, limit int) ([]*reports.Report, string, error) {
+	limit = reports.ListLimit(limit)
 	var after []byte
 	if cursor != "" {
 		var err error
-		if after, err = parseCursor(cursor); err != nil {
+		if after, err = reports.ParseCursor(cursor); err != nil {
 			return nil, "", err
 		}
 	}
-	var out, expired []*Report
+	var out, expired []*reports.Report
 	next := ""
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(boltReports).Cursor()
-		var k, v []byte
-		if after == nil {
-			k, v = c.First()
-		} else if k, v = c.Seek(after); k != nil && bytes.Equal(k, after) {
-			k, v = c.Next()
-		}
-		for ; k != nil; k, v = c.Next() {
+		for k, v := seekAfter(c, after); k != nil; k, v = c.Next() {
 			r, err := fromBolt(k, v)
 			if err != nil {
 				return err
@@ -194,9 +190,9 @@ func (s *Bolt) List(ctx context.Context, cursor string, limit int) ([]*Report, s
 		return nil, "", err
 	}
 	if len(expired) > 0 {
-		s.db.Update(func(tx *bbolt.Tx) error {
+		s.db.Update(func(tx *bolt.Tx) error {
 			for _, r := range expired {
-				if err := del(tx, r); err != nil {
+				if err := delReport(tx, r); err != nil {
 					return err
 				}
 			}
@@ -207,19 +203,19 @@ func (s *Bolt) List(ctx context.Context, cursor string, limit int) ([]*Report, s
 }
 
 // Delete implements Store.
-func (s *Bolt) Delete(ctx context.Context, id []byte) error {
-	return s.db.Update(func(tx *bbolt.Tx) error {
+func (s *Reports) Delete(ctx context.Context, id []byte) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
 		v := tx.Bucket(boltReports).Get(id)
 		if v == nil {
-			return ErrNotFound
+			return reports.ErrNotFound
 		}
 		r, err := fromBolt(id, v)
 		if err != nil {
 			return err
 		}
-		return del(tx, r)
+		return delReport(tx, r)
 	})
 }
 
 // Close implements Store; it leaves the database open.
-func (s *Bolt) Close() error { return nil }
+func (s *Reports) Close() error { return nil }
