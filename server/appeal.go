@@ -31,7 +31,8 @@ type Appeal struct {
 // server identity that lifts, on clients given it, the restrictions they
 // learnt from this server's records of that case and no others. It names
 // no one. The grant is audited (and counted) before the proof is returned.
-func (s *Service) GrantAppeal(ctx context.Context, req AppealRequest) (*Appeal, error) {
+func (m *Moderation) GrantAppeal(ctx context.Context, req AppealRequest) (*Appeal, error) {
+	s := m.s
 	if s.blocks == nil {
 		return nil, ErrNoBlocklist
 	}
@@ -57,7 +58,7 @@ func (s *Service) GrantAppeal(ctx context.Context, req AppealRequest) (*Appeal, 
 	out := &Appeal{Proof: p}
 	if req.Unblock && len(es) > 0 {
 		// The proof stands either way; Unblocked says whether this worked.
-		if out.Unblocked, err = s.Unblock(ctx, req.Code); err != nil {
+		if out.Unblocked, err = m.Unblock(ctx, req.Code); err != nil {
 			s.log.Error("an appeal was granted but its case could not be unblocked", "err", err)
 		}
 	}

@@ -117,7 +117,8 @@ func (s *Service) checkDigestBlocked(ctx context.Context, digest [32]byte) error
 // the chunk's record is deleted (releasing its quota) and its body deleted
 // or, with a quarantine store, moved there under its internal key. The
 // change is written to the audit log; if that fails, the block is undone.
-func (s *Service) Block(ctx context.Context, req BlockRequest) (*BlockCase, error) {
+func (m *Moderation) Block(ctx context.Context, req BlockRequest) (*BlockCase, error) {
+	s := m.s
 	if s.blocks == nil {
 		return nil, ErrNoBlocklist
 	}
@@ -283,7 +284,8 @@ func (s *Service) caseEntries(ctx context.Context, code []byte) ([]blocklist.Ent
 
 // GetBlock returns the case that ref (a case code, or a sender or
 // recipient ID) belongs to.
-func (s *Service) GetBlock(ctx context.Context, ref []byte) (*BlockCase, error) {
+func (m *Moderation) GetBlock(ctx context.Context, ref []byte) (*BlockCase, error) {
+	s := m.s
 	code, e, err := s.lookupRef(ctx, ref)
 	if err != nil {
 		return nil, err
@@ -317,7 +319,8 @@ func caseOf(es []blocklist.Entry) *BlockCase {
 // or recipient ID) belongs to, atomically, and writes the change to the
 // audit log (undoing it if that fails). The chunk itself stays deleted:
 // unblocking lets the digest be uploaded again and stops the 451 answers.
-func (s *Service) Unblock(ctx context.Context, ref []byte) (*BlockCase, error) {
+func (m *Moderation) Unblock(ctx context.Context, ref []byte) (*BlockCase, error) {
+	s := m.s
 	code, e, err := s.lookupRef(ctx, ref)
 	if err != nil {
 		return nil, err
@@ -348,7 +351,8 @@ func (s *Service) Unblock(ctx context.Context, ref []byte) (*BlockCase, error) {
 }
 
 // ListBlocks pages through the blocked keys; see blocklist.Store.List.
-func (s *Service) ListBlocks(ctx context.Context, cursor string, limit int) ([]blocklist.Entry, string, error) {
+func (m *Moderation) ListBlocks(ctx context.Context, cursor string, limit int) ([]blocklist.Entry, string, error) {
+	s := m.s
 	if s.blocks == nil {
 		return nil, "", ErrNoBlocklist
 	}

@@ -159,7 +159,7 @@ func TestBlockAnswersEveryPathWithTheRecordOfThatID(t *testing.T) {
 	other := f.upload(t, randomBody(), 1)
 	sid, r0, r1 := c.created.SenderID, c.created.RecipientIDs[0], c.created.RecipientIDs[1]
 
-	bc, err := f.svc.Block(ctx, BlockRequest{
+	bc, err := NewModeration(f.svc).Block(ctx, BlockRequest{
 		ID: r1, Reason: blocklist.ReasonContent, Notice: "reported", TTL: 720 * time.Hour,
 		Restrictions: []blocklist.Restriction{blocklist.RestrictNoUploads},
 	})
@@ -220,7 +220,7 @@ func TestBlockedAnswerNeedsTheIDsKey(t *testing.T) {
 	f := newBlockFixture(t, false)
 	ctx := context.Background()
 	c := f.upload(t, randomBody(), 1)
-	if _, err := f.svc.Block(ctx, BlockRequest{ID: c.created.SenderID, Reason: blocklist.ReasonSpam}); err != nil {
+	if _, err := NewModeration(f.svc).Block(ctx, BlockRequest{ID: c.created.SenderID, Reason: blocklist.ReasonSpam}); err != nil {
 		t.Fatal(err)
 	}
 	rid := c.created.RecipientIDs[0]
@@ -276,20 +276,20 @@ func TestUnblockByIDOrCaseRestoresService(t *testing.T) {
 			f := newBlockFixture(t, false)
 			ctx := context.Background()
 			c := f.upload(t, randomBody(), 2)
-			bc, err := f.svc.Block(ctx, BlockRequest{ID: c.created.RecipientIDs[0], Reason: blocklist.ReasonContent})
+			bc, err := NewModeration(f.svc).Block(ctx, BlockRequest{ID: c.created.RecipientIDs[0], Reason: blocklist.ReasonContent})
 			if err != nil {
 				t.Fatal(err)
 			}
 			ref := map[string][]byte{"sender": c.created.SenderID, "recipient": c.created.RecipientIDs[1], "case": bc.Code}[by]
-			got, err := f.svc.GetBlock(ctx, ref)
+			got, err := NewModeration(f.svc).GetBlock(ctx, ref)
 			if err != nil || len(got.Keys) != 4 || !bytes.Equal(got.Code, bc.Code) {
 				t.Fatalf("get: %+v, %v", got, err)
 			}
-			un, err := f.svc.Unblock(ctx, ref)
+			un, err := NewModeration(f.svc).Unblock(ctx, ref)
 			if err != nil || len(un.Keys) != 4 {
 				t.Fatalf("unblock: %+v, %v", un, err)
 			}
-			if es, _, _ := f.svc.ListBlocks(ctx, "", 0); len(es) != 0 {
+			if es, _, _ := NewModeration(f.svc).ListBlocks(ctx, "", 0); len(es) != 0 {
 				t.Fatalf("%d entries left after unblock", len(es))
 			}
 			// The chunk stays deleted; its IDs are unknown again.
@@ -298,7 +298,7 @@ func TestUnblockByIDOrCaseRestoresService(t *testing.T) {
 			}
 			// The same content can be uploaded again.
 			f.upload(t, c.body, 1)
-			if _, err := f.svc.Unblock(ctx, ref); !errors.Is(err, ErrNotBlocked) {
+			if _, err := NewModeration(f.svc).Unblock(ctx, ref); !errors.Is(err, ErrNotBlocked) {
 				t.Fatalf("second unblock: %v, want ErrNotBlocked", err)
 			}
 			if ev := f.audit.events; len(ev) != 2 || ev[1].Action != "unblock" || ev[1].Case != ev[0].Case {
@@ -326,20 +326,20 @@ func TestBlockRefusals(t *testing.T) {
 		{"bad restriction", BlockRequest{ID: c.created.SenderID, Reason: "spam", Restrictions: []blocklist.Restriction{"NO"}}, ErrSyntax},
 	}
 	for _, tc := range cases {
-		if _, err := f.svc.Block(ctx, tc.req); !errors.Is(err, tc.want) {
+		if _, err := NewModeration(f.svc).Block(ctx, tc.req); !errors.Is(err, tc.want) {
 			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
 		}
 	}
-	if _, err := f.svc.Block(ctx, BlockRequest{ID: c.created.SenderID, Reason: "spam"}); err != nil {
+	if _, err := NewModeration(f.svc).Block(ctx, BlockRequest{ID: c.created.SenderID, Reason: "spam"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.Block(ctx, BlockRequest{ID: c.created.RecipientIDs[0], Reason: "spam"}); !errors.Is(err, ErrAlreadyBlocked) {
+	if _, err := NewModeration(f.svc).Block(ctx, BlockRequest{ID: c.created.RecipientIDs[0], Reason: "spam"}); !errors.Is(err, ErrAlreadyBlocked) {
 		t.Fatalf("second block: %v, want ErrAlreadyBlocked", err)
 	}
-	if _, err := f.svc.Unblock(ctx, unknown); !errors.Is(err, ErrNotBlocked) {
+	if _, err := NewModeration(f.svc).Unblock(ctx, unknown); !errors.Is(err, ErrNotBlocked) {
 		t.Fatalf("unblock of an unknown ID: %v", err)
 	}
-	if _, _, err := f.svc.ListBlocks(ctx, "not-a-cursor", 10); !errors.Is(err, ErrSyntax) {
+	if _, _, err := NewModeration(f.svc).ListBlocks(ctx, "not-a-cursor", 10); !errors.Is(err, ErrSyntax) {
 		t.Fatalf("bad cursor: %v", err)
 	}
 
@@ -348,7 +348,7 @@ func TestBlockRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := plain.Block(ctx, BlockRequest{ID: unknown, Reason: "spam"}); !errors.Is(err, ErrNoBlocklist) {
+	if _, err := NewModeration(plain).Block(ctx, BlockRequest{ID: unknown, Reason: "spam"}); !errors.Is(err, ErrNoBlocklist) {
 		t.Fatalf("block without a blocklist: %v", err)
 	}
 }
@@ -358,24 +358,24 @@ func TestAuditFailureUndoesTheBlock(t *testing.T) {
 	ctx := context.Background()
 	c := f.upload(t, randomBody(), 1)
 	f.audit.fail = true
-	if _, err := f.svc.Block(ctx, BlockRequest{ID: c.created.SenderID, Reason: "spam"}); !errors.Is(err, ErrUnavailable) {
+	if _, err := NewModeration(f.svc).Block(ctx, BlockRequest{ID: c.created.SenderID, Reason: "spam"}); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("block with a failing audit log: %v", err)
 	}
-	if es, _, _ := f.svc.ListBlocks(ctx, "", 0); len(es) != 0 {
+	if es, _, _ := NewModeration(f.svc).ListBlocks(ctx, "", 0); len(es) != 0 {
 		t.Fatal("an unaudited block was left in place")
 	}
 	if _, err := f.svc.Download(ctx, c.created.RecipientIDs[0], x25519Key(), signed(c.recipients[0])); err != nil {
 		t.Fatalf("the chunk is not served after a failed block: %v", err)
 	}
 	f.audit.fail = false
-	if _, err := f.svc.Block(ctx, BlockRequest{ID: c.created.SenderID, Reason: "spam"}); err != nil {
+	if _, err := NewModeration(f.svc).Block(ctx, BlockRequest{ID: c.created.SenderID, Reason: "spam"}); err != nil {
 		t.Fatal(err)
 	}
 	f.audit.fail = true
-	if _, err := f.svc.Unblock(ctx, c.created.SenderID); !errors.Is(err, ErrUnavailable) {
+	if _, err := NewModeration(f.svc).Unblock(ctx, c.created.SenderID); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("unblock with a failing audit log: %v", err)
 	}
-	if es, _, _ := f.svc.ListBlocks(ctx, "", 0); len(es) != 3 {
+	if es, _, _ := NewModeration(f.svc).ListBlocks(ctx, "", 0); len(es) != 3 {
 		t.Fatalf("%d entries after a failed unblock, want the 3 restored", len(es))
 	}
 }
@@ -384,7 +384,7 @@ func TestQuarantineKeepsTheBodyUnreachable(t *testing.T) {
 	f := newBlockFixture(t, true)
 	ctx := context.Background()
 	c := f.upload(t, randomBody(), 1)
-	bc, err := f.svc.Block(ctx, BlockRequest{ID: c.created.SenderID, Reason: "content"})
+	bc, err := NewModeration(f.svc).Block(ctx, BlockRequest{ID: c.created.SenderID, Reason: "content"})
 	if err != nil || bc.Body != "quarantined" {
 		t.Fatalf("block: %+v, %v", bc, err)
 	}
@@ -420,10 +420,10 @@ func TestFileAuditLogAppendsSyncedJSONLines(t *testing.T) {
 	f.svc.audit = l
 	ctx := context.Background()
 	c := f.upload(t, randomBody(), 1)
-	if _, err := f.svc.Block(ctx, BlockRequest{ID: c.created.SenderID, Reason: "content", Notice: "n"}); err != nil {
+	if _, err := NewModeration(f.svc).Block(ctx, BlockRequest{ID: c.created.SenderID, Reason: "content", Notice: "n"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.Unblock(ctx, c.created.SenderID); err != nil {
+	if _, err := NewModeration(f.svc).Unblock(ctx, c.created.SenderID); err != nil {
 		t.Fatal(err)
 	}
 	l.Close()
@@ -461,14 +461,14 @@ func TestListBlocksPages(t *testing.T) {
 	ctx := context.Background()
 	for range 3 {
 		c := f.upload(t, randomBody(), 1)
-		if _, err := f.svc.Block(ctx, BlockRequest{ID: c.created.SenderID, Reason: "spam"}); err != nil {
+		if _, err := NewModeration(f.svc).Block(ctx, BlockRequest{ID: c.created.SenderID, Reason: "spam"}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	seen := 0
 	cursor := ""
 	for {
-		es, next, err := f.svc.ListBlocks(ctx, cursor, 2)
+		es, next, err := NewModeration(f.svc).ListBlocks(ctx, cursor, 2)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -170,7 +170,7 @@ func TestStatusDeliveryReceipts(t *testing.T) {
 	}
 
 	// Blocked: the record signed for the sender ID.
-	if _, err := f.svc.Block(ctx, BlockRequest{ID: c.created.SenderID, Reason: blocklist.ReasonSpam}); err != nil {
+	if _, err := NewModeration(f.svc).Block(ctx, BlockRequest{ID: c.created.SenderID, Reason: blocklist.ReasonSpam}); err != nil {
 		t.Fatal(err)
 	}
 	_, err = f.svc.Status(ctx, c.created.SenderID, signed(c.sender))
@@ -210,7 +210,7 @@ func TestReportsMergeLimitAndBlock(t *testing.T) {
 	if got := f.metrics.get(EventReported); got != 3 {
 		t.Fatalf("reports counted: %d, want 3", got)
 	}
-	rs, _, err := f.svc.ListReports(ctx, "", 0)
+	rs, _, err := NewModeration(f.svc).ListReports(ctx, "", 0)
 	if err != nil || len(rs) != 2 {
 		t.Fatalf("ListReports: %d, %v; want 2 (one per chunk)", len(rs), err)
 	}
@@ -226,7 +226,7 @@ func TestReportsMergeLimitAndBlock(t *testing.T) {
 	}
 
 	// One step from report to block.
-	bc, err := f.svc.BlockReport(ctx, ra.ID, BlockRequest{Reason: blocklist.ReasonContent,
+	bc, err := NewModeration(f.svc).BlockReport(ctx, ra.ID, BlockRequest{Reason: blocklist.ReasonContent,
 		Restrictions: []blocklist.Restriction{blocklist.RestrictNoUploads}})
 	if err != nil {
 		t.Fatal(err)
@@ -236,7 +236,7 @@ func TestReportsMergeLimitAndBlock(t *testing.T) {
 	}
 	_, err = f.svc.Status(ctx, a.created.SenderID, signed(a.sender))
 	wantBlocked(t, f.blockFixture, err, a.created.SenderID, "sender's status after the block")
-	if _, err := f.svc.GetReport(ctx, ra.ID); !errors.Is(err, ErrUnknownReport) {
+	if _, err := NewModeration(f.svc).GetReport(ctx, ra.ID); !errors.Is(err, ErrUnknownReport) {
 		t.Fatalf("report after its block: %v", err)
 	}
 	if got := f.metrics.get(EventBlockedFromReport); got != 1 {
@@ -251,13 +251,13 @@ func TestReportsMergeLimitAndBlock(t *testing.T) {
 	wantBlocked(t, f.blockFixture, err, a.created.RecipientIDs[2], "report of a blocked chunk")
 
 	// Dismissing closes the other one.
-	if err := f.svc.DismissReport(ctx, rb.ID); err != nil {
+	if err := NewModeration(f.svc).DismissReport(ctx, rb.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.svc.DismissReport(ctx, rb.ID); !errors.Is(err, ErrUnknownReport) {
+	if err := NewModeration(f.svc).DismissReport(ctx, rb.ID); !errors.Is(err, ErrUnknownReport) {
 		t.Fatalf("second dismiss: %v", err)
 	}
-	if _, err := f.svc.BlockReport(ctx, rb.ID, BlockRequest{Reason: "spam"}); !errors.Is(err, ErrUnknownReport) {
+	if _, err := NewModeration(f.svc).BlockReport(ctx, rb.ID, BlockRequest{Reason: "spam"}); !errors.Is(err, ErrUnknownReport) {
 		t.Fatalf("block of a dismissed report: %v", err)
 	}
 }
@@ -278,22 +278,22 @@ func TestGrantAppeal(t *testing.T) {
 	f := newModerationFixture(t, 0)
 	ctx := context.Background()
 	c := f.upload(t, randomBody(), 1)
-	bc, err := f.svc.Block(ctx, BlockRequest{ID: c.created.SenderID, Reason: blocklist.ReasonContent,
+	bc, err := NewModeration(f.svc).Block(ctx, BlockRequest{ID: c.created.SenderID, Reason: blocklist.ReasonContent,
 		Restrictions: []blocklist.Restriction{blocklist.RestrictNoUploads}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.GrantAppeal(ctx, AppealRequest{Code: []byte("short")}); !errors.Is(err, ErrSyntax) {
+	if _, err := NewModeration(f.svc).GrantAppeal(ctx, AppealRequest{Code: []byte("short")}); !errors.Is(err, ErrSyntax) {
 		t.Fatalf("appeal with a short code: %v", err)
 	}
 	unknown := bytes.Repeat([]byte{7}, CaseCodeSize)
-	if _, err := f.svc.GrantAppeal(ctx, AppealRequest{Code: unknown}); !errors.Is(err, ErrNotBlocked) {
+	if _, err := NewModeration(f.svc).GrantAppeal(ctx, AppealRequest{Code: unknown}); !errors.Is(err, ErrNotBlocked) {
 		t.Fatalf("appeal for an unknown case: %v", err)
 	}
-	if _, err := f.svc.GrantAppeal(ctx, AppealRequest{Code: unknown, Force: true}); err != nil {
+	if _, err := NewModeration(f.svc).GrantAppeal(ctx, AppealRequest{Code: unknown, Force: true}); err != nil {
 		t.Fatalf("forced appeal: %v", err)
 	}
-	a, err := f.svc.GrantAppeal(ctx, AppealRequest{Code: bc.Code})
+	a, err := NewModeration(f.svc).GrantAppeal(ctx, AppealRequest{Code: bc.Code})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,11 +309,11 @@ func TestGrantAppeal(t *testing.T) {
 	// Still blocked: the proof lifts client restrictions, not the block.
 	_, err = f.svc.Status(ctx, c.created.SenderID, signed(c.sender))
 	wantBlocked(t, f.blockFixture, err, c.created.SenderID, "status after the appeal")
-	a, err = f.svc.GrantAppeal(ctx, AppealRequest{Code: bc.Code, Unblock: true})
+	a, err = NewModeration(f.svc).GrantAppeal(ctx, AppealRequest{Code: bc.Code, Unblock: true})
 	if err != nil || a.Unblocked == nil || len(a.Unblocked.Keys) != 3 {
 		t.Fatalf("appeal with unblock: %+v, %v", a, err)
 	}
-	if _, err := f.svc.GetBlock(ctx, bc.Code); !errors.Is(err, ErrNotBlocked) {
+	if _, err := NewModeration(f.svc).GetBlock(ctx, bc.Code); !errors.Is(err, ErrNotBlocked) {
 		t.Fatalf("case after the appeal with unblock: %v", err)
 	}
 	if got := f.metrics.get(EventAppealGranted); got != 3 {
@@ -330,7 +330,7 @@ func TestGrantAppeal(t *testing.T) {
 	}
 	// An appeal that cannot be audited is not granted.
 	f.audit.fail = true
-	if _, err := f.svc.GrantAppeal(ctx, AppealRequest{Code: unknown, Force: true}); !errors.Is(err, ErrUnavailable) {
+	if _, err := NewModeration(f.svc).GrantAppeal(ctx, AppealRequest{Code: unknown, Force: true}); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("appeal without an audit log: %v", err)
 	}
 }

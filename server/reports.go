@@ -80,7 +80,8 @@ func (s *Service) Report(ctx context.Context, recipientID []byte, req ReportRequ
 }
 
 // ListReports pages through the open reports, oldest first.
-func (s *Service) ListReports(ctx context.Context, cursor string, limit int) ([]*reports.Report, string, error) {
+func (m *Moderation) ListReports(ctx context.Context, cursor string, limit int) ([]*reports.Report, string, error) {
+	s := m.s
 	if s.reports == nil {
 		return nil, "", ErrNoReports
 	}
@@ -95,7 +96,8 @@ func (s *Service) ListReports(ctx context.Context, cursor string, limit int) ([]
 }
 
 // GetReport returns one report.
-func (s *Service) GetReport(ctx context.Context, id []byte) (*reports.Report, error) {
+func (m *Moderation) GetReport(ctx context.Context, id []byte) (*reports.Report, error) {
+	s := m.s
 	if s.reports == nil {
 		return nil, ErrNoReports
 	}
@@ -113,13 +115,14 @@ func (s *Service) GetReport(ctx context.Context, id []byte) (*reports.Report, er
 // reported chunk as Block does (req.ID is ignored), then removes the
 // report. A chunk that is gone (expired, deleted) answers ErrUnknownChunk
 // and its report is removed as moot.
-func (s *Service) BlockReport(ctx context.Context, id []byte, req BlockRequest) (*BlockCase, error) {
-	r, err := s.GetReport(ctx, id)
+func (m *Moderation) BlockReport(ctx context.Context, id []byte, req BlockRequest) (*BlockCase, error) {
+	s := m.s
+	r, err := m.GetReport(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	req.ID, req.FromReport = r.SenderID, r.ID
-	c, err := s.Block(ctx, req)
+	c, err := m.Block(ctx, req)
 	if errors.Is(err, ErrUnknownChunk) {
 		s.reports.Delete(ctx, r.ID)
 	}
@@ -135,8 +138,9 @@ func (s *Service) BlockReport(ctx context.Context, id []byte, req BlockRequest) 
 
 // DismissReport removes a report without blocking; the chunk can be
 // reported again. The dismissal is audited.
-func (s *Service) DismissReport(ctx context.Context, id []byte) error {
-	r, err := s.GetReport(ctx, id)
+func (m *Moderation) DismissReport(ctx context.Context, id []byte) error {
+	s := m.s
+	r, err := m.GetReport(ctx, id)
 	if err != nil {
 		return err
 	}

@@ -24,7 +24,7 @@ import (
 
 // AdminHandler is the HTTP binding of the service's takedown operations.
 type AdminHandler struct {
-	svc   *server.Service
+	mod   *server.Moderation
 	token [sha256.Size]byte // SHA-256 of the bearer token
 	// compare is subtle.ConstantTimeCompare; a field so a test can check
 	// that every request goes through it.
@@ -35,16 +35,16 @@ type AdminHandler struct {
 	xftpKeyHash *[32]byte
 }
 
-// NewAdminHandler binds svc's takedown operations to HTTP, accepting
+// NewAdminHandler binds the service's moderation to HTTP, accepting
 // requests that carry token.
-func NewAdminHandler(svc *server.Service, token string, log *slog.Logger) (*AdminHandler, error) {
+func NewAdminHandler(mod *server.Moderation, token string, log *slog.Logger) (*AdminHandler, error) {
 	if len(token) < 16 {
 		return nil, errors.New("admin token: too short (at least 16 characters)")
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &AdminHandler{svc: svc, token: sha256.Sum256([]byte(token)), compare: subtle.ConstantTimeCompare, log: log}, nil
+	return &AdminHandler{mod: mod, token: sha256.Sum256([]byte(token)), compare: subtle.ConstantTimeCompare, log: log}, nil
 }
 
 // authorized reports whether the request carries the token. Both sides
@@ -101,7 +101,7 @@ func (h *AdminHandler) fail(w http.ResponseWriter, err error) {
 }
 
 func (h *AdminHandler) identity(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, api.AdminIdentity{Fingerprint: h.svc.Identity().Fingerprint().String()})
+	writeJSON(w, http.StatusOK, api.AdminIdentity{Fingerprint: h.mod.Identity().Fingerprint().String()})
 }
 
 func (h *AdminHandler) block(w http.ResponseWriter, r *http.Request) {
@@ -121,7 +121,7 @@ func (h *AdminHandler) block(w http.ResponseWriter, r *http.Request) {
 	for _, x := range req.Restrictions {
 		sr.Restrictions = append(sr.Restrictions, blocklist.Restriction(x))
 	}
-	c, err := h.svc.Block(r.Context(), sr)
+	c, err := h.mod.Block(r.Context(), sr)
 	if err != nil {
 		h.fail(w, err)
 		return
@@ -144,7 +144,7 @@ func (h *AdminHandler) get(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, err)
 		return
 	}
-	c, err := h.svc.GetBlock(r.Context(), ref)
+	c, err := h.mod.GetBlock(r.Context(), ref)
 	if err != nil {
 		h.fail(w, err)
 		return
@@ -158,7 +158,7 @@ func (h *AdminHandler) unblock(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, err)
 		return
 	}
-	c, err := h.svc.Unblock(r.Context(), ref)
+	c, err := h.mod.Unblock(r.Context(), ref)
 	if err != nil {
 		h.fail(w, err)
 		return
@@ -173,7 +173,7 @@ func (h *AdminHandler) list(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, err)
 		return
 	}
-	es, next, err := h.svc.ListBlocks(r.Context(), r.URL.Query().Get("cursor"), limit)
+	es, next, err := h.mod.ListBlocks(r.Context(), r.URL.Query().Get("cursor"), limit)
 	if err != nil {
 		h.fail(w, err)
 		return

@@ -12,13 +12,14 @@ import (
 	"github.com/xftp/xftp/api"
 	"github.com/xftp/xftp/api/httpclient"
 	"github.com/xftp/xftp/blocklist"
+	"github.com/xftp/xftp/server"
 )
 
 const testToken = "0123456789abcdef0123456789abcdef"
 
 func newAdmin(t *testing.T, bs *blockingServer) (*AdminHandler, *httptest.Server) {
 	t.Helper()
-	h, err := NewAdminHandler(bs.svc, testToken, nil)
+	h, err := NewAdminHandler(server.NewModeration(bs.svc), testToken, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +65,7 @@ func TestAdminAPIRejectsMissingWrongAndMisshapenTokens(t *testing.T) {
 			}
 		}
 	}
-	if _, err := NewAdminHandler(bs.svc, "short", nil); err == nil {
+	if _, err := NewAdminHandler(server.NewModeration(bs.svc), "short", nil); err == nil {
 		t.Fatal("a short token was accepted")
 	}
 }

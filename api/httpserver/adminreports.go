@@ -45,7 +45,7 @@ func (h *AdminHandler) listReports(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, err)
 		return
 	}
-	rs, next, err := h.svc.ListReports(r.Context(), r.URL.Query().Get("cursor"), limit)
+	rs, next, err := h.mod.ListReports(r.Context(), r.URL.Query().Get("cursor"), limit)
 	if err != nil {
 		h.fail(w, err)
 		return
@@ -63,7 +63,7 @@ func (h *AdminHandler) getReport(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, err)
 		return
 	}
-	rp, err := h.svc.GetReport(r.Context(), id)
+	rp, err := h.mod.GetReport(r.Context(), id)
 	if err != nil {
 		h.fail(w, err)
 		return
@@ -77,7 +77,7 @@ func (h *AdminHandler) dismissReport(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, err)
 		return
 	}
-	if err := h.svc.DismissReport(r.Context(), id); err != nil {
+	if err := h.mod.DismissReport(r.Context(), id); err != nil {
 		h.fail(w, err)
 		return
 	}
@@ -106,7 +106,7 @@ func (h *AdminHandler) blockReport(w http.ResponseWriter, r *http.Request) {
 	for _, x := range req.Restrictions {
 		sr.Restrictions = append(sr.Restrictions, blocklist.Restriction(x))
 	}
-	c, err := h.svc.BlockReport(r.Context(), id, sr)
+	c, err := h.mod.BlockReport(r.Context(), id, sr)
 	if err != nil {
 		h.fail(w, err)
 		return
@@ -121,7 +121,7 @@ func (h *AdminHandler) appeal(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, err)
 		return
 	}
-	a, err := h.svc.GrantAppeal(r.Context(), server.AppealRequest{Code: req.Case, Unblock: req.Unblock, Force: req.Force})
+	a, err := h.mod.GrantAppeal(r.Context(), server.AppealRequest{Code: req.Case, Unblock: req.Unblock, Force: req.Force})
 	if err != nil {
 		h.fail(w, err)
 		return

@@ -103,7 +103,7 @@ func (h *AdminHandler) xftpBlock(w http.ResponseWriter, r *http.Request) {
 	}
 	out := AdminXFTPBlockResult{Cases: []api.AdminCase{}, Elsewhere: elsewhere}
 	for _, id := range ids {
-		c, err := h.svc.Block(r.Context(), server.BlockRequest{
+		c, err := h.mod.Block(r.Context(), server.BlockRequest{
 			ID: id, Reason: blocklist.Reason(req.Reason), Notice: req.Notice,
 			TTL: time.Duration(req.TTLSeconds) * time.Second,
 		})

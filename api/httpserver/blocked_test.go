@@ -101,7 +101,7 @@ func TestBlockedChunkAnswers451WithVerifiedRecord(t *testing.T) {
 	body, digest := randomChunk(size64K)
 	rk := newKey()
 	snd, cr := uploadChunk(t, c, body, digest, rk)
-	if _, err := bs.svc.Block(bg, server.BlockRequest{
+	if _, err := server.NewModeration(bs.svc).Block(bg, server.BlockRequest{
 		ID: cr.RecipientIDs[0], Reason: blocklist.ReasonContent, Notice: "court order 42",
 		Restrictions: []blocklist.Restriction{blocklist.RestrictNoUploads}, TTL: time.Hour,
 	}); err != nil {

@@ -68,7 +68,7 @@ func newModerationServer(t *testing.T, reportsPerMinute int) *moderationServer {
 	}
 	ms.addr = api.Address{Fingerprint: ms.id.Fingerprint(), Host: ln.Addr().String()}
 	go srv.ServeTLS(ln, "", "")
-	ah, err := NewAdminHandler(svc, testToken, nil)
+	ah, err := NewAdminHandler(server.NewModeration(svc), testToken, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

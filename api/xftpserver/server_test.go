@@ -359,7 +359,7 @@ func TestBlocked(t *testing.T) {
 	if err := c.Upload(ctx, ch.snd, ch.sid, bytes.NewReader(ch.body), 64<<10); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Service.Block(ctx, server.BlockRequest{ID: ch.rids[0], Reason: blocklist.ReasonSpam, TTL: time.Hour}); err != nil {
+	if _, err := server.NewModeration(r.Service).Block(ctx, server.BlockRequest{ID: ch.rids[0], Reason: blocklist.ReasonSpam, TTL: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	err := c.Download(ctx, ch.rcv[0], ch.rids[0], 64<<10, io.Discard)

@@ -142,7 +142,7 @@ func (t *takedowns) serve(svc *server.Service) error {
 	if created {
 		t.log.Info("created the admin API token", "file", t.cfg.Admin.tokenFile(t.cfg.Data))
 	}
-	h, err := httpserver.NewAdminHandler(svc, token, t.log)
+	h, err := httpserver.NewAdminHandler(server.NewModeration(svc), token, t.log)
 	if err != nil {
 		return err
 	}
