@@ -230,6 +230,27 @@ func (r *reporter) finish() {
 	}
 }
 
+// around routes o's warnings through the reporter, so a warning printed
+// while the bar is drawn gets a line of its own and the bar comes back
+// below it.
+func (r *reporter) around(o client.Options) client.Options {
+	next := o.Warn
+	if next == nil || r.mode != "bar" {
+		return o
+	}
+	o.Warn = func(msg string) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.drawn {
+			fmt.Fprint(r.w, "\r\x1b[K")
+			r.drawn = false
+		}
+		next(msg)
+		r.drawLocked()
+	}
+	return o
+}
+
 // progress returns the client callback, or nil when nothing is shown.
 func (r *reporter) progress() func(client.Event) {
 	if r.mode == "quiet" {

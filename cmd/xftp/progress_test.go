@@ -82,3 +82,19 @@ func TestNoProgressLinesWithoutVerbose(t *testing.T) {
 		t.Fatalf("-v lines:\n%q\nwant\n%q", buf.String(), want)
 	}
 }
+
+// A warning during a transfer clears the bar's line first and the bar is
+// drawn again after it.
+func TestWarningDuringBar(t *testing.T) {
+	var buf bytes.Buffer
+	r := &reporter{w: &buf, mode: "bar", now: time.Now, width: 100}
+	o := r.around(client.Options{Warn: func(msg string) { buf.WriteString("xftp: warning: " + msg + "\n") }})
+	r.begin("download", 1<<20)
+	o.Warn("careful")
+	r.finish()
+	out := buf.String()
+	i := strings.Index(out, "xftp: warning: careful\n")
+	if i < 0 || !strings.HasSuffix(out[:i], "\r\x1b[K") || !strings.Contains(out[i:], "download [") {
+		t.Fatalf("warning not on a line of its own between bars: %q", out)
+	}
+}

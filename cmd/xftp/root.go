@@ -134,7 +134,7 @@ stopped when the same command runs again.`,
 			rep.begin("upload", fi.Size())
 			res, err := client.Upload(cmd.Context(), client.UploadRequest{Path: file, Servers: servers, Recipients: recipients,
 				DataShards: dataShards, ParityShards: parityShards, StateFile: state},
-				restricted(cmd, client.Options{Parallel: parallel, RetryFor: retryFor.budget(), Progress: rep.progress()}))
+				rep.around(restricted(cmd, client.Options{Parallel: parallel, RetryFor: retryFor.budget(), Progress: rep.progress()})))
 			rep.finish()
 			if err != nil {
 				return fail(err, "upload of %s", file)
@@ -297,7 +297,7 @@ and continues when the same command runs again.`,
 				return err
 			}
 			rep := newReporter(cmd.ErrOrStderr(), quiet, asJSON, verbose(cmd))
-			o, err := pf.apply(restricted(cmd, client.Options{Parallel: parallel, RetryFor: retryFor.budget(), Progress: rep.progress()}))
+			o, err := pf.apply(rep.around(restricted(cmd, client.Options{Parallel: parallel, RetryFor: retryFor.budget(), Progress: rep.progress()})))
 			if err != nil {
 				return err
 			}
