@@ -125,7 +125,12 @@ func (m *Moderation) Block(ctx context.Context, req BlockRequest) (*BlockCase, e
 	if len(req.ID) == 0 || len(req.ID) > blocklist.MaxKeySize {
 		return nil, fmt.Errorf("%w: chunk ID", ErrSyntax)
 	}
-	rec, _, err := s.records.Lookup(ctx, req.ID)
+	rec, role, err := s.records.Lookup(ctx, req.ID)
+	if err == nil && role == storage.RoleRecipient {
+		// A recipient's lookup carries that recipient only; the block
+		// takes every ID of the chunk.
+		rec, _, err = s.records.Lookup(ctx, rec.SenderID)
+	}
 	if err == nil && !s.now().Before(rec.ExpiresAt) {
 		err = storage.ErrNotFound
 	}

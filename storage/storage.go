@@ -121,7 +121,10 @@ type Records interface {
 	// there is none.
 	BySenderKey(ctx context.Context, k ed25519.PublicKey) (*Record, error)
 	// Lookup resolves a sender or recipient ID to its record in one round
-	// trip; ErrNotFound if the ID is unknown.
+	// trip; ErrNotFound if the ID is unknown. For a sender ID the record
+	// holds every recipient, in the order they were added; for a
+	// recipient ID it holds that recipient only, so that a download costs
+	// the same whatever the chunk's audience.
 	Lookup(ctx context.Context, id []byte) (*Record, Role, error)
 	// AddRecipients adds recipients to the record with key; ErrNotFound if
 	// there is no such record, ErrExists if an ID is taken (then none is added).

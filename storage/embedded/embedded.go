@@ -17,10 +17,18 @@ import (
 )
 
 var (
-	bucketChunks = []byte("chunks") // internal key -> JSON record
-	bucketIDs    = []byte("ids")    // sender/recipient ID -> role byte || internal key
-	bucketExpiry = []byte("expiry") // big-endian expiry (unix ns) || internal key -> nothing
-	bucketMeta   = []byte("meta")
+	bucketChunks = []byte("chunks") // internal key -> JSON record (without its recipients)
+	// bucketIDs: sender ID -> role byte || internal key; recipient ID ->
+	// role byte || internal key || 4-byte sequence number.
+	bucketIDs = []byte("ids")
+	// bucketRecipients: internal key || 4-byte big-endian sequence number
+	// -> flags byte || public key || recipient ID. A chunk's recipients
+	// live apart from its record, so that a download reads one small
+	// entry whatever the chunk's audience (10,000 recipients of a group
+	// file), and the sequence keeps them in the order they were added.
+	bucketRecipients = []byte("recipients")
+	bucketExpiry     = []byte("expiry") // big-endian expiry (unix ns) || internal key -> nothing
+	bucketMeta       = []byte("meta")
 	// bucketSenderKeys: sender public key -> internal key, so that a
 	// retried create finds the chunk its lost answer was about.
 	bucketSenderKeys = []byte("senderkeys")
@@ -47,12 +55,12 @@ func Open(path string, timeout time.Duration) (*Records, error) {
 		return nil, fmt.Errorf("opening record database: %w", err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketChunks, bucketIDs, bucketExpiry, bucketMeta, bucketSenderKeys} {
+		for _, b := range [][]byte{bucketChunks, bucketIDs, bucketExpiry, bucketMeta, bucketSenderKeys, bucketRecipients} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
 		}
-		return nil
+		return migrateRecipients(tx)
 	})
 	if err != nil {
 		db.Close()
@@ -88,17 +96,21 @@ func (r *Records) Close() error { return r.db.Close() }
 func (r *Records) Ping(ctx context.Context) error { return nil }
 
 type diskRecord struct {
-	SenderID   []byte         `json:"s"`
-	SenderKey  []byte         `json:"sk"`
-	Size       int64          `json:"n"`
-	Digest     []byte         `json:"d"`
-	Recipients []diskRecipent `json:"r"`
-	Uploaded   bool           `json:"u,omitempty"`
-	Body       string         `json:"b,omitempty"` // Store name of the body (storage.Record.Body)
-	CreatedAt  int64          `json:"c"`
-	ExpiresAt  int64          `json:"e"`
-	Downloaded int            `json:"dl,omitempty"` // recipient IDs that downloaded
-	Acked      int            `json:"ak,omitempty"` // recipient IDs removed by ack
+	SenderID  []byte `json:"s"`
+	SenderKey []byte `json:"sk"`
+	Size      int64  `json:"n"`
+	Digest    []byte `json:"d"`
+	// Recipients is where records written before bucketRecipients kept
+	// their recipients; Open moves them out (migrateRecipients).
+	Recipients []diskRecipent `json:"r,omitempty"`
+	// Next is the sequence number of the next recipient added.
+	Next       uint32 `json:"rn,omitempty"`
+	Uploaded   bool   `json:"u,omitempty"`
+	Body       string `json:"b,omitempty"` // Store name of the body (storage.Record.Body)
+	CreatedAt  int64  `json:"c"`
+	ExpiresAt  int64  `json:"e"`
+	Downloaded int    `json:"dl,omitempty"` // recipient IDs that downloaded
+	Acked      int    `json:"ak,omitempty"` // recipient IDs removed by ack
 }
 
 type diskRecipent struct {
@@ -112,9 +124,7 @@ func encode(rec *storage.Record) ([]byte, error) {
 		SenderID: rec.SenderID, SenderKey: rec.SenderKey, Size: rec.Size, Digest: rec.Digest[:],
 		Uploaded: rec.Uploaded, Body: rec.Body, CreatedAt: rec.CreatedAt.UnixNano(), ExpiresAt: rec.ExpiresAt.UnixNano(),
 	}
-	for _, rc := range rec.Recipients {
-		d.Recipients = append(d.Recipients, diskRecipent{ID: rc.ID, Key: rc.Key})
-	}
+	d.Next = uint32(len(rec.Recipients))
 	return json.Marshal(d)
 }
 
@@ -137,9 +147,6 @@ func decode(key string, b []byte) (*storage.Record, error) {
 		Downloaded: d.Downloaded, Acked: d.Acked,
 	}
 	copy(rec.Digest[:], d.Digest)
-	for _, rc := range d.Recipients {
-		rec.Recipients = append(rec.Recipients, storage.Recipient{ID: rc.ID, Key: rc.Key})
-	}
 	return rec, nil
 }
 
@@ -181,6 +188,58 @@ func idValue(role storage.Role, key string) []byte {
 	return append([]byte{byte(role)}, key...)
 }
 
+const (
+	keyLen         = 24 // storage.NewKey's
+	seqLen         = 4
+	flagDownloaded = 1
+)
+
+func recipientIDValue(key string, seq uint32) []byte {
+	return binary.BigEndian.AppendUint32(idValue(storage.RoleRecipient, key), seq)
+}
+
+func recipientKey(key string, seq uint32) []byte {
+	return binary.BigEndian.AppendUint32([]byte(key), seq)
+}
+
+// putRecipient stores recipient number seq of the chunk with key.
+func putRecipient(tx *bolt.Tx, key string, seq uint32, rc storage.Recipient, flags byte) error {
+	v := append(append([]byte{flags}, rc.Key...), rc.ID...)
+	return tx.Bucket(bucketRecipients).Put(recipientKey(key, seq), v)
+}
+
+func parseRecipient(v []byte) (rc storage.Recipient, flags byte, ok bool) {
+	if len(v) < 1+ed25519.PublicKeySize {
+		return rc, 0, false
+	}
+	return storage.Recipient{Key: bytes.Clone(v[1 : 1+ed25519.PublicKeySize]), ID: bytes.Clone(v[1+ed25519.PublicKeySize:])}, v[0], true
+}
+
+// recipientRef is where a recipient ID's entry lives: its chunk's key and
+// sequence number; ok is false for a sender ID or a malformed entry.
+func recipientRef(v []byte) (key string, seq uint32, ok bool) {
+	if len(v) != 1+keyLen+seqLen || storage.Role(v[0]) != storage.RoleRecipient {
+		return "", 0, false
+	}
+	return string(v[1 : 1+keyLen]), binary.BigEndian.Uint32(v[1+keyLen:]), true
+}
+
+// putRecipients stores rs as the recipients from sequence number next on,
+// with their ID entries.
+func putRecipients(tx *bolt.Tx, key string, next uint32, rs []storage.Recipient) error {
+	ids := tx.Bucket(bucketIDs)
+	for i, rc := range rs {
+		seq := next + uint32(i)
+		if err := ids.Put(rc.ID, recipientIDValue(key, seq)); err != nil {
+			return err
+		}
+		if err := putRecipient(tx, key, seq, rc, 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func put(tx *bolt.Tx, rec *storage.Record) error {
 	b, err := encode(rec)
 	if err != nil {
@@ -189,12 +248,64 @@ func put(tx *bolt.Tx, rec *storage.Record) error {
 	return tx.Bucket(bucketChunks).Put([]byte(rec.Key), b)
 }
 
+// get reads the record with key and all its recipients, in order.
 func get(tx *bolt.Tx, key string) (*storage.Record, error) {
 	b := tx.Bucket(bucketChunks).Get([]byte(key))
 	if b == nil {
 		return nil, storage.ErrNotFound
 	}
-	return decode(key, b)
+	rec, err := decode(key, b)
+	if err != nil {
+		return nil, err
+	}
+	c := tx.Bucket(bucketRecipients).Cursor()
+	prefix := []byte(key)
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		rc, _, ok := parseRecipient(v)
+		if !ok {
+			return nil, errors.New("corrupt recipient entry")
+		}
+		rec.Recipients = append(rec.Recipients, rc)
+	}
+	return rec, nil
+}
+
+// migrateRecipients moves the recipients of records written before
+// bucketRecipients out of them. It runs at Open, once per old record.
+func migrateRecipients(tx *bolt.Tx) error {
+	var old []string
+	err := tx.Bucket(bucketChunks).ForEach(func(k, v []byte) error {
+		if bytes.Contains(v, []byte(`"r":[`)) {
+			old = append(old, string(k))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, key := range old {
+		d, err := getDisk(tx, key)
+		if err != nil {
+			return err
+		}
+		for i, rc := range d.Recipients {
+			var flags byte
+			if rc.Downloaded {
+				flags = flagDownloaded
+			}
+			if err := tx.Bucket(bucketIDs).Put(rc.ID, recipientIDValue(key, uint32(i))); err != nil {
+				return err
+			}
+			if err := putRecipient(tx, key, uint32(i), storage.Recipient{ID: rc.ID, Key: rc.Key}, flags); err != nil {
+				return err
+			}
+		}
+		d.Next, d.Recipients = uint32(len(d.Recipients)), nil
+		if err := putDisk(tx, key, d); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // createCheck refuses a create that cannot succeed. Existence first: a
@@ -235,10 +346,8 @@ func (r *Records) Create(ctx context.Context, rec *storage.Record, quota int64) 
 		if err := skeys.Put(rec.SenderKey, []byte(rec.Key)); err != nil {
 			return err
 		}
-		for _, rc := range rec.Recipients {
-			if err := ids.Put(rc.ID, idValue(storage.RoleRecipient, rec.Key)); err != nil {
-				return err
-			}
+		if err := putRecipients(tx, rec.Key, 0, rec.Recipients); err != nil {
+			return err
 		}
 		if err := tx.Bucket(bucketExpiry).Put(expiryKey(rec), nil); err != nil {
 			return err
@@ -271,8 +380,25 @@ func (r *Records) Lookup(ctx context.Context, id []byte) (rec *storage.Record, r
 			return storage.ErrNotFound
 		}
 		role = storage.Role(v[0])
-		rec, err = get(tx, string(v[1:]))
-		return err
+		key, seq, ok := recipientRef(v)
+		if !ok {
+			rec, err = get(tx, string(v[1:]))
+			return err
+		}
+		// A recipient's lookup reads its own entry only.
+		b := tx.Bucket(bucketChunks).Get([]byte(key))
+		if b == nil {
+			return storage.ErrNotFound
+		}
+		if rec, err = decode(key, b); err != nil {
+			return err
+		}
+		rc, _, ok := parseRecipient(tx.Bucket(bucketRecipients).Get(recipientKey(key, seq)))
+		if !ok {
+			return storage.ErrNotFound
+		}
+		rec.Recipients = []storage.Recipient{rc}
+		return nil
 	})
 	return rec, role, err
 }
@@ -290,12 +416,10 @@ func (r *Records) AddRecipients(ctx context.Context, key string, rs []storage.Re
 				return storage.ErrExists
 			}
 		}
-		for _, rc := range rs {
-			if err := ids.Put(rc.ID, idValue(storage.RoleRecipient, key)); err != nil {
-				return err
-			}
-			d.Recipients = append(d.Recipients, diskRecipent{ID: rc.ID, Key: rc.Key})
+		if err := putRecipients(tx, key, d.Next, rs); err != nil {
+			return err
 		}
+		d.Next += uint32(len(rs))
 		return putDisk(tx, key, d)
 	})
 }
@@ -331,16 +455,13 @@ func (r *Records) RemoveRecipient(ctx context.Context, key string, id []byte) er
 		if err != nil {
 			return err
 		}
-		kept := d.Recipients[:0:0]
-		for _, rc := range d.Recipients {
-			if !bytes.Equal(rc.ID, id) {
-				kept = append(kept, rc)
-			}
-		}
-		if len(kept) == len(d.Recipients) {
+		rk, seq, ok := recipientRef(tx.Bucket(bucketIDs).Get(id))
+		if !ok || rk != key {
 			return storage.ErrNotFound
 		}
-		d.Recipients = kept
+		if err := tx.Bucket(bucketRecipients).Delete(recipientKey(key, seq)); err != nil {
+			return err
+		}
 		d.Acked++
 		if err := tx.Bucket(bucketIDs).Delete(id); err != nil {
 			return err
@@ -355,17 +476,9 @@ func (r *Records) MarkDownloaded(ctx context.Context, key string, id []byte) (fi
 	// from a read transaction, without a write commit (and its fsync).
 	var marked bool
 	err = r.db.View(func(tx *bolt.Tx) error {
-		d, err := getDisk(tx, key)
-		if err != nil {
-			return err
-		}
-		for _, rc := range d.Recipients {
-			if bytes.Equal(rc.ID, id) {
-				marked = rc.Downloaded
-				return nil
-			}
-		}
-		return storage.ErrNotFound
+		_, flags, err := recipientEntry(tx, key, id)
+		marked = flags&flagDownloaded != 0
+		return err
 	})
 	if err != nil || marked {
 		return false, err
@@ -376,22 +489,33 @@ func (r *Records) MarkDownloaded(ctx context.Context, key string, id []byte) (fi
 		if err != nil {
 			return err
 		}
-		for i := range d.Recipients {
-			rc := &d.Recipients[i]
-			if !bytes.Equal(rc.ID, id) {
-				continue
-			}
-			if rc.Downloaded {
-				return nil
-			}
-			rc.Downloaded = true
-			d.Downloaded++
-			first = true
-			return putDisk(tx, key, d)
+		seq, flags, err := recipientEntry(tx, key, id)
+		if err != nil || flags&flagDownloaded != 0 {
+			return err
 		}
-		return storage.ErrNotFound
+		rc, _, _ := parseRecipient(tx.Bucket(bucketRecipients).Get(recipientKey(key, seq)))
+		if err := putRecipient(tx, key, seq, rc, flags|flagDownloaded); err != nil {
+			return err
+		}
+		d.Downloaded++
+		first = true
+		return putDisk(tx, key, d)
 	})
 	return first, err
+}
+
+// recipientEntry finds recipient id of the chunk with key: its sequence
+// number and flags; ErrNotFound if the chunk has no such recipient.
+func recipientEntry(tx *bolt.Tx, key string, id []byte) (seq uint32, flags byte, err error) {
+	rk, seq, ok := recipientRef(tx.Bucket(bucketIDs).Get(id))
+	if !ok || rk != key {
+		return 0, 0, storage.ErrNotFound
+	}
+	_, flags, ok = parseRecipient(tx.Bucket(bucketRecipients).Get(recipientKey(key, seq)))
+	if !ok {
+		return 0, 0, storage.ErrNotFound
+	}
+	return seq, flags, nil
 }
 
 func getDisk(tx *bolt.Tx, key string) (*diskRecord, error) {
@@ -439,6 +563,9 @@ func (r *Records) delete(key string, onlyUnuploaded bool) (*storage.Record, erro
 			if err := ids.Delete(rc.ID); err != nil {
 				return err
 			}
+		}
+		if err := deleteRecipients(tx, key); err != nil {
+			return err
 		}
 		if err := tx.Bucket(bucketExpiry).Delete(expiryKey(rec)); err != nil {
 			return err
@@ -498,4 +625,21 @@ func (r *Records) Usage(ctx context.Context) (storage.Usage, error) {
 		return nil
 	})
 	return u, err
+}
+
+// deleteRecipients removes every recipient entry of the chunk with key.
+func deleteRecipients(tx *bolt.Tx, key string) error {
+	b := tx.Bucket(bucketRecipients)
+	var keys [][]byte
+	c := b.Cursor()
+	prefix := []byte(key)
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		keys = append(keys, bytes.Clone(k))
+	}
+	for _, k := range keys {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
 }

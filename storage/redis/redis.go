@@ -447,7 +447,17 @@ func (r *Records) BySenderKey(ctx context.Context, k ed25519.PublicKey) (*storag
 // Lookup implements storage.Records: two round trips, the ID's index
 // entry (in the ID's slot) and then the record (in its group's).
 func (r *Records) Lookup(ctx context.Context, id []byte) (*storage.Record, storage.Role, error) {
-	return r.lookup(ctx, r.idKey(hashID(id)))
+	rec, role, err := r.lookup(ctx, r.idKey(hashID(id)))
+	if err == nil && role == storage.RoleRecipient {
+		// The contract: a recipient's lookup carries that recipient only.
+		// (This store still reads the whole record to find it.)
+		rc, ok := rec.Recipient(id)
+		if !ok {
+			return nil, 0, storage.ErrNotFound
+		}
+		rec.Recipients = []storage.Recipient{rc}
+	}
+	return rec, role, err
 }
 
 func (r *Records) lookup(ctx context.Context, idKey string) (*storage.Record, storage.Role, error) {

@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -57,7 +58,11 @@ func TestRecords(t *testing.T, open func(t *testing.T) storage.Records) {
 			if err != nil || role != storage.RoleRecipient {
 				t.Fatalf("Lookup recipient: role %v, %v", role, err)
 			}
-			assertEqual(t, got, rec)
+			// A recipient's lookup carries that recipient only: its
+			// cost must not grow with the chunk's audience.
+			want := *rec
+			want.Recipients = []storage.Recipient{rc}
+			assertEqual(t, got, &want)
 		}
 		if _, _, err := r.Lookup(ctx, randID()); !errors.Is(err, storage.ErrNotFound) {
 			t.Fatalf("Lookup unknown ID: %v", err)
@@ -215,8 +220,11 @@ func TestRecords(t *testing.T, open func(t *testing.T) storage.Records) {
 			t.Fatal(err)
 		}
 		got, role, err := r.Lookup(ctx, extra.ID)
-		if err != nil || role != storage.RoleRecipient || !got.Uploaded || len(got.Recipients) != 2 {
+		if err != nil || role != storage.RoleRecipient || !got.Uploaded || len(got.Recipients) != 1 || !bytes.Equal(got.Recipients[0].ID, extra.ID) {
 			t.Fatalf("after AddRecipients: %+v role %v err %v", got, role, err)
+		}
+		if got, _, err := r.Lookup(ctx, rec.SenderID); err != nil || len(got.Recipients) != 2 || !bytes.Equal(got.Recipients[1].ID, extra.ID) {
+			t.Fatalf("after AddRecipients, the sender's lookup: %+v, %v", got, err)
 		}
 		if err := r.RemoveRecipient(ctx, rec.Key, rec.Recipients[0].ID); err != nil {
 			t.Fatal(err)
@@ -298,7 +306,7 @@ func TestRecords(t *testing.T, open func(t *testing.T) storage.Records) {
 			t.Fatal(err)
 		}
 		counts(2, 2)
-		got, _, _ := r.Lookup(ctx, b)
+		got, _, _ := r.Lookup(ctx, rec.SenderID)
 		if len(got.Recipients) != 3 || !got.Uploaded {
 			t.Fatalf("record after receipts: %d recipients, uploaded %v", len(got.Recipients), got.Uploaded)
 		}
