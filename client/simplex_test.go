@@ -345,7 +345,7 @@ func TestSimplexDownloadFailures(t *testing.T) {
 		setup func(*simplex.Description)
 		want  string
 	}{
-		{"tampered chunk", func(*simplex.Description) { fn.each(func(s *fakeXFTP) { s.tamperGet = true }) }, "does not match its digest"},
+		{"tampered chunk", func(*simplex.Description) { fn.each(func(s *fakeXFTP) { s.tamperGet = true }) }, "does not match its digest in the description (the server sent other data)"},
 		{"wrong file digest", func(d *simplex.Description) { d.Digest[0] ^= 1 }, "file does not match its digest"},
 		{"wrong key", func(d *simplex.Description) { d.Key[0] ^= 1 }, "authentication failed"},
 		{"deleted", func(d *simplex.Description) {}, "AUTH"},
@@ -372,5 +372,31 @@ func TestSimplexDownloadFailures(t *testing.T) {
 	snd := testSimplexUpload(t, fn, path, 1).Sender
 	if _, err := DownloadSimplex(context.Background(), SimplexDownloadRequest{Description: snd, dial: fn.dial}, Options{}); !errors.Is(err, ErrNotRecipient) {
 		t.Fatalf("sender description: %v", err)
+	}
+}
+
+// TestSimplexRedirectMismatch: a redirect that leads to a description of
+// another file than it names is refused.
+func TestSimplexRedirectMismatch(t *testing.T) {
+	fn := newFakeNet(1)
+	path, _ := writeRandom(t, t.TempDir(), "f", 300<<10) // two chunks: the link is a redirect
+	res := testSimplexUpload(t, fn, path, 1)
+	for _, mutate := range []func(*simplex.Description){
+		func(d *simplex.Description) { d.Redirect.Digest[0] ^= 1 },
+		func(d *simplex.Description) { d.Redirect.Size += simplex.Size64K },
+	} {
+		d, err := simplex.ParseLink(res.Links[0])
+		if err != nil || d.Redirect == nil {
+			t.Fatalf("link: %v", err)
+		}
+		mutate(d)
+		dir := t.TempDir()
+		_, err = DownloadSimplex(context.Background(), SimplexDownloadRequest{Description: d, Dir: dir, Keep: true, dial: fn.dial}, Options{})
+		if err == nil || !strings.Contains(err.Error(), "another file than it names") {
+			t.Fatalf("err = %v", err)
+		}
+		if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+			t.Fatalf("left %d files", len(ents))
+		}
 	}
 }

@@ -328,4 +328,13 @@ func TestServer(t *testing.T) {
 	if compareServers(a, b) >= 0 || compareServers(b, c) >= 0 {
 		t.Error("server order is not SimpleX's (IPv4 before names, ports as text)")
 	}
+	// Haskell orders by host before key hash, and IPv4 hosts by number:
+	// not the order of the address strings.
+	x, _ := ParseServer("xftp://" + strings.Repeat("B", 43) + "=@a.example")
+	y, _ := ParseServer("xftp://" + strings.Repeat("A", 43) + "=@b.example")
+	p9, _ := ParseServer("xftp://" + kh + "@127.0.0.9")
+	p10, _ := ParseServer("xftp://" + kh + "@127.0.0.10")
+	if compareServers(x, y) >= 0 || compareServers(p9, p10) >= 0 {
+		t.Error("server order follows the address strings, not SimpleX's")
+	}
 }

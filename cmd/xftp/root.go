@@ -446,6 +446,12 @@ func linkCmd() *cobra.Command {
 		Short: "Print a description's compact link form, for pasting into a chat",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if sd, ok, err := simplexInput(args[0]); ok { // simplex.go
+				if err != nil {
+					return err
+				}
+				return printSimplexLinks(cmd, sd)
+			}
 			d, err := readDescription(args[0])
 			if err != nil {
 				return err

@@ -224,6 +224,28 @@ func printSimplexInfo(w io.Writer, d *simplex.Description) {
 	}
 }
 
+// printSimplexLinks prints a SimpleX recipient description's web link and
+// app link (simplex:/file#/?desc=…).
+func printSimplexLinks(cmd *cobra.Command, d *simplex.Description) error {
+	if d.Party != simplex.Recipient {
+		return errors.New("links carry recipient descriptions (rcvN.xftp), not the sender's")
+	}
+	web, err := d.WebLink("")
+	if err != nil {
+		return err
+	}
+	uri, err := d.URI()
+	if err != nil {
+		return err
+	}
+	if len(web) > simplex.RedirectThreshold+64 && len(d.Chunks) > 1 {
+		fmt.Fprintf(cmd.ErrOrStderr(), "xftp: warning: the link is %d characters; 'xftp upload --simplex' makes a short redirect link instead\n", len(web))
+	}
+	fmt.Fprintln(cmd.OutOrStdout(), web)
+	fmt.Fprintln(cmd.OutOrStdout(), uri)
+	return nil
+}
+
 // errSimplexUpload is for flags that do not apply to SimpleX uploads.
 var errSimplexUpload = errors.New("--simplex uploads as SimpleX's clients do: no parity (--data-shards, --parity-shards) and no --web link of ours (the SimpleX web link is printed)")
 
