@@ -15,6 +15,7 @@ import (
 	"github.com/xftp/xftp/api/xftpclient"
 	"github.com/xftp/xftp/chunk/simplex"
 	"github.com/xftp/xftp/internal/testrelay"
+	"github.com/xftp/xftp/server"
 )
 
 // The SimpleX transfers against real relays speaking XFTP (TLS, the
@@ -163,4 +164,42 @@ func TestSimplexWrongIdentity(t *testing.T) {
 	if !errors.Is(err, xftpclient.ErrIdentity) || strings.Contains(err.Error(), "giving up") {
 		t.Fatalf("err = %v", err)
 	}
+}
+
+// TestSimplexUploadPassword: the address's upload password goes with FNEW;
+// without it the relay refuses (AUTH), and downloads never need it.
+func TestSimplexUploadPassword(t *testing.T) {
+	cfg := server.DefaultConfig()
+	cfg.Password = "s3cret-pass"
+	r := testrelay.Start(t, &cfg)
+	if r.XFTP.Password == "" {
+		t.Fatal("the relay's XFTP address has no password")
+	}
+	path, data := writeRandom(t, t.TempDir(), "p.bin", 1000)
+	res, err := UploadSimplex(context.Background(), SimplexUploadRequest{Path: path, Servers: []string{r.XFTP.String()}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(must(res.Recipients[0].Marshal())), "s3cret") || strings.Contains(string(must(res.Sender.Marshal())), "s3cret") {
+		t.Fatal("a description carries the upload password")
+	}
+	got, err := DownloadSimplex(context.Background(), SimplexDownloadRequest{Description: res.Recipients[0], Dir: t.TempDir()}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(got.Path); !bytes.Equal(b, data) {
+		t.Fatal("file differs")
+	}
+	noPass := r.XFTP
+	noPass.Password = ""
+	if _, err := UploadSimplex(context.Background(), SimplexUploadRequest{Path: path, Servers: []string{noPass.String()}}, Options{}); !errors.Is(err, xftp.ErrAuth) {
+		t.Fatalf("upload without the password: %v", err)
+	}
+}
+
+func must(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
 }
