@@ -67,10 +67,12 @@ func looksSimplex(b []byte) bool {
 func runSimplexDownload(cmd *cobra.Command, d *simplex.Description, output string, keep, noResume, quiet, asJSON bool, o client.Options) error {
 	rep := newReporter(cmd.ErrOrStderr(), quiet, asJSON, verbose(cmd))
 	o.Progress = rep.progress()
+	o = rep.around(o)
+	rep.begin("download", d.Size)
 	res, err := client.DownloadSimplex(cmd.Context(), client.SimplexDownloadRequest{Description: d, Output: output, Keep: keep, Resume: !noResume}, o)
 	rep.finish()
 	if err != nil {
-		return fmt.Errorf("download failed: %w", err)
+		return fail(err, "download")
 	}
 	if asJSON {
 		return json.NewEncoder(cmd.OutOrStdout()).Encode(map[string]any{
@@ -89,12 +91,18 @@ func runSimplexUpload(cmd *cobra.Command, file string, servers []string, recipie
 	if _, err := os.Lstat(out); err == nil {
 		return fmt.Errorf("%s already exists: remove it or choose another folder with --out", out)
 	}
+	fi, err := os.Stat(file)
+	if err != nil {
+		return fail(err, "upload of %s", file)
+	}
 	rep := newReporter(cmd.ErrOrStderr(), quiet, asJSON, verbose(cmd))
 	o.Progress = rep.progress()
+	o = rep.around(o)
+	rep.begin("upload", fi.Size())
 	res, err := client.UploadSimplex(cmd.Context(), client.SimplexUploadRequest{Path: file, Servers: servers, Recipients: recipients}, o)
 	rep.finish()
 	if err != nil {
-		return fmt.Errorf("upload of %s failed: %w", file, err)
+		return fail(err, "upload of %s", file)
 	}
 	paths, err := writeSimplexDescriptions(out, res)
 	if err != nil {
@@ -105,8 +113,8 @@ func runSimplexUpload(cmd *cobra.Command, file string, servers []string, recipie
 			"descriptions": paths, "web_links": res.Links, "size": res.Size, "encrypted_bytes": res.Encrypted,
 			"chunks": res.Chunks, "servers": res.Servers, "seconds": res.Elapsed.Seconds(), "format": "simplex"})
 	}
-	fmt.Fprintf(cmd.ErrOrStderr(), "uploaded %s (%s) as a SimpleX file: %d chunks on %d server(s); %s in %s (%s/s)\n",
-		filepath.Base(file), humanize.IBytes(uint64(res.Size)), res.Chunks, res.Servers,
+	fmt.Fprintf(cmd.ErrOrStderr(), "uploaded %s (%s) as a SimpleX file: %s on %s; %s sent in %s (%s/s)\n",
+		filepath.Base(file), humanize.IBytes(uint64(res.Size)), plural(res.Chunks, "chunk"), plural(res.Servers, "server"),
 		humanize.IBytes(uint64(res.Encrypted)), res.Elapsed.Round(time.Millisecond), rate(res.Encrypted, res.Elapsed))
 	for _, p := range append(paths, res.Links...) {
 		fmt.Fprintln(cmd.OutOrStdout(), p)
@@ -166,11 +174,11 @@ func writeSimplexDescriptions(dir string, res *client.SimplexUploaded) ([]string
 func runSimplexDelete(cmd *cobra.Command, path string, d *simplex.Description, o client.Options) error {
 	gone, err := client.DeleteSimplex(cmd.Context(), d, o)
 	if err != nil {
-		return fmt.Errorf("delete failed: %w", err)
+		return fail(err, "delete")
 	}
-	msg := fmt.Sprintf("deleted %d chunk(s)", len(d.Chunks)-gone)
+	msg := "deleted " + plural(len(d.Chunks)-gone, "chunk")
 	if gone > 0 {
-		msg += fmt.Sprintf("; %d were already gone (deleted or expired)", gone)
+		msg += fmt.Sprintf("; %d already gone (deleted or expired)", gone)
 	}
 	fmt.Fprintln(cmd.ErrOrStderr(), msg)
 	if filepath.Base(path) != "snd.xftp.private" {
