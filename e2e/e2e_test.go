@@ -37,6 +37,7 @@ func TestMain(m *testing.M) {
 type daemon struct {
 	cmd    *exec.Cmd
 	addr   string
+	data   string // its data directory
 	stderr *syncBuffer
 }
 
@@ -52,7 +53,7 @@ func startDaemon(t *testing.T, data string, extra ...string) *daemon {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &daemon{cmd: cmd, stderr: &syncBuffer{}}
+	d := &daemon{cmd: cmd, data: data, stderr: &syncBuffer{}}
 	cmd.Stderr = d.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -295,3 +295,20 @@ func TestXFTPManyRecipientsRedis(t *testing.T) {
 		t.Fatalf("the 10,000th recipient's download: %v", err)
 	}
 }
+
+// Replicas on one bucket and Redis: an XFTP chunk sent through replica A
+// downloads through replica B. B was given the identity key only: it makes
+// the same XFTP CA from it, so both have one address.
+func TestXFTPReplicas(t *testing.T) {
+	a, b := replicaPair(t, needEnv(t, "XFTP_TEST_REDIS"))
+	addrA, addrB := xftpAddress(t, a.data), xftpAddress(t, b.data)
+	if kh := func(s string) string { return s[:strings.Index(s, "@")] }; kh(addrA) != kh(addrB) {
+		t.Fatalf("replicas with one identity have different XFTP key hashes: %s %s", addrA, addrB)
+	}
+	peer := peerScript(t)
+	var ch map[string]string
+	if err := json.Unmarshal([]byte(node(t, time.Minute, peer, "chunk", addrA)), &ch); err != nil {
+		t.Fatal(err)
+	}
+	node(t, time.Minute, peer, "fget", addrB, ch["rid"], ch["rkey"], "OK")
+}
