@@ -37,6 +37,11 @@ type HandlerOptions struct {
 	Limits Limits
 	// Web, if set, serves the browser download page at /d/ (see web.go).
 	Web http.Handler
+	// MaxInflight caps the requests served at once (default 512), and
+	// MaxInflightPerSource one source's share (default 128); past 3/4 of
+	// MaxInflight, only sources with fewer than 8 may start more. Over a
+	// cap: 503 UNAVAILABLE with Retry-After.
+	MaxInflight, MaxInflightPerSource int
 }
 
 // Handler is the relay's HTTP binding.
@@ -50,6 +55,7 @@ type Handler struct {
 	createLimit, downloadLimit *RateLimiter
 	reportLimit                *RateLimiter // reports.go
 	requestLimit               *RateLimiter
+	inflight                   inflight // inflight.go
 }
 
 // NewHandler binds svc to HTTP.
@@ -63,7 +69,14 @@ func NewHandler(svc *server.Service, opts HandlerOptions) *Handler {
 	if opts.RequestTimeout <= 0 {
 		opts.RequestTimeout = 30 * time.Second
 	}
-	h := &Handler{svc: svc, self: svc.Identity().Fingerprint(), log: opts.Logger, opts: opts}
+	if opts.MaxInflight <= 0 {
+		opts.MaxInflight = 512
+	}
+	if opts.MaxInflightPerSource <= 0 {
+		opts.MaxInflightPerSource = 128
+	}
+	h := &Handler{svc: svc, self: svc.Identity().Fingerprint(), log: opts.Logger, opts: opts,
+		inflight: inflight{perSource: opts.MaxInflightPerSource, total: opts.MaxInflight, bySource: map[string]int{}}}
 	h.bufs.New = func() any { b := make([]byte, 256<<10); return &b }
 	h.createLimit = NewRateLimiter(opts.Limits.CreatesPerMinute)
 	h.downloadLimit = NewRateLimiter(opts.Limits.DownloadsPerMinute)
@@ -76,6 +89,8 @@ func NewHandler(svc *server.Service, opts HandlerOptions) *Handler {
 func (h *Handler) Routes() chi.Router {
 	r := chi.NewRouter()
 	r.Use(h.requestID)
+	r.Use(h.deadlines) // inflight.go
+	r.Use(h.admit)
 	if h.opts.Observe != nil {
 		r.Use(h.observe)
 	}

@@ -59,58 +59,6 @@ func SourceOf(remote string) string {
 // memory).
 const maxSources = 1 << 20
 
-// LimitListener caps concurrent connections per source address: extra
-// connections are closed at once.
-func LimitListener(ln net.Listener, perSource int) net.Listener {
-	if perSource <= 0 {
-		return ln
-	}
-	return &limitListener{Listener: ln, max: perSource, conns: map[string]int{}}
-}
-
-type limitListener struct {
-	net.Listener
-	max   int
-	mu    sync.Mutex
-	conns map[string]int
-}
-
-func (l *limitListener) Accept() (net.Conn, error) {
-	for {
-		c, err := l.Listener.Accept()
-		if err != nil {
-			return nil, err
-		}
-		src := SourceOf(c.RemoteAddr().String())
-		l.mu.Lock()
-		if l.conns[src] >= l.max {
-			l.mu.Unlock()
-			c.Close()
-			continue
-		}
-		l.conns[src]++
-		l.mu.Unlock()
-		return &limitedConn{Conn: c, release: func() {
-			l.mu.Lock()
-			if l.conns[src]--; l.conns[src] <= 0 {
-				delete(l.conns, src)
-			}
-			l.mu.Unlock()
-		}}, nil
-	}
-}
-
-type limitedConn struct {
-	net.Conn
-	once    sync.Once
-	release func()
-}
-
-func (c *limitedConn) Close() error {
-	c.once.Do(c.release)
-	return c.Conn.Close()
-}
-
 // RateLimiter holds one token bucket per source (see SourceOf), in memory
 // only, forgetting idle sources; the proxy role uses it too.
 type RateLimiter struct {

@@ -73,8 +73,14 @@ func cors(next http.Handler) http.Handler {
 // mountWeb serves the download page, if configured, at /d/.
 func (h *Handler) mountWeb(r chi.Router) {
 	if h.opts.Web != nil {
-		r.Handle("/d", h.opts.Web)
-		r.Handle("/d/*", h.opts.Web)
+		// The page's module is megabytes: slow links get longer than
+		// RequestTimeout, but not forever.
+		web := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			setDeadlines(w, 4*h.opts.RequestTimeout)
+			h.opts.Web.ServeHTTP(w, r)
+		})
+		r.Handle("/d", web)
+		r.Handle("/d/*", web)
 	}
 }
 

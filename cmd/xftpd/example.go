@@ -136,6 +136,11 @@ metrics:
 # limit off. Behind a reverse proxy every client shares the proxy's address.
 limits:
   conns_per_source: 64
+  # All client connections together (an IPv6 /48 counts for at most 4 x
+  # conns_per_source); past 3/4 of it only sources with fewer than 4 may
+  # open more. 0: half of memory_limit at 48 KiB per idle connection
+  # (192MiB: 2048).
+  conns_total: 0
   creates_per_minute: 6000
   downloads_per_minute: 12000
   # Abuse reports (POST /v1/chunks/{id}/report) per source and minute.

@@ -243,7 +243,8 @@ func run(ctx context.Context, cfg Config, env func(string) string, stdout io.Wri
 	if err != nil {
 		return fmt.Errorf("listen: %w%s", err, inUseHint(err, "--listen"))
 	}
-	ln := httpserver.LimitListener(rawLn, cfg.Limits.ConnsPerSource)
+	connLimits := httpserver.ConnLimits{PerSource: cfg.Limits.ConnsPerSource, Total: cfg.connsTotal()}
+	ln := httpserver.LimitConns(rawLn, connLimits)
 	addr := api.Address{Fingerprint: id.Fingerprint(), Password: sc.Password, Host: publicHost(cfg.Host, ln.Addr().(*net.TCPAddr)), WebTLS: !cfg.TLS}
 	if err := writeAddress(filepath.Join(cfg.Data, "address"), addr.String()); err != nil {
 		ln.Close()
@@ -258,7 +259,7 @@ func run(ctx context.Context, cfg Config, env func(string) string, stdout io.Wri
 				ln.Close()
 				return fmt.Errorf("xftp.listen: %w", err)
 			}
-			xln = httpserver.LimitListener(raw, cfg.Limits.ConnsPerSource)
+			xln = httpserver.LimitConns(raw, connLimits)
 		}
 		a, err := xftpAddress(cfg, xb, sc.Password, addr.Host)
 		if err != nil {

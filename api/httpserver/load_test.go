@@ -1,0 +1,294 @@
+package httpserver
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+
+	"github.com/xftp/xftp/identity"
+	"github.com/xftp/xftp/server"
+	"github.com/xftp/xftp/storage/disk"
+	"github.com/xftp/xftp/storage/embedded"
+)
+
+// loadServer is a relay with a short RequestTimeout and a large page at
+// /d/big, counting its open connections (plain HTTP: the deadlines are
+// the same with TLS).
+type loadServer struct {
+	addr         string
+	open, opened atomic.Int64
+	h            *Handler
+}
+
+func startLoadServer(t *testing.T, o HandlerOptions) *loadServer {
+	t.Helper()
+	dir := t.TempDir()
+	id, _, err := identity.LoadOrCreate(filepath.Join(dir, "identity.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := disk.Open(filepath.Join(dir, "chunks"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	records, err := embedded.Open(filepath.Join(dir, "records.db"), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := server.New(server.DefaultConfig(), server.Options{Identity: id, Store: store, Records: records})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := make([]byte, 16<<20)
+	o.Web = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(page) })
+	ls := &loadServer{h: NewHandler(svc, o)}
+	srv, err := NewHTTPServer(ls.h.Routes(), id, ServerOptions{Plain: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.ConnState = func(_ net.Conn, s http.ConnState) {
+		switch s {
+		case http.StateNew:
+			ls.open.Add(1)
+			ls.opened.Add(1)
+		case http.StateClosed, http.StateHijacked:
+			ls.open.Add(-1)
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls.addr = ln.Addr().String()
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close(); records.Close() })
+	return ls
+}
+
+// waitClosed polls until the server has accepted want connections in all
+// and has none open, for at most limit.
+func (ls *loadServer) waitClosed(t *testing.T, want int64, limit time.Duration, what string) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for ls.opened.Load() < want || ls.open.Load() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %d connection(s) still open after %v", what, ls.open.Load(), limit)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// rawConn dials the server with a small receive buffer and sends req.
+func rawConn(t *testing.T, addr, req string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.(*net.TCPConn).SetReadBuffer(4096)
+	t.Cleanup(func() { c.Close() })
+	if _, err := c.Write([]byte(req)); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestSlowReadersAndMissingBodiesAreCut: a client that never reads a large
+// answer, and one that announces a body it never sends, are disconnected
+// once the request's deadline passes
+// (they were held forever outside /v1/chunks; issue 20, items 16 and 17).
+func TestSlowReadersAndMissingBodiesAreCut(t *testing.T) {
+	ls := startLoadServer(t, HandlerOptions{RequestTimeout: 300 * time.Millisecond})
+	for i, c := range []struct{ what, req string }{
+		{"slow reader of the page", "GET /d/big HTTP/1.1\r\nHost: x\r\n\r\n"},
+		{"body announced, never sent", "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 8192\r\n\r\n"},
+		{"POST body announced, never sent", "POST /v1/chunks HTTP/1.1\r\nHost: x\r\nContent-Length: 8192\r\n\r\n"},
+	} {
+		rawConn(t, ls.addr, c.req) // never read from
+		// The page gets 4 x RequestTimeout; everything else one.
+		ls.waitClosed(t, int64(i+1), 20*time.Second, c.what)
+	}
+}
+
+// TestInflightIsSharedFairly: one source cannot take every request slot;
+// past 3/4 of them, a source holding 8 gets no more, and a newcomer does
+// (issue 20, item 20).
+func TestInflightIsSharedFairly(t *testing.T) {
+	f := inflight{perSource: 40, total: 64, bySource: map[string]int{}}
+	n := 0
+	for f.admit("a") {
+		n++
+	}
+	if n != 40 {
+		t.Fatalf("one source got %d slots, want its share of 40", n)
+	}
+	for i := 0; i < 8; i++ {
+		if !f.admit("b") {
+			t.Fatalf("a second source was refused its slot %d at 48 of 64", i)
+		}
+	}
+	if f.admit("b") {
+		t.Fatal("past 3/4 of the slots a source holding 8 got another")
+	}
+	for i := 0; i < 8; i++ {
+		if !f.admit(fmt.Sprint("newcomer", i)) {
+			t.Fatalf("newcomer %d refused at %d of 64", i, f.n)
+		}
+	}
+	if f.n != 56 {
+		t.Fatalf("%d in flight", f.n)
+	}
+	f.release("a")
+	if f.bySource["a"] != 39 || f.n != 55 {
+		t.Fatalf("release: %d for a, %d in all", f.bySource["a"], f.n)
+	}
+}
+
+// fakeListener hands out connections from given remote addresses.
+type fakeListener struct {
+	net.Listener
+	remotes chan string
+}
+
+type fakeConn struct {
+	net.Conn
+	remote string
+	closed atomic.Bool
+}
+
+type fakeAddr string
+
+func (a fakeAddr) Network() string       { return "tcp" }
+func (a fakeAddr) String() string        { return string(a) }
+func (c *fakeConn) RemoteAddr() net.Addr { return fakeAddr(c.remote) }
+func (c *fakeConn) Close() error {
+	c.closed.Store(true)
+	return nil
+}
+
+func (l *fakeListener) Accept() (net.Conn, error) {
+	r, ok := <-l.remotes
+	if !ok {
+		return nil, errors.New("closed")
+	}
+	return &fakeConn{remote: r}, nil
+}
+
+// TestConnectionCapsShareTheTotal: the total connection cap is shared
+// (past 3/4 of it only sources holding fewer than 4 connections get
+// more), and the /64 sources of one IPv6 /48 share a cap (issue 20, item
+// 20).
+func TestConnectionCapsShareTheTotal(t *testing.T) {
+	var mu sync.Mutex
+	accepted := map[string]int{}
+	try := func(l net.Listener, fl *fakeListener, remotes ...string) {
+		// Accept skips refused connections: feed a marker after them.
+		for _, r := range remotes {
+			fl.remotes <- r
+		}
+		fl.remotes <- "192.0.2.254:1"
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.RemoteAddr().String() == "192.0.2.254:1" {
+				c.Close() // the marker
+				return
+			}
+			mu.Lock()
+			accepted[SourceOf(c.RemoteAddr().String())]++
+			mu.Unlock()
+		}
+	}
+	fl := &fakeListener{remotes: make(chan string, 1000)}
+	l := LimitConns(fl, ConnLimits{PerSource: 64, Total: 41})
+	var many []string
+	for range 40 {
+		many = append(many, "198.51.100.1:1")
+	}
+	try(l, fl, many...)
+	if accepted["198.51.100.1"] != 30 {
+		t.Fatalf("one source got %d of 41 connections, want 30 (3/4)", accepted["198.51.100.1"])
+	}
+	try(l, fl, "198.51.100.2:1", "198.51.100.2:2", "198.51.100.2:3", "198.51.100.2:4", "198.51.100.2:5")
+	if accepted["198.51.100.2"] != ReserveConns {
+		t.Fatalf("a second source got %d past 3/4, want %d", accepted["198.51.100.2"], ReserveConns)
+	}
+	var v6 []string
+	for i := range 300 {
+		v6 = append(v6, fmt.Sprintf("[2001:db8:1:%x::1]:1", i))
+	}
+	fl2 := &fakeListener{remotes: make(chan string, 1000)}
+	l2 := LimitConns(fl2, ConnLimits{PerSource: 64})
+	try(l2, fl2, v6...)
+	n := 0
+	for s, k := range accepted {
+		if strings.HasPrefix(s, "2001:db8:1:") {
+			n += k
+		}
+	}
+	if n != 256 {
+		t.Fatalf("one /48 got %d connections over its /64s, want 4 x 64", n)
+	}
+}
+
+// TestZeroWindowStreamsAreCut: HTTP/2 streams whose client never opens
+// its receive window hold their handlers only until the request's
+// deadline (8 sources held 65,408 such streams, 1.06 GiB; issue 20, item
+// 16).
+func TestZeroWindowStreamsAreCut(t *testing.T) {
+	ls := startLoadServer(t, HandlerOptions{RequestTimeout: 300 * time.Millisecond})
+	c, err := net.Dial("tcp", ls.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte(http2.ClientPreface))
+	fr := http2.NewFramer(c, c)
+	if err := fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0}); err != nil {
+		t.Fatal(err)
+	}
+	go func() { // read and drop what the server sends, acknowledging nothing
+		for {
+			if _, err := fr.ReadFrame(); err != nil {
+				return
+			}
+		}
+	}()
+	var hb bytes.Buffer
+	enc := hpack.NewEncoder(&hb)
+	const streams = 50
+	for i := range streams {
+		hb.Reset()
+		for _, f := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":authority", "x"}, {":path", "/d/big"}} {
+			enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+		}
+		if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: uint32(2*i + 1), BlockFragment: hb.Bytes(), EndStream: true, EndHeaders: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inflight := func() int {
+		ls.h.inflight.mu.Lock()
+		defer ls.h.inflight.mu.Unlock()
+		return ls.h.inflight.n
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for seen := false; !seen || inflight() != 0; seen = seen || inflight() == streams {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d zero-window streams still held after 20s (seen all: %v)", inflight(), streams, seen)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
