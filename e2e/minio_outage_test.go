@@ -77,7 +77,7 @@ records:
   backend: redis
 redis:
   address: %s
-  prefix: "{%s}:"
+  prefix: "%s:"
 `, m.addr(), m.user, needEnv(t, "XFTP_TEST_REDIS"), randomName("outage-"))), 0o600)
 	t.Setenv("XFTPD_S3_SECRET_KEY", m.key)
 	d := startDaemon(t, filepath.Join(dir, "data"), "--config", cfg)
