@@ -17,6 +17,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/xftp/xftp/api/xftp"
@@ -299,6 +300,12 @@ func downloadSimplexFile(ctx context.Context, d *simplex.Description, req Simple
 		}
 		if enc, err = os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600); err != nil {
 			return nil, err
+		}
+		// Locked while in use (closing the file unlocks it): a second
+		// download of the same description must not share the partial.
+		if err := syscall.Flock(int(enc.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			enc.Close()
+			return nil, fmt.Errorf("another download of this file is running in %s", dir)
 		}
 		if fi, err := enc.Stat(); err != nil || fi.Size() != d.Size {
 			clear(done) // not the partial the state describes

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 
 	"github.com/xftp/xftp/api/xftp"
@@ -398,5 +399,34 @@ func TestSimplexRedirectMismatch(t *testing.T) {
 		if ents, _ := os.ReadDir(dir); len(ents) != 0 {
 			t.Fatalf("left %d files", len(ents))
 		}
+	}
+}
+
+// TestSimplexPartialLocked: a second download of the same description
+// into the same folder does not share the first one's partial.
+func TestSimplexPartialLocked(t *testing.T) {
+	fn := newFakeNet(1)
+	path, _ := writeRandom(t, t.TempDir(), "f", 1000)
+	d := testSimplexUpload(t, fn, path, 1).Recipients[0]
+	dir := t.TempDir()
+	bind, err := simplexBinding(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, ".xftp-simplex-"+bind[:32]+".partial"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
+	_, err = DownloadSimplex(context.Background(), SimplexDownloadRequest{Description: d, Dir: dir, Resume: true, dial: fn.dial}, Options{})
+	if err == nil || !strings.Contains(err.Error(), "another download") {
+		t.Fatalf("err = %v", err)
+	}
+	syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	if _, err := DownloadSimplex(context.Background(), SimplexDownloadRequest{Description: d, Dir: dir, Resume: true, dial: fn.dial}, Options{}); err != nil {
+		t.Fatal(err)
 	}
 }
