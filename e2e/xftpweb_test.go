@@ -312,3 +312,21 @@ func TestXFTPReplicas(t *testing.T) {
 	}
 	node(t, time.Minute, peer, "fget", addrB, ch["rid"], ch["rkey"], "OK")
 }
+
+// xftp.listen adds a listener (port 443 in production) that serves XFTP
+// as the main one does; the XFTP address names it.
+func TestXFTPExtraListener(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "xftpd.yaml")
+	os.WriteFile(cfg, []byte("xftp:\n  listen: 127.0.0.1:0\n"), 0o600)
+	d := startDaemon(t, filepath.Join(dir, "data"), "--config", cfg)
+	addr := xftpAddress(t, d.data)
+	if listenOf(addr) == listenOf(d.addr) {
+		t.Fatalf("the XFTP address %s names the main listener %s", addr, d.addr)
+	}
+	f := filepath.Join(dir, "f")
+	writeRandom(t, f, 100_000)
+	if out := node(t, 2*time.Minute, "roundtrip.mjs", addr, f); !strings.Contains(out, "roundtrip: OK") {
+		t.Fatal(tail(out))
+	}
+}

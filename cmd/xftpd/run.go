@@ -261,7 +261,7 @@ func run(ctx context.Context, cfg Config, env func(string) string, stdout io.Wri
 			}
 			xln = httpserver.LimitConns(raw, connLimits)
 		}
-		a, err := xftpAddress(cfg, xb, sc.Password, addr.Host)
+		a, err := xftpAddress(cfg, xb, sc.Password, addr.Host, xln)
 		if err != nil {
 			log.Warn("no XFTP address with the upload password", "err", err)
 		}

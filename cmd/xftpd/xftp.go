@@ -93,12 +93,13 @@ func startXFTP(cfg Config, svc *server.Service, creds *xftpserver.Credentials, s
 }
 
 // xftpAddress is the relay's xftp:// address.
-func xftpAddress(cfg Config, b *xftpserver.Binding, password string, mainHost string) (xftp.Address, error) {
+// mainHost is the main address's host:port; xln, if set, is the extra
+// XFTP listener, whose port the address then names.
+func xftpAddress(cfg Config, b *xftpserver.Binding, password string, mainHost string, xln net.Listener) (xftp.Address, error) {
 	host := mainHost
-	if cfg.XFTP.Listen != "" {
+	if xln != nil {
 		h, _, _ := net.SplitHostPort(mainHost)
-		_, p, _ := net.SplitHostPort(cfg.XFTP.Listen)
-		host = net.JoinHostPort(h, p)
+		host = net.JoinHostPort(h, strconv.Itoa(xln.Addr().(*net.TCPAddr).Port))
 	}
 	if cfg.XFTP.Host != "" {
 		host = cfg.XFTP.Host
