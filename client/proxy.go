@@ -45,6 +45,7 @@ var ErrNoProxyRoute = errors.New("no route through the proxies works (xftp does 
 type chunkDownloader interface {
 	Download(ctx context.Context, recipientID []byte, recipient ed25519.PrivateKey, size int64) (io.ReadCloser, error)
 	Ack(ctx context.Context, recipientID []byte, recipient ed25519.PrivateKey) error
+	Report(ctx context.Context, recipientID []byte, recipient ed25519.PrivateKey, reason, contact string) error
 }
 
 var (
@@ -291,6 +292,13 @@ func (s *proxied) Download(ctx context.Context, recipientID []byte, recipient ed
 func (s *proxied) Ack(ctx context.Context, recipientID []byte, recipient ed25519.PrivateKey) error {
 	return s.try(ctx, func(_ int, rt *httpclient.Route) error {
 		return rt.Ack(ctx, s.dest, recipientID, recipient)
+	})
+}
+
+// Report sends an abuse report through the first route that works.
+func (s *proxied) Report(ctx context.Context, recipientID []byte, recipient ed25519.PrivateKey, reason, contact string) error {
+	return s.try(ctx, func(_ int, rt *httpclient.Route) error {
+		return rt.Report(ctx, s.dest, recipientID, recipient, reason, contact)
 	})
 }
 

@@ -474,3 +474,28 @@ func TestRedirectTooLargeIsRefusedBeforeFetching(t *testing.T) {
 		t.Fatalf("the redirect's target was fetched from %v before its size was checked", got)
 	}
 }
+
+// TestProxyReportsGoThroughTheRoute: with proxies, an abuse report reaches
+// the destination from the last proxy, not from the reporter (issue 20,
+// item 14).
+func TestProxyReportsGoThroughTheRoute(t *testing.T) {
+	d := startDest(t)
+	p := startProxyRelay(t, "127.0.0.81", proxy.Options{})
+	desc, _ := uploadTo(t, d.Relay, 1000)
+	d.log.reset()
+	res, err := Report(context.Background(), desc, "spam", "", proxiedOptions(proxyAddrs(p), 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		// Reports are not configured on test relays: the destination's
+		// own refusal is fine; it came through the proxy.
+		var ae *api.Error
+		if r.Err != nil && !errors.As(r.Err, &ae) {
+			t.Fatalf("report: %v", r.Err)
+		}
+	}
+	if got := d.log.seen(); len(got) != 1 || got[0] != p.src {
+		t.Fatalf("the destination saw %v, want only the proxy %s", got, p.src)
+	}
+}

@@ -50,14 +50,20 @@ func Report(ctx context.Context, d *chunk.Description, reason, contact string, o
 			jobs = append(jobs, job{i + 1, r})
 		}
 	}
-	p := newPool(o.ClientOptions)
+	// Reports go the way downloads do: through the proxies, if any, so
+	// that a report does not hand a server the reporter's address next to
+	// the recipient ID.
+	p, err := newDownloadPool(&o)
+	if err != nil {
+		return nil, err
+	}
 	defer p.close()
 	out := make([]ReportResult, len(jobs))
 	total := len(d.Chunks) + len(d.Parity)
-	err := forEach(ctx, len(jobs), o.Parallel, func(ctx context.Context, i int) error {
+	err = forEach(ctx, len(jobs), o.Parallel, func(ctx context.Context, i int) error {
 		j := jobs[i]
 		out[i] = ReportResult{Chunk: j.no, Server: redact(j.rep.Server)}
-		c, err := p.get(j.rep.Server)
+		c, err := p.downloader(j.rep.Server)
 		if err == nil {
 			err = c.Report(ctx, j.rep.ID, j.rep.Key, reason, contact)
 		}

@@ -397,6 +397,20 @@ func (rt *Route) Ack(ctx context.Context, dest api.Address, recipientID []byte, 
 	return closer.Close()
 }
 
+// Report sends an abuse report about a chunk to dest through the route,
+// signed by the recipient key as a direct report is.
+func (rt *Route) Report(ctx context.Context, dest api.Address, recipientID []byte, recipient ed25519.PrivateKey, reason, contact string) error {
+	body, err := json.Marshal(api.ReportRequest{Reason: reason, Contact: contact})
+	if err != nil {
+		return err
+	}
+	_, _, closer, err := rt.request(ctx, dest, chunkPath(recipientID, "/report"), recipientID, recipient, body)
+	if err != nil {
+		return err
+	}
+	return closer.Close()
+}
+
 // request signs a request for dest, sends it through the route and
 // returns a 200 answer; other answers become errors as for a direct
 // request (a 451's record is verified against dest's fingerprint).

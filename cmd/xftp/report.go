@@ -11,6 +11,7 @@ import (
 
 func reportCmd() *cobra.Command {
 	var reason, contact string
+	var pf proxyFlags // proxy.go: reports go through the proxies, as downloads do
 	cmd := &cobra.Command{
 		Use:   "report DESC --reason REASON [--contact TEXT]",
 		Short: "Report a file to the operators of its servers (recipient's description or link)",
@@ -28,7 +29,11 @@ chunk and limit how often one source may report.`,
 			if err != nil {
 				return err
 			}
-			res, err := client.Report(cmd.Context(), d, reason, contact, restricted(cmd, client.Options{}))
+			o, err := pf.apply(restricted(cmd, client.Options{}))
+			if err != nil {
+				return err
+			}
+			res, err := client.Report(cmd.Context(), d, reason, contact, o)
 			if err != nil {
 				return fmt.Errorf("report failed: %w", err)
 			}
@@ -61,5 +66,6 @@ chunk and limit how often one source may report.`,
 	fl := cmd.Flags()
 	fl.StringVar(&reason, "reason", "", "why: spam, content, or another [a-z0-9_-] name")
 	fl.StringVar(&contact, "contact", "", "optional: how the moderator can reach you (stored only if given)")
+	pf.add(cmd)
 	return cmd
 }

@@ -25,8 +25,8 @@ const (
 const requestPad = 512
 
 // requestPath is the only kind of path a proxy forwards: a recipient's
-// download or acknowledgement.
-var requestPath = regexp.MustCompile(`^/v1/chunks/[A-Za-z0-9_-]{1,86}/(download|ack)$`)
+// download, acknowledgement or abuse report.
+var requestPath = regexp.MustCompile(`^/v1/chunks/[A-Za-z0-9_-]{1,86}/(download|ack|report)$`)
 
 // ErrRequest means a request for the destination is malformed or not one
 // a proxy forwards.
@@ -35,7 +35,7 @@ var ErrRequest = errors.New("onion: malformed request")
 // Request is the destination's request, built and signed by the client
 // exactly as it would send it directly (the method is always POST).
 type Request struct {
-	Path string // /v1/chunks/{id}/download or /v1/chunks/{id}/ack
+	Path string // /v1/chunks/{id}/download, /ack or /report
 	Auth string // the Xftp-Auth header
 	Body []byte
 }
@@ -97,7 +97,7 @@ func ParseRequest(b []byte) (*Request, error) {
 	}
 	r.Path, r.Auth, r.Body = string(p), string(a), body
 	if !requestPath.MatchString(r.Path) {
-		return nil, fmt.Errorf("%w: proxies forward only downloads and acknowledgements", ErrRequest)
+		return nil, fmt.Errorf("%w: proxies forward only downloads, acknowledgements and reports", ErrRequest)
 	}
 	return &r, nil
 }
