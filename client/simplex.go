@@ -94,6 +94,9 @@ func (p *xftpPool) get(ctx context.Context, addr xftp.Address) (xftpServer, *xft
 	c.once.Do(func() { c.s, c.err = p.dial(ctx, addr) })
 	if c.err != nil {
 		p.drop(key, c)
+		if errors.Is(c.err, xftpclient.ErrIdentity) {
+			return nil, nil, "", fmt.Errorf("connecting to %s: %w (for an xftpd relay, use its XFTP address: the second line it prints, also in DATA/xftp-address)", redactXFTP(addr), c.err)
+		}
 		return nil, nil, "", fmt.Errorf("connecting to %s: %w", redactXFTP(addr), c.err)
 	}
 	return c.s, c, key, nil
