@@ -1,0 +1,83 @@
+package redis_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"strings"
+	"testing"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/xftp/xftp/blocklist"
+	"github.com/xftp/xftp/blocklist/blocklisttest"
+	"github.com/xftp/xftp/reports"
+	"github.com/xftp/xftp/reports/reportstest"
+	"github.com/xftp/xftp/storage/redis"
+)
+
+// clusterClient connects to the 6-node cluster of XFTP_TEST_REDIS_CLUSTER
+// (skipped without it, except in CI).
+func clusterClient(t *testing.T) *goredis.ClusterClient {
+	t.Helper()
+	addrs := os.Getenv("XFTP_TEST_REDIS_CLUSTER")
+	if addrs == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("XFTP_TEST_REDIS_CLUSTER is not set: CI must run the stores on a Redis Cluster")
+		}
+		t.Skip("XFTP_TEST_REDIS_CLUSTER not set")
+	}
+	c, err := redis.NewClient(redis.ClientOptions{Addresses: strings.Split(addrs, ","), Cluster: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c.(*goredis.ClusterClient)
+}
+
+// clusterPrefix returns a fresh prefix (with a hash tag if tagged) and
+// deletes its keys on every master when the test ends.
+func clusterPrefix(t *testing.T, c *goredis.ClusterClient, tagged bool) string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	prefix := "xftp-test:" + hex.EncodeToString(b) + ":"
+	if tagged {
+		prefix = "{" + strings.TrimSuffix(prefix, ":") + "}:"
+	}
+	t.Cleanup(func() {
+		ctx := context.Background()
+		c.ForEachMaster(ctx, func(ctx context.Context, m *goredis.Client) error {
+			iter := m.Scan(ctx, 0, prefix+"*", 100).Iterator()
+			for iter.Next(ctx) {
+				m.Del(ctx, iter.Val())
+			}
+			return nil
+		})
+	})
+	return prefix
+}
+
+// TestBlocklistContractCluster runs the blocklist contract on the
+// cluster. The store keeps its keys in one slot (its prefix's hash tag):
+// Block and Unblock must change a chunk's entries (sender, recipients,
+// digest) atomically, and a Lookup knows only one of them, so they cannot
+// be spread by chunk. Its cost is one pipelined GET of 1 to 3 keys per
+// request on that master (docs/SCALING.md).
+func TestBlocklistContractCluster(t *testing.T) {
+	c := clusterClient(t)
+	blocklisttest.TestStore(t, func(t *testing.T) blocklist.Store {
+		return redis.NewBlocklist(c, clusterPrefix(t, c, true))
+	})
+}
+
+// TestReportsContractCluster runs the reports contract on the cluster. The
+// report store keeps its keys in one slot (its prefix's hash tag): reports
+// are few (reports_per_minute caps them over all sources) and List needs
+// one ordered index, so one master carries them all.
+func TestReportsContractCluster(t *testing.T) {
+	c := clusterClient(t)
+	reportstest.Run(t, func(t *testing.T) reports.Store {
+		return redis.NewReports(c, clusterPrefix(t, c, true))
+	})
+}
