@@ -38,7 +38,7 @@ func TestMetricsAndProbe(t *testing.T) {
 	text := string(body)
 	for _, want := range []string{
 		`xftp_events_total{event="uploaded"}`, `xftp_events_total{event="downloaded"}`, `xftp_events_total{event="acked"}`,
-		`xftp_request_duration_seconds_count{op="PUT /v1/chunks",status="200"}`,
+		`xftp_request_duration_seconds_count{op="PUT /v1/chunks",protocol="native",status="200"}`,
 		`xftp_backend_duration_seconds_count{backend="fs",op="put"}`, `xftp_stored_chunks`, `xftp_quota_bytes`,
 	} {
 		if !strings.Contains(text, want) {

@@ -30,6 +30,7 @@ func TestXFTPWebEmbedded(t *testing.T) { runXFTPWeb(t) }
 
 func TestXFTPWebS3Redis(t *testing.T) {
 	dir := t.TempDir()
+	t.Setenv("XFTPD_S3_SECRET_KEY", needEnv(t, "XFTP_TEST_S3_SECRET_KEY"))
 	cfg := scaleOutConfig(t, dir, randomName("xftpweb-"), needEnv(t, "XFTP_TEST_REDIS"), randomName("xw")+":")
 	runXFTPWeb(t, "--config", cfg)
 }
