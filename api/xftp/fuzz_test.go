@@ -2,6 +2,7 @@ package xftp
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"encoding/hex"
 	"encoding/json"
 	"os"
@@ -93,6 +94,22 @@ func FuzzAddress(f *testing.F) {
 		b, err := ParseAddress(a.String())
 		if err != nil || b.String() != a.String() {
 			t.Fatalf("%q -> %q does not parse back (%v)", s, a.String(), err)
+		}
+	})
+}
+
+// FuzzSignedDHKey: VerifyDHKey never panics, and accepts only what
+// SignDHKey makes with the leaf's key.
+func FuzzSignedDHKey(f *testing.F) {
+	leafPub, leaf, _ := ed25519.GenerateKey(nil)
+	f.Add(SignDHKey(leaf, make([]byte, 32)))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		k, err := VerifyDHKey(b, leafPub)
+		if err != nil {
+			return
+		}
+		if !bytes.Equal(SignDHKey(leaf, k), b) {
+			t.Fatalf("accepted a signed key SignDHKey would not make")
 		}
 	})
 }
