@@ -278,8 +278,7 @@ func Delete(ctx context.Context, d *chunk.Description, o Options) (gone int, err
 				blockedMu.Unlock()
 				continue
 			}
-			var ae *api.Error
-			if errors.As(err, &ae) && ae.Code == api.CodeAuth {
+			if errors.Is(err, api.ErrAuth) {
 				already.Add(1)
 				continue
 			}

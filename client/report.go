@@ -78,6 +78,5 @@ func Report(ctx context.Context, d *chunk.Description, reason, contact string, o
 
 // IsGone reports whether err means the chunk is gone (AUTH).
 func IsGone(err error) bool {
-	var ae *api.Error
-	return errors.As(err, &ae) && ae.Code == api.CodeAuth
+	return errors.Is(err, api.ErrAuth)
 }

@@ -132,7 +132,6 @@ func status(ctx context.Context, d *chunk.Description, o *Options, p *pool, keep
 		if j.parity {
 			no += len(d.Chunks)
 		}
-		var ae *api.Error
 		switch be := o.blocked(err, j.rep.Server, "status", no, total); {
 		case be != nil:
 			// The sender's own chunk, asked with the sender key: its
@@ -145,7 +144,7 @@ func status(ctx context.Context, d *chunk.Description, o *Options, p *pool, keep
 				out.Blocked = be
 			}
 			mu.Unlock()
-		case errors.As(err, &ae) && ae.Code == api.CodeAuth:
+		case errors.Is(err, api.ErrAuth):
 			rs.State = StateGone
 		case ctx.Err() != nil:
 			return ctx.Err()

@@ -445,8 +445,7 @@ func (u *uploader) one(ctx context.Context, i int) error {
 	// whose first attempt got further, say), a new key is made once.
 	create := func(op func() error) error {
 		err := retry(ctx, u.o.retries(), op, onRetry)
-		var ae *api.Error
-		if errors.As(err, &ae) && ae.Code == api.CodeKeyInUse {
+		if errors.Is(err, api.ErrKeyInUse) {
 			it.Sender = newSeed()
 			sender = it.senderKey()
 			u.state.update(func(st *uploadState) { st.Items[i].Sender = it.Sender })

@@ -165,7 +165,8 @@ func (f *Forwarder) serveKey(w http.ResponseWriter, r *http.Request) {
 }
 
 // refuse answers the previous hop with the proxy's own plain error.
-func (f *Forwarder) refuse(w http.ResponseWriter, status int, code string, retry time.Duration) {
+func (f *Forwarder) refuse(w http.ResponseWriter, code string, retry time.Duration) {
+	c, _ := api.LookupCode(code)
 	f.o.Metrics.Count(EventRefused, 1)
 	if retry > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(retry/time.Second)+1))
@@ -174,7 +175,7 @@ func (f *Forwarder) refuse(w http.ResponseWriter, status int, code string, retry
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
+	w.WriteHeader(c.Status)
 	w.Write(b)
 }
 
@@ -227,39 +228,39 @@ func (f *Forwarder) forward(w http.ResponseWriter, r *http.Request) {
 	rc.SetReadDeadline(deadline)
 	rc.SetWriteDeadline(deadline)
 	if ok, wait := f.rate.Allow(r.RemoteAddr, f.o.Now()); !ok {
-		f.refuse(w, http.StatusTooManyRequests, api.CodeRate, wait)
+		f.refuse(w, api.CodeRate, wait)
 		return
 	}
 	release, ok := f.admit(httpserver.SourceOf(r.RemoteAddr))
 	if !ok {
-		f.refuse(w, http.StatusServiceUnavailable, api.CodeProxyBusy, 5*time.Second)
+		f.refuse(w, api.CodeProxyBusy, 5*time.Second)
 		return
 	}
 	defer release()
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, onion.MaxLayer))
 	if err != nil {
-		f.refuse(w, http.StatusRequestEntityTooLarge, api.CodeTooLarge, 0)
+		f.refuse(w, api.CodeTooLarge, 0)
 		return
 	}
 	l, err := onion.Open(f.key, body)
 	if err != nil {
-		f.refuse(w, http.StatusBadRequest, api.CodeProxyLayer, 0)
+		f.refuse(w, api.CodeProxyLayer, 0)
 		return
 	}
 	next, err := api.ParseAddress(l.Next)
 	if err != nil {
-		f.refuse(w, http.StatusBadRequest, api.CodeProxyLayer, 0)
+		f.refuse(w, api.CodeProxyLayer, 0)
 		return
 	}
 	next.Password = "" // downloads need none; never carry secrets onwards
 	if next.Fingerprint == f.self || (f.allow != nil && !f.allow[next.Fingerprint]) {
-		f.refuse(w, http.StatusForbidden, api.CodeProxyRefused, 0)
+		f.refuse(w, api.CodeProxyRefused, 0)
 		return
 	}
 	var req *onion.Request
 	if l.Kind == onion.KindRequest {
 		if req, err = onion.ParseRequest(l.Inner); err != nil {
-			f.refuse(w, http.StatusForbidden, api.CodeProxyRefused, 0)
+			f.refuse(w, api.CodeProxyRefused, 0)
 			return
 		}
 	}
@@ -268,7 +269,7 @@ func (f *Forwarder) forward(w http.ResponseWriter, r *http.Request) {
 	c := f.client(next)
 	out, err := f.answerWriter(w, l.ResponseKey)
 	if err != nil {
-		f.refuse(w, http.StatusInternalServerError, api.CodeInternal, 0)
+		f.refuse(w, api.CodeInternal, 0)
 		return
 	}
 	var n int64

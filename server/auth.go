@@ -5,8 +5,9 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
-	"github.com/xftp/xftp/blocklist"
 	"time"
+
+	"github.com/xftp/xftp/blocklist"
 
 	"github.com/xftp/xftp/storage"
 )

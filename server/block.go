@@ -17,18 +17,6 @@ import (
 	"github.com/xftp/xftp/storage"
 )
 
-// Takedown errors, for the operator's admin API.
-var (
-	// ErrUnknownChunk: no chunk has that ID (unknown, expired or deleted).
-	ErrUnknownChunk = errors.New("no chunk has that ID")
-	// ErrAlreadyBlocked: the ID is blocked already.
-	ErrAlreadyBlocked = errors.New("the chunk is already blocked")
-	// ErrNotBlocked: the ID or case is not blocked.
-	ErrNotBlocked = errors.New("not blocked")
-	// ErrNoBlocklist: the service has no blocklist store.
-	ErrNoBlocklist = errors.New("blocking is not configured")
-)
-
 // CaseCodeSize is the size of a block's case code. The code is the
 // AppealCode of every record of one block: people who get the record can
 // quote it, and the operator unblocks by it.

@@ -5,8 +5,9 @@ import (
 	"syscall"
 )
 
-// Domain errors. The api package maps each to one HTTP status and one wire
-// code; nothing else of an error's text reaches a client.
+// Domain errors, all of them. Each binding maps each to one wire code
+// (api/httpserver/errors.go for the native protocol); nothing else of an
+// error's text reaches a client.
 var (
 	// ErrAuth: the signature is wrong, the ID is unknown or expired, or the
 	// key does not authorize the ID. Deliberately one error for all.
@@ -34,6 +35,29 @@ var (
 	// ErrKeyInUse: a create's sender key names a live chunk asked for
 	// differently; the client makes a new sender key.
 	ErrKeyInUse = errors.New("the sender key names another chunk")
+)
+
+// Takedown errors, for the operator's admin API.
+var (
+	// ErrUnknownChunk: no chunk has that ID (unknown, expired or deleted).
+	ErrUnknownChunk = errors.New("no chunk has that ID")
+	// ErrAlreadyBlocked: the ID is blocked already.
+	ErrAlreadyBlocked = errors.New("the chunk is already blocked")
+	// ErrNotBlocked: the ID or case is not blocked.
+	ErrNotBlocked = errors.New("not blocked")
+	// ErrNoBlocklist: the service has no blocklist store.
+	ErrNoBlocklist = errors.New("blocking is not configured")
+)
+
+// Abuse report errors.
+var (
+	// ErrNoReports: the service keeps no abuse reports.
+	ErrNoReports = errors.New("abuse reports are not configured")
+	// ErrRateLimited: too many requests of this kind; retry later.
+	ErrRateLimited = errors.New("too many requests")
+	// ErrUnknownReport: no report has that ID (unknown, expired, dismissed
+	// or turned into a block).
+	ErrUnknownReport = errors.New("no report has that ID")
 )
 
 // storageFull reports whether err means the body store cannot take data:

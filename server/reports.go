@@ -11,17 +11,6 @@ import (
 	"github.com/xftp/xftp/storage"
 )
 
-// Abuse report errors.
-var (
-	// ErrNoReports: the service keeps no abuse reports.
-	ErrNoReports = errors.New("abuse reports are not configured")
-	// ErrRateLimited: too many requests of this kind; retry later.
-	ErrRateLimited = errors.New("too many requests")
-	// ErrUnknownReport: no report has that ID (unknown, expired, dismissed
-	// or turned into a block).
-	ErrUnknownReport = errors.New("no report has that ID")
-)
-
 // DefaultReportsPerMinute is the global cap of accepted abuse reports per
 // replica (a burst of as many), on top of the per-source limit of the
 // HTTP binding. Reports of one chunk merge into one entry, so the store

@@ -49,6 +49,10 @@ func (e *AdminAPIError) Error() string {
 	return s
 }
 
+// Is reports whether target is the sentinel of the answer's code
+// (errors.Is(err, api.ErrNotBlocked)).
+func (e *AdminAPIError) Is(target error) bool { return (&api.Error{Code: e.Code}).Is(target) }
+
 func (c *AdminClient) do(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader
 	if in != nil {

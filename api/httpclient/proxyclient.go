@@ -123,16 +123,21 @@ func (e *ProxyError) Error() string {
 
 func (e *ProxyError) Unwrap() error { return e.Err }
 
-// Temporary reports whether the same proxy may succeed later.
+// Temporary reports whether the same proxy may succeed later: for a
+// refusal, what api.Codes says of its code.
 func (e *ProxyError) Temporary() bool {
-	switch {
-	case e.Err != nil:
+	if e.Err != nil {
 		// A changed answer or a wrong identity is not bad luck.
 		return !errors.Is(e.Err, ErrTransport) && !errors.Is(e.Err, identity.ErrWrongIdentity) && !errors.Is(e.Err, onion.ErrFrame)
-	case e.Code == api.CodeRate, e.Code == api.CodeProxyBusy, e.Code == api.CodeUnavailable, e.Code == api.CodeTimeout:
-		return true
 	}
-	return false
+	c, ok := api.LookupCode(e.Code)
+	return ok && c.Temporary
+}
+
+// Is reports whether target is the sentinel of the refusal's code
+// (errors.Is(err, api.ErrProxyBusy)).
+func (e *ProxyError) Is(target error) bool {
+	return e.Code != "" && (&api.Error{Code: e.Code}).Is(target)
 }
 
 // ErrDestinationUnreachable means the last proxy could not reach the

@@ -126,12 +126,11 @@ func adminBlockCmd(f *adminFlags) *cobra.Command {
 				res, err := c.Block(ctx, api.AdminBlockRequest{
 					ID: r.id, Reason: reason, Notice: notice, TTLSeconds: int64(ttl / time.Second), Restrictions: restrict,
 				})
-				var ae *httpclient.AdminAPIError
 				switch {
-				case errors.As(err, &ae) && ae.Code == api.CodeAlreadyBlocked:
+				case errors.Is(err, api.ErrAlreadyBlocked):
 					already++
 					fmt.Fprintf(cmd.OutOrStdout(), "chunk %d on %s: already blocked\n", r.chunk, r.server)
-				case errors.As(err, &ae) && ae.Code == api.CodeNotFound:
+				case errors.Is(err, api.ErrNotFound):
 					unknown++
 					fmt.Fprintf(cmd.OutOrStdout(), "chunk %d on %s: no such chunk (expired, deleted or acknowledged)\n", r.chunk, r.server)
 				case err != nil:
@@ -171,9 +170,8 @@ func adminUnblockCmd(f *adminFlags) *cobra.Command {
 			var done, not int
 			for _, r := range reps {
 				res, err := c.Unblock(ctx, r.id)
-				var ae *httpclient.AdminAPIError
 				switch {
-				case errors.As(err, &ae) && ae.Code == api.CodeNotBlocked:
+				case errors.Is(err, api.ErrNotBlocked):
 					not++
 					fmt.Fprintf(cmd.OutOrStdout(), "chunk %d on %s: not blocked\n", r.chunk, r.server)
 				case err != nil:

@@ -256,15 +256,18 @@ func DescribeRefusal(host string, status int, body []byte) string {
 		return fmt.Sprintf("server %s has not received this chunk (the upload did not finish)", host)
 	case api.CodeClock:
 		return fmt.Sprintf("server %s refused the request because this computer's clock is wrong", host)
-	case api.CodeUnavailable, api.CodeTimeout, api.CodeFull, api.CodeInternal:
-		return fmt.Sprintf("server %s cannot serve the chunk now (%s); try again later", host, er.Error)
 	case api.CodeCorrupt:
 		return fmt.Sprintf("server %s holds a damaged copy of this chunk", host)
+	case api.CodeRate:
+		return fmt.Sprintf("server %s is rate-limiting this network; try again in a minute", host)
 	case "":
 		if status == 429 {
 			return fmt.Sprintf("server %s is rate-limiting this network; try again in a minute", host)
 		}
 		return fmt.Sprintf("server %s answered HTTP %d", host, status)
+	}
+	if c, ok := api.LookupCode(er.Error); ok && c.Temporary {
+		return fmt.Sprintf("server %s cannot serve the chunk now (%s); try again later", host, er.Error)
 	}
 	return fmt.Sprintf("server %s answered %d %s", host, status, er.Error)
 }
