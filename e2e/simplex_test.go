@@ -81,59 +81,77 @@ func TestSimplexInterop(t *testing.T) {
 	for _, p := range []int{64 << 10, 192 << 10, 256 << 10, 768 << 10, 1 << 20, 3 << 20, 4 << 20} {
 		sizes = append(sizes, p-overhead-1, p-overhead+1)
 	}
+	type tcase struct {
+		size    int
+		dir     string
+		file    string
+		data    []byte
+		servers []string
+		link    string // xftp's web link
+	}
+	var cases []*tcase
 	for _, size := range sizes {
-		t.Run(fmt.Sprint(size), func(t *testing.T) {
-			wd := t.TempDir()
-			file := filepath.Join(wd, "f.bin")
-			data := writeRandom(t, file, size)
-			servers := addrs[:1]
-			if size == 30<<20 || size == 3<<20-overhead+1 {
-				servers = addrs // spread over three servers
-			}
+		c := &tcase{size: size, dir: filepath.Join(dir, fmt.Sprint(size)), servers: addrs[:1]}
+		if size == 30<<20 || size == 3<<20-overhead+1 {
+			c.servers = addrs // spread over three servers
+		}
+		os.MkdirAll(filepath.Join(c.dir, "web"), 0o700)
+		c.file = filepath.Join(c.dir, "f.bin")
+		c.data = writeRandom(t, c.file, size)
+		cases = append(cases, c)
+	}
 
-			// xftp -> xftp-web, by the web link (a redirect when the file
-			// has more than one chunk).
-			args := []string{"upload", file, "--simplex", "--json", "-q"}
-			for _, s := range servers {
-				args = append(args, "--server", s)
-			}
-			up := xftp(t, args...)
-			mustOK(t, up, "xftp upload --simplex")
-			var res struct {
-				Links []string `json:"web_links"`
-			}
-			if err := json.Unmarshal([]byte(up.stdout), &res); err != nil || len(res.Links) != 1 {
-				t.Fatalf("no web link in %s (%v)", up.stdout, err)
-			}
-			link := res.Links[0]
-			got := filepath.Join(wd, "web.bin")
-			r := xftpWeb(t, xw, "download", link, got)
-			if r.code != 0 {
-				t.Fatalf("xftp-web download: exit %d\n%s", r.code, tail(r.stderr))
-			}
-			if strings.TrimSpace(r.stdout) != "f.bin" {
-				t.Fatalf("xftp-web read the name %q", r.stdout)
-			}
-			sameBytes(t, got, data, "xftp-web's download of xftp's upload")
-			mustOK(t, xftp(t, "delete", filepath.Join(wd, "f.bin.xftp", "snd.xftp.private")), "xftp delete")
+	// xftp -> xftp-web, by the web link (a redirect when the file has more
+	// than one chunk). One Node process downloads them all.
+	var dl []string
+	for _, c := range cases {
+		args := []string{"upload", c.file, "--simplex", "--json", "-q"}
+		for _, s := range c.servers {
+			args = append(args, "--server", s)
+		}
+		up := xftp(t, args...)
+		mustOK(t, up, fmt.Sprintf("xftp upload --simplex of %d bytes", c.size))
+		var res struct {
+			Links []string `json:"web_links"`
+		}
+		if err := json.Unmarshal([]byte(up.stdout), &res); err != nil || len(res.Links) != 1 {
+			t.Fatalf("no web link in %s (%v)", up.stdout, err)
+		}
+		c.link = res.Links[0]
+		dl = append(dl, c.link, filepath.Join(c.dir, "web.bin"))
+	}
+	r := xftpWeb(t, xw, append([]string{"download-many"}, dl...)...)
+	if r.code != 0 {
+		t.Fatalf("xftp-web download: exit %d\n%s", r.code, tail(r.stderr))
+	}
+	if names := strings.Fields(r.stdout); len(names) != len(cases) || names[0] != "f.bin" {
+		t.Fatalf("xftp-web read the names %q", r.stdout)
+	}
+	for _, c := range cases {
+		sameBytes(t, filepath.Join(c.dir, "web.bin"), c.data, fmt.Sprintf("xftp-web's download of xftp's %d bytes", c.size))
+		mustOK(t, xftp(t, "delete", filepath.Join(c.file+".xftp", "snd.xftp.private")), "xftp delete")
+	}
 
-			// xftp-web -> xftp, by the description and by the link.
-			out := filepath.Join(wd, "web")
-			os.Mkdir(out, 0o700)
-			r = xftpWeb(t, xw, "upload", servers[0], file, out)
-			if r.code != 0 {
-				t.Fatalf("xftp-web upload: exit %d\n%s", r.code, tail(r.stderr))
-			}
-			got1 := filepath.Join(wd, "x1.bin")
-			mustOK(t, xftp(t, "download", filepath.Join(out, "rcv.yaml"), "-o", got1, "--keep", "-q"), "xftp download of xftp-web's description")
-			sameBytes(t, got1, data, "xftp's download of xftp-web's upload")
-			weblink, _ := os.ReadFile(filepath.Join(out, "link.txt"))
-			got2 := filepath.Join(wd, "x2.bin")
-			mustOK(t, xftp(t, "download", strings.TrimSpace(string(weblink)), "-o", got2, "-q"), "xftp download of xftp-web's link")
-			sameBytes(t, got2, data, "xftp's download of xftp-web's link")
-			// Acknowledged: the description no longer downloads.
-			mustFail(t, xftp(t, "download", filepath.Join(out, "rcv.yaml"), "-o", filepath.Join(wd, "x3.bin"), "-q"), "download after ack", "AUTH")
-		})
+	// xftp-web -> xftp, by the description and by the link.
+	ul := []string{"upload-many", addrs[0]}
+	for _, c := range cases {
+		ul = append(ul, c.file, filepath.Join(c.dir, "web"))
+	}
+	if r := xftpWeb(t, xw, ul...); r.code != 0 {
+		t.Fatalf("xftp-web upload: exit %d\n%s", r.code, tail(r.stderr))
+	}
+	for _, c := range cases {
+		what := fmt.Sprintf("xftp's download of xftp-web's %d bytes", c.size)
+		out := filepath.Join(c.dir, "web")
+		got1 := filepath.Join(c.dir, "x1.bin")
+		mustOK(t, xftp(t, "download", filepath.Join(out, "rcv.yaml"), "-o", got1, "--keep", "-q"), what+" (description)")
+		sameBytes(t, got1, c.data, what+" (description)")
+		weblink, _ := os.ReadFile(filepath.Join(out, "link.txt"))
+		got2 := filepath.Join(c.dir, "x2.bin")
+		mustOK(t, xftp(t, "download", strings.TrimSpace(string(weblink)), "-o", got2, "-q"), what+" (link)")
+		sameBytes(t, got2, c.data, what+" (link)")
+		// Acknowledged: the description no longer downloads.
+		mustFail(t, xftp(t, "download", filepath.Join(out, "rcv.yaml"), "-o", filepath.Join(c.dir, "x3.bin"), "-q"), what+" after ack", "AUTH")
 	}
 }
 

@@ -6,6 +6,9 @@
 //        -> OUTDIR/rcv.yaml, OUTDIR/snd.yaml, OUTDIR/link.txt (https://HOST:PORT/#FRAGMENT)
 //   node xftpweb.mjs XW download LINK-OR-FRAGMENT OUTFILE   -> prints the file's name
 //   node xftpweb.mjs XW delete SND.yaml
+//   node xftpweb.mjs XW download-many LINK OUTFILE [LINK OUTFILE ...]
+//   node xftpweb.mjs XW upload-many 'xftp://…' FILE OUTDIR [FILE OUTDIR ...]
+//        (one process for many files: Node and libsodium start once)
 //
 // XW is the built xftp-web folder. Exit 0 means success.
 import {readFileSync, writeFileSync} from "node:fs"
@@ -29,8 +32,7 @@ console.log = (...a) => console.error(...a)
 
 const agent = newXFTPAgent()
 try {
-  if (op === "upload") {
-    const [server, file, out] = args
+  const upload = async (server, file, out) => {
     const data = new Uint8Array(readFileSync(file))
     const enc = encryptFileForUpload(data, basename(file))
     const r = await uploadFile(agent, [parseXFTPServer(server)], enc)
@@ -38,13 +40,22 @@ try {
     writeFileSync(join(out, "snd.yaml"), encodeFileDescription(r.sndDescription))
     const s = parseXFTPServer(server)
     writeFileSync(join(out, "link.txt"), `https://${s.host}:${s.port}/#${r.uri}\n`)
-  } else if (op === "download") {
-    const [link, outFile] = args
+  }
+  const download = async (link, outFile) => {
     const frag = link.includes("#") ? link.slice(link.indexOf("#") + 1) : link
     const fd = decodeDescriptionURI(frag)
     const {header, content} = await downloadFile(agent, fd)
     writeFileSync(outFile, content)
     log(header.fileName)
+  }
+  if (op === "upload") {
+    await upload(...args)
+  } else if (op === "upload-many") {
+    for (let i = 1; i + 1 < args.length; i += 2) await upload(args[0], args[i], args[i + 1])
+  } else if (op === "download") {
+    await download(...args)
+  } else if (op === "download-many") {
+    for (let i = 0; i + 1 < args.length; i += 2) await download(args[i], args[i + 1])
   } else if (op === "delete") {
     await deleteFile(agent, decodeFileDescription(readFileSync(args[0], "utf8")))
   } else {
