@@ -135,3 +135,23 @@ func TestEveryEnvironmentNameIsKnown(t *testing.T) {
 		t.Fatalf("names used in the code but unknown to unknownEnv (add them to envSecrets): %v", unknown)
 	}
 }
+
+// TestDeployConfigsValid: the configurations under deploy/ load and pass
+// validation.
+func TestDeployConfigsValid(t *testing.T) {
+	secret := func(name string) string {
+		if name == "XFTPD_S3_SECRET_KEY" {
+			return "x"
+		}
+		return ""
+	}
+	for _, p := range []string{"../../deploy/xftpd.compose.yaml", "../../deploy/xftpd.cluster.yaml"} {
+		c, err := loadConfig(p, secret)
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		if _, err := c.serverConfig(secret); err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+	}
+}

@@ -98,7 +98,23 @@ func TestComposeRefusesMissingSecrets(t *testing.T) {
 }
 
 func TestKubernetesManifestsParse(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join(root, "deploy/k8s/xftpd.yaml"))
+	kinds := parseManifests(t, "deploy/k8s/xftpd.yaml")
+	for _, k := range []string{"Deployment", "Service", "ConfigMap", "HorizontalPodAutoscaler"} {
+		if !kinds[k] {
+			t.Errorf("no %s in the manifests", k)
+		}
+	}
+	kinds = parseManifests(t, "deploy/k8s/storage-cluster.yaml")
+	for _, k := range []string{"StatefulSet", "Service", "Job", "ConfigMap"} {
+		if !kinds[k] {
+			t.Errorf("no %s in the storage manifests", k)
+		}
+	}
+}
+
+func parseManifests(t *testing.T, path string) map[string]bool {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(root, path))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,11 +143,7 @@ func TestKubernetesManifestsParse(t *testing.T) {
 			}
 		}
 	}
-	for _, k := range []string{"Deployment", "Service", "ConfigMap", "HorizontalPodAutoscaler"} {
-		if !kinds[k] {
-			t.Errorf("no %s in the manifests", k)
-		}
-	}
+	return kinds
 }
 
 func TestMonitoringFilesParse(t *testing.T) {
@@ -155,5 +167,37 @@ func TestMonitoringFilesParse(t *testing.T) {
 				t.Errorf("panel query %q uses no xftp metric", tg.Expr)
 			}
 		}
+	}
+}
+
+// TestClusterOverrideLoads loads docker-compose.yml with the Redis Cluster
+// and distributed MinIO override.
+func TestClusterOverrideLoads(t *testing.T) {
+	var envList []string
+	for k, v := range exampleEnv(t) {
+		envList = append(envList, k+"="+v)
+	}
+	opts, err := cli.NewProjectOptions([]string{filepath.Join(root, "docker-compose.yml"), filepath.Join(root, "deploy/compose.cluster.yaml")},
+		cli.WithWorkingDirectory(root), cli.WithEnv(envList), cli.WithName("xftp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := opts.LoadProject(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"xftpd", "redis-0", "redis-5", "redis-cluster-init", "minio1", "minio4"} {
+		if _, err := p.GetService(name); err != nil {
+			t.Fatalf("service %s: %v", name, err)
+		}
+	}
+	for _, name := range []string{"redis", "minio"} {
+		if _, err := p.GetService(name); err == nil {
+			t.Errorf("single-node service %s is still started", name)
+		}
+	}
+	x, _ := p.GetService("xftpd")
+	if _, ok := x.DependsOn["redis-cluster-init"]; !ok {
+		t.Errorf("xftpd does not wait for the cluster: %v", x.DependsOn)
 	}
 }
