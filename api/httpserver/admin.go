@@ -79,13 +79,23 @@ func (h *AdminHandler) Routes() chi.Router {
 		writeJSON(w, http.StatusMethodNotAllowed, api.AdminError{Error: api.CodeSyntax})
 	})
 	r.Get("/admin/v1/identity", h.identity)
-	r.Post("/admin/v1/blocks", h.block)
-	r.Get("/admin/v1/blocks", h.list)
-	r.Get("/admin/v1/blocks/{ref}", h.get)
-	r.Delete("/admin/v1/blocks/{ref}", h.unblock)
-	r.Post("/admin/v1/xftp/blocks", h.xftpBlock) // adminxftp.go
-	h.moderationRoutes(r)                        // adminreports.go: reports and appeals
+	r.Post("/admin/v1/blocks", h.serve(h.block))
+	r.Get("/admin/v1/blocks", h.serve(h.list))
+	r.Get("/admin/v1/blocks/{ref}", h.serve(h.get))
+	r.Delete("/admin/v1/blocks/{ref}", h.serve(h.unblock))
+	r.Post("/admin/v1/xftp/blocks", h.serve(h.xftpBlock)) // adminxftp.go
+	h.moderationRoutes(r)                                 // adminreports.go: reports and appeals
 	return r
+}
+
+// serve adapts f: the one place where a failed admin request is
+// answered.
+func (h *AdminHandler) serve(f handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := f(w, r); err != nil {
+			h.fail(w, err)
+		}
+	}
 }
 
 func (h *AdminHandler) fail(w http.ResponseWriter, err error) {
@@ -104,15 +114,13 @@ func (h *AdminHandler) identity(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, api.AdminIdentity{Fingerprint: h.mod.Identity().Fingerprint().String()})
 }
 
-func (h *AdminHandler) block(w http.ResponseWriter, r *http.Request) {
+func (h *AdminHandler) block(w http.ResponseWriter, r *http.Request) error {
 	var req api.AdminBlockRequest
 	if _, err := readJSON(w, r, &req); err != nil {
-		h.fail(w, err)
-		return
+		return err
 	}
 	if req.TTLSeconds < 0 || req.TTLSeconds > 100*365*24*3600 {
-		h.fail(w, fmt.Errorf("%w: ttl_seconds out of range", server.ErrSyntax))
-		return
+		return fmt.Errorf("%w: ttl_seconds out of range", server.ErrSyntax)
 	}
 	sr := server.BlockRequest{
 		ID: req.ID, Reason: blocklist.Reason(req.Reason), Notice: req.Notice,
@@ -123,11 +131,11 @@ func (h *AdminHandler) block(w http.ResponseWriter, r *http.Request) {
 	}
 	c, err := h.mod.Block(r.Context(), sr)
 	if err != nil {
-		h.fail(w, err)
-		return
+		return err
 	}
 	h.log.Info("chunk blocked", "case", enc.EncodeToString(c.Code), "reason", string(c.Record.Reason), "keys", len(c.Keys), "body", c.Body)
 	writeJSON(w, http.StatusOK, adminCase(c))
+	return nil
 }
 
 func (h *AdminHandler) ref(r *http.Request) ([]byte, error) {
@@ -138,45 +146,41 @@ func (h *AdminHandler) ref(r *http.Request) ([]byte, error) {
 	return ref, nil
 }
 
-func (h *AdminHandler) get(w http.ResponseWriter, r *http.Request) {
+func (h *AdminHandler) get(w http.ResponseWriter, r *http.Request) error {
 	ref, err := h.ref(r)
 	if err != nil {
-		h.fail(w, err)
-		return
+		return err
 	}
 	c, err := h.mod.GetBlock(r.Context(), ref)
 	if err != nil {
-		h.fail(w, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, adminCase(c))
+	return nil
 }
 
-func (h *AdminHandler) unblock(w http.ResponseWriter, r *http.Request) {
+func (h *AdminHandler) unblock(w http.ResponseWriter, r *http.Request) error {
 	ref, err := h.ref(r)
 	if err != nil {
-		h.fail(w, err)
-		return
+		return err
 	}
 	c, err := h.mod.Unblock(r.Context(), ref)
 	if err != nil {
-		h.fail(w, err)
-		return
+		return err
 	}
 	h.log.Info("chunk unblocked", "case", enc.EncodeToString(c.Code), "keys", len(c.Keys))
 	writeJSON(w, http.StatusOK, adminCase(c))
+	return nil
 }
 
-func (h *AdminHandler) list(w http.ResponseWriter, r *http.Request) {
+func (h *AdminHandler) list(w http.ResponseWriter, r *http.Request) error {
 	limit, err := listLimit(r, blocklist.MaxListLimit)
 	if err != nil {
-		h.fail(w, err)
-		return
+		return err
 	}
 	es, next, err := h.mod.ListBlocks(r.Context(), r.URL.Query().Get("cursor"), limit)
 	if err != nil {
-		h.fail(w, err)
-		return
+		return err
 	}
 	out := api.AdminList{Entries: []api.AdminEntry{}, Next: next}
 	for _, e := range es {
@@ -187,6 +191,7 @@ func (h *AdminHandler) list(w http.ResponseWriter, r *http.Request) {
 		out.Entries = append(out.Entries, ae)
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 func adminEntry(k blocklist.Key) api.AdminEntry {

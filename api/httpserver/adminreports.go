@@ -15,11 +15,11 @@ import (
 )
 
 func (h *AdminHandler) moderationRoutes(r chi.Router) {
-	r.Get("/admin/v1/reports", h.listReports)
-	r.Get("/admin/v1/reports/{id}", h.getReport)
-	r.Delete("/admin/v1/reports/{id}", h.dismissReport)
-	r.Post("/admin/v1/reports/{id}/block", h.blockReport)
-	r.Post("/admin/v1/appeals", h.appeal)
+	r.Get("/admin/v1/reports", h.serve(h.listReports))
+	r.Get("/admin/v1/reports/{id}", h.serve(h.getReport))
+	r.Delete("/admin/v1/reports/{id}", h.serve(h.dismissReport))
+	r.Post("/admin/v1/reports/{id}/block", h.serve(h.blockReport))
+	r.Post("/admin/v1/appeals", h.serve(h.appeal))
 }
 
 func adminReport(r *reports.Report) api.AdminReport {
@@ -39,67 +39,61 @@ func reportID(r *http.Request) ([]byte, error) {
 	return id, nil
 }
 
-func (h *AdminHandler) listReports(w http.ResponseWriter, r *http.Request) {
+func (h *AdminHandler) listReports(w http.ResponseWriter, r *http.Request) error {
 	limit, err := listLimit(r, reports.MaxListLimit)
 	if err != nil {
-		h.fail(w, err)
-		return
+		return err
 	}
 	rs, next, err := h.mod.ListReports(r.Context(), r.URL.Query().Get("cursor"), limit)
 	if err != nil {
-		h.fail(w, err)
-		return
+		return err
 	}
 	out := api.AdminReportList{Reports: []api.AdminReport{}, Next: next}
 	for _, rp := range rs {
 		out.Reports = append(out.Reports, adminReport(rp))
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
-func (h *AdminHandler) getReport(w http.ResponseWriter, r *http.Request) {
+func (h *AdminHandler) getReport(w http.ResponseWriter, r *http.Request) error {
 	id, err := reportID(r)
 	if err != nil {
-		h.fail(w, err)
-		return
+		return err
 	}
 	rp, err := h.mod.GetReport(r.Context(), id)
 	if err != nil {
-		h.fail(w, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, adminReport(rp))
+	return nil
 }
 
-func (h *AdminHandler) dismissReport(w http.ResponseWriter, r *http.Request) {
+func (h *AdminHandler) dismissReport(w http.ResponseWriter, r *http.Request) error {
 	id, err := reportID(r)
 	if err != nil {
-		h.fail(w, err)
-		return
+		return err
 	}
 	if err := h.mod.DismissReport(r.Context(), id); err != nil {
-		h.fail(w, err)
-		return
+		return err
 	}
 	h.log.Info("report dismissed", "report", hex.EncodeToString(id))
 	writeJSON(w, http.StatusOK, struct{}{})
+	return nil
 }
 
 // blockReport takes the body of POST /admin/v1/blocks without "id".
-func (h *AdminHandler) blockReport(w http.ResponseWriter, r *http.Request) {
+func (h *AdminHandler) blockReport(w http.ResponseWriter, r *http.Request) error {
 	id, err := reportID(r)
 	if err != nil {
-		h.fail(w, err)
-		return
+		return err
 	}
 	var req api.AdminBlockRequest
 	if _, err := readJSON(w, r, &req); err != nil {
-		h.fail(w, err)
-		return
+		return err
 	}
 	if req.TTLSeconds < 0 || req.TTLSeconds > 100*365*24*3600 {
-		h.fail(w, fmt.Errorf("%w: ttl_seconds out of range", server.ErrSyntax))
-		return
+		return fmt.Errorf("%w: ttl_seconds out of range", server.ErrSyntax)
 	}
 	sr := server.BlockRequest{Reason: blocklist.Reason(req.Reason), Notice: req.Notice,
 		TTL: time.Duration(req.TTLSeconds) * time.Second}
@@ -108,23 +102,21 @@ func (h *AdminHandler) blockReport(w http.ResponseWriter, r *http.Request) {
 	}
 	c, err := h.mod.BlockReport(r.Context(), id, sr)
 	if err != nil {
-		h.fail(w, err)
-		return
+		return err
 	}
 	h.log.Info("chunk blocked from a report", "case", enc.EncodeToString(c.Code), "report", hex.EncodeToString(id), "keys", len(c.Keys))
 	writeJSON(w, http.StatusOK, adminCase(c))
+	return nil
 }
 
-func (h *AdminHandler) appeal(w http.ResponseWriter, r *http.Request) {
+func (h *AdminHandler) appeal(w http.ResponseWriter, r *http.Request) error {
 	var req api.AdminAppealRequest
 	if _, err := readJSON(w, r, &req); err != nil {
-		h.fail(w, err)
-		return
+		return err
 	}
 	a, err := h.mod.GrantAppeal(r.Context(), server.AppealRequest{Code: req.Case, Unblock: req.Unblock, Force: req.Force})
 	if err != nil {
-		h.fail(w, err)
-		return
+		return err
 	}
 	p := a.Proof.Proof
 	out := api.AdminAppeal{Proof: a.Proof.String(), Case: p.AppealCode, Server: p.Server.String(), GrantedAt: p.GrantedAt.Unix()}
@@ -134,4 +126,5 @@ func (h *AdminHandler) appeal(w http.ResponseWriter, r *http.Request) {
 	}
 	h.log.Info("appeal granted", "case", enc.EncodeToString(p.AppealCode), "unblocked", a.Unblocked != nil)
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }

@@ -82,24 +82,20 @@ func XFTPRefIDs(ref string, keyHash [32]byte) (ids [][]byte, elsewhere int, err 
 	return ids, elsewhere, nil
 }
 
-func (h *AdminHandler) xftpBlock(w http.ResponseWriter, r *http.Request) {
+func (h *AdminHandler) xftpBlock(w http.ResponseWriter, r *http.Request) error {
 	var req AdminXFTPBlockRequest
 	if _, err := readJSON(w, r, &req); err != nil {
-		h.fail(w, err)
-		return
+		return err
 	}
 	if h.xftpKeyHash == nil {
-		h.fail(w, fmt.Errorf("%w: XFTP is off on this relay", server.ErrSyntax))
-		return
+		return fmt.Errorf("%w: XFTP is off on this relay", server.ErrSyntax)
 	}
 	if req.TTLSeconds < 0 || req.TTLSeconds > 100*365*24*3600 {
-		h.fail(w, fmt.Errorf("%w: ttl_seconds out of range", server.ErrSyntax))
-		return
+		return fmt.Errorf("%w: ttl_seconds out of range", server.ErrSyntax)
 	}
 	ids, elsewhere, err := XFTPRefIDs(req.Ref, *h.xftpKeyHash)
 	if err != nil {
-		h.fail(w, err)
-		return
+		return err
 	}
 	out := AdminXFTPBlockResult{Cases: []api.AdminCase{}, Elsewhere: elsewhere}
 	for _, id := range ids {
@@ -113,12 +109,12 @@ func (h *AdminHandler) xftpBlock(w http.ResponseWriter, r *http.Request) {
 		case errors.Is(err, server.ErrUnknownChunk):
 			out.Unknown++
 		case err != nil:
-			h.fail(w, err)
-			return
+			return err
 		default:
 			h.log.Info("XFTP chunk blocked", "case", enc.EncodeToString(c.Code), "reason", string(c.Record.Reason), "keys", len(c.Keys), "body", c.Body)
 			out.Cases = append(out.Cases, adminCase(c))
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }

@@ -17,71 +17,65 @@ import (
 
 func (h *Handler) chunkRoutes() chi.Router {
 	r := chi.NewRouter()
-	r.Post("/", h.limit(h.createLimit, h.create))
-	r.Put("/", h.limit(h.createLimit, h.createUploaded))
-	r.Put("/{id}", h.limit(h.requestLimit, h.upload))
-	r.Delete("/{id}", h.limit(h.requestLimit, h.delete))
-	r.Post("/{id}/recipients", h.limit(h.requestLimit, h.addRecipients))
-	r.Post("/{id}/download", h.limit(h.downloadLimit, h.download))
-	r.Post("/{id}/ack", h.limit(h.requestLimit, h.ack))
-	r.Post("/{id}/status", h.limit(h.requestLimit, h.status)) // status.go
-	r.Post("/{id}/report", h.limit(h.reportLimit, h.report))  // reports.go
+	r.Post("/", h.limit(h.createLimit, h.serve(h.create)))
+	r.Put("/", h.limit(h.createLimit, h.serve(h.createUploaded)))
+	r.Put("/{id}", h.limit(h.requestLimit, h.serve(h.upload)))
+	r.Delete("/{id}", h.limit(h.requestLimit, h.serve(h.delete)))
+	r.Post("/{id}/recipients", h.limit(h.requestLimit, h.serve(h.addRecipients)))
+	r.Post("/{id}/download", h.limit(h.downloadLimit, h.serve(h.download)))
+	r.Post("/{id}/ack", h.limit(h.requestLimit, h.serve(h.ack)))
+	r.Post("/{id}/status", h.limit(h.requestLimit, h.serve(h.status))) // status.go
+	r.Post("/{id}/report", h.limit(h.reportLimit, h.serve(h.report)))  // reports.go
 	return r
 }
 
-func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) create(w http.ResponseWriter, r *http.Request) error {
 	setDeadlines(w, h.opts.RequestTimeout)
 	var req api.CreateRequest
 	body, err := readJSON(w, r, &req)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	sreq, a, err := h.createRequest(r, req, body)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	c, err := h.svc.Create(r.Context(), sreq, a)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	writeCreated(w, c)
+	return nil
 }
 
 // createUploaded is PUT /v1/chunks: the body is the create request of POST
 // /v1/chunks, framed (readCreatePrefix) and signed like it, followed by the
 // chunk's bytes.
-func (h *Handler) createUploaded(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) createUploaded(w http.ResponseWriter, r *http.Request) error {
 	setDeadlines(w, h.opts.UploadTimeout)
 	ctx, cancel := context.WithTimeout(r.Context(), h.opts.UploadTimeout)
 	defer cancel()
 	if r.ContentLength < 0 || r.ContentLength > api.CreatePrefixMax+h.svc.Config().MaxChunkSize() {
-		h.fail(w, r, server.ErrSize)
-		return
+		return server.ErrSize
 	}
 	js, err := readCreatePrefix(r.Body)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	var req api.CreateRequest
 	if err := json.Unmarshal(js, &req); err != nil {
-		h.fail(w, r, fmt.Errorf("%w: %v", server.ErrSyntax, err))
-		return
+		return fmt.Errorf("%w: %v", server.ErrSyntax, err)
 	}
 	sreq, a, err := h.createRequest(r, req, js)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	c, err := h.svc.CreateUploaded(ctx, sreq, a, r.Body, r.ContentLength-createPrefixSize(js))
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	writeCreated(w, c)
+	return nil
 }
 
 func createPrefixSize(js []byte) int64 { return 4 + int64(len(js)) }
@@ -125,73 +119,69 @@ func writeCreated(w http.ResponseWriter, c *server.Created) {
 	writeJSON(w, http.StatusOK, api.CreateResponse{SenderID: c.SenderID, RecipientIDs: b64s(c.RecipientIDs), ExpiresAt: c.ExpiresAt.Unix()})
 }
 
-func (h *Handler) upload(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) upload(w http.ResponseWriter, r *http.Request) error {
 	setDeadlines(w, h.opts.UploadTimeout)
 	ctx, cancel := context.WithTimeout(r.Context(), h.opts.UploadTimeout)
 	defer cancel()
 	id, err := parseID(r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	a, err := h.auth(r, api.UnsignedBody)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	if r.ContentLength < 0 || r.ContentLength > h.svc.Config().MaxChunkSize() {
-		h.fail(w, r, server.ErrSize)
-		return
+		return server.ErrSize
 	}
 	if err := h.svc.Upload(ctx, id, a, r.Body, r.ContentLength); err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, struct{}{})
+	return nil
 }
 
-func (h *Handler) delete(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) delete(w http.ResponseWriter, r *http.Request) error {
 	setDeadlines(w, h.opts.RequestTimeout)
-	id, a, ok := h.signed(w, r, nil)
-	if !ok {
-		return
+	id, a, err := h.signed(w, r, nil)
+	if err != nil {
+		return err
 	}
 	if err := h.svc.Delete(r.Context(), id, a); err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, struct{}{})
+	return nil
 }
 
-func (h *Handler) addRecipients(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) addRecipients(w http.ResponseWriter, r *http.Request) error {
 	setDeadlines(w, h.opts.RequestTimeout)
 	var req api.RecipientsRequest
-	id, a, ok := h.signed(w, r, &req)
-	if !ok {
-		return
+	id, a, err := h.signed(w, r, &req)
+	if err != nil {
+		return err
 	}
 	ids, err := h.svc.AddRecipients(r.Context(), id, keys(req.RecipientKeys), a)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, api.RecipientsResponse{RecipientIDs: b64s(ids)})
+	return nil
 }
 
 // downloadWriteSize is the size of the download handler's writes.
 const downloadWriteSize = 128 << 10
 
-func (h *Handler) download(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) download(w http.ResponseWriter, r *http.Request) error {
 	setDeadlines(w, h.opts.UploadTimeout)
 	var req api.DownloadRequest
-	id, a, ok := h.signed(w, r, &req)
-	if !ok {
-		return
+	id, a, err := h.signed(w, r, &req)
+	if err != nil {
+		return err
 	}
 	d, err := h.svc.Download(r.Context(), id, req.Key, a)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	defer d.Body.Close()
 	hd := w.Header()
@@ -215,17 +205,18 @@ func (h *Handler) download(w http.ResponseWriter, r *http.Request) {
 		}
 		panic(http.ErrAbortHandler)
 	}
+	return nil
 }
 
-func (h *Handler) ack(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) ack(w http.ResponseWriter, r *http.Request) error {
 	setDeadlines(w, h.opts.RequestTimeout)
-	id, a, ok := h.signed(w, r, nil)
-	if !ok {
-		return
+	id, a, err := h.signed(w, r, nil)
+	if err != nil {
+		return err
 	}
 	if err := h.svc.Ack(r.Context(), id, a); err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, struct{}{})
+	return nil
 }

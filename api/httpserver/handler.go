@@ -164,6 +164,18 @@ func (w *statusWriter) WriteHeader(code int) {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// handlerFunc is a handler that returns its failure; serve answers it.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// serve adapts f: the one place where a failed request is answered.
+func (h *Handler) serve(f handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := f(w, r); err != nil {
+			h.fail(w, r, err)
+		}
+	}
+}
+
 // fail writes the error answer for err. Internal error text is logged,
 // never sent.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
@@ -213,20 +225,17 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) ([]byte, error) {
 
 // signed reads a request on a chunk: its ID from the path, its bounded JSON
 // body (decoded into v unless v is nil) and its Xftp-Auth header over that
-// body. On failure it has answered already and ok is false.
-func (h *Handler) signed(w http.ResponseWriter, r *http.Request, v any) (id []byte, a server.Auth, ok bool) {
-	id, err := parseID(r)
-	if err == nil {
-		var body []byte
-		if body, err = readJSON(w, r, v); err == nil {
-			a, err = h.auth(r, api.BodyHash(body))
-		}
+// body.
+func (h *Handler) signed(w http.ResponseWriter, r *http.Request, v any) (id []byte, a server.Auth, err error) {
+	if id, err = parseID(r); err != nil {
+		return nil, a, err
 	}
+	body, err := readJSON(w, r, v)
 	if err != nil {
-		h.fail(w, r, err)
-		return nil, a, false
+		return nil, a, err
 	}
-	return id, a, true
+	a, err = h.auth(r, api.BodyHash(body))
+	return id, a, err
 }
 
 // auth parses the request's Xftp-Auth header into what the service checks.

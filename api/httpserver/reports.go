@@ -10,19 +10,19 @@ import (
 // reportRetryAfter is what a refused report is told to wait.
 const reportRetryAfter = "60"
 
-func (h *Handler) report(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) report(w http.ResponseWriter, r *http.Request) error {
 	setDeadlines(w, h.opts.RequestTimeout)
 	var req api.ReportRequest
-	id, a, ok := h.signed(w, r, &req)
-	if !ok {
-		return
+	id, a, err := h.signed(w, r, &req)
+	if err != nil {
+		return err
 	}
 	if err := h.svc.Report(r.Context(), id, server.ReportRequest{Reason: req.Reason, Contact: req.Contact}, a); err != nil {
 		if status, _ := statusOf(err); status == http.StatusTooManyRequests {
 			w.Header().Set("Retry-After", reportRetryAfter)
 		}
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, struct{}{})
+	return nil
 }

@@ -6,17 +6,17 @@ import (
 	"github.com/xftp/xftp/api"
 )
 
-func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) status(w http.ResponseWriter, r *http.Request) error {
 	setDeadlines(w, h.opts.RequestTimeout)
-	id, a, ok := h.signed(w, r, nil)
-	if !ok {
-		return
+	id, a, err := h.signed(w, r, nil)
+	if err != nil {
+		return err
 	}
 	st, err := h.svc.Status(r.Context(), id, a)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, api.StatusResponse{Uploaded: st.Uploaded, RecipientIDs: st.RecipientIDs,
 		Downloaded: st.Downloaded, Acked: st.Acked, ExpiresAt: st.ExpiresAt.Unix()})
+	return nil
 }
