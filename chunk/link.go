@@ -18,6 +18,11 @@ const LinkPrefix = "xftp:file:1:"
 // cannot expand into a huge allocation.
 const maxLinkPayload = 16 << 20
 
+// maxLinkExpansion caps how much a link's payload may expand when
+// decompressed (plus 4 KiB): a real one, mostly random bytes, expands by
+// well under 2 (server addresses repeat; keys, IDs and digests do not).
+const maxLinkExpansion = 8
+
 // Link returns the compact form of d (after validating it): LinkPrefix
 // followed by the unpadded base64url of the raw DEFLATE (RFC 1951)
 // compression of this binary encoding, where uvarint is
@@ -120,12 +125,17 @@ func parseLink(s string) (*Description, error) {
 	}
 	zr := bytes.NewReader(z)
 	fr := flate.NewReader(zr)
-	p, err := io.ReadAll(io.LimitReader(fr, maxLinkPayload+1))
+	// Keys, IDs and digests are random: a real link compresses little.
+	// Bound the payload by the link's own length before decoding it, so
+	// that the work (a key derivation per replica) is proportional to
+	// what was given (a 7 KB link expanding 2,000-fold took 6.7 s).
+	limit := min(maxLinkPayload, maxLinkExpansion*len(z)+4096)
+	p, err := io.ReadAll(io.LimitReader(fr, int64(limit)+1))
 	if err != nil {
 		return nil, descErr("link: %v", err)
 	}
-	if len(p) > maxLinkPayload {
-		return nil, descErr("link: decompresses to more than %d bytes", maxLinkPayload)
+	if len(p) > limit {
+		return nil, descErr("link: decompresses to more than %d bytes (%d times its compressed size)", limit, maxLinkExpansion)
 	}
 	if zr.Len() != 0 {
 		return nil, descErr("link: data after the compressed stream")

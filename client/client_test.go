@@ -284,6 +284,9 @@ func TestDownloadWithoutOutputPicksFreeName(t *testing.T) {
 func TestSafeName(t *testing.T) {
 	for in, want := range map[string]string{
 		"photo.jpg": "photo.jpg", ".bashrc": "bashrc", "a\nb": "a_b", "..": "xftp-file", "x\x1b[31m": "x_[31m",
+		// Issue 20, item 15: bidi and other format characters.
+		"evil\u202egpj.exe": "evil_gpj.exe", "a\u200bb": "a_b", "\u2066x\u2069": "_x_", "\ufeffname": "_name",
+		"résumé – 履歴書.pdf": "résumé – 履歴書.pdf",
 	} {
 		if got := safeName(in); got != want {
 			t.Errorf("safeName(%q) = %q, want %q", in, got, want)

@@ -212,10 +212,12 @@ func ackAll(ctx context.Context, p *pool, d *chunk.Description, o Options) {
 }
 
 // safeName makes a sender-chosen file name harmless to create and show:
-// no control characters, no leading dot (hidden files), not empty.
+// no control or format characters (bidi overrides make "evil\u202egpj.exe"
+// show as "evilexe.jpg"; zero-width characters hide), no leading dot
+// (hidden files), not empty.
 func safeName(name string) string {
 	name = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || r == '/' || r == '\\' || r == utf8.RuneError {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == '/' || r == '\\' || r == utf8.RuneError {
 			return '_'
 		}
 		return r

@@ -42,6 +42,11 @@ type downloader struct {
 	partial      *os.File
 }
 
+// maxStripeMemory bounds what one stripe of a parity download may hold in
+// memory: all its chunks, at worst. A description with 255 data shards of
+// 4 MiB would otherwise make one stripe take about 1 GiB.
+const maxStripeMemory = 256 << 20
+
 func newDownloader(d *chunk.Description, o *Options, p *pool, opener *chunk.Opener) (*downloader, error) {
 	data, parity := 1, 0
 	if d.Erasure.Parity > 0 {
@@ -51,7 +56,14 @@ func newDownloader(d *chunk.Description, o *Options, p *pool, opener *chunk.Open
 	if err != nil {
 		return nil, err
 	}
-	return &downloader{d: d, o: o, pool: p, opener: opener, erasure: e, stripes: e.Stripes(d.ChunkSizes()),
+	stripes := e.Stripes(d.ChunkSizes())
+	for _, st := range stripes {
+		if n := int64(len(st.Data)+len(st.Parity)) * st.ShardSize; parity > 0 && n > maxStripeMemory {
+			return nil, fmt.Errorf("the description's %d+%d striping needs %d MiB per stripe in memory, more than %d MiB",
+				data, parity, n>>20, maxStripeMemory>>20)
+		}
+	}
+	return &downloader{d: d, o: o, pool: p, opener: opener, erasure: e, stripes: stripes,
 		chunks: len(d.Chunks) + len(d.Parity), latency: map[string]time.Duration{}, failed: map[string]bool{}}, nil
 }
 

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"os"
@@ -121,5 +122,30 @@ func TestResumeChecksThePartialAgain(t *testing.T) {
 	}
 	if len(warns) != 1 || !strings.Contains(warns[0], "no longer match") {
 		t.Fatalf("warnings: %q", warns)
+	}
+}
+
+// TestWideStripesAreRefused: a description whose stripes would hold more
+// than maxStripeMemory (65+1 chunks of 4 MiB) is refused before anything
+// is fetched (issue 20, item 15).
+func TestWideStripesAreRefused(t *testing.T) {
+	r := startRelays(t, 1)[0]
+	_, key, _ := ed25519.GenerateKey(nil)
+	ref := func(n int) chunk.ChunkRef {
+		return chunk.ChunkRef{Number: n, Size: chunk.Size4M, Replicas: []chunk.Replica{{Server: r.Address.String(), ID: make([]byte, 24), Key: key}}}
+	}
+	d := &chunk.Description{Version: chunk.DescriptionVersion, Party: chunk.PartyRecipient, Key: make([]byte, chunk.KeySize),
+		Erasure: chunk.ErasureParams{Data: 65, Parity: 1}}
+	for i := range 65 {
+		d.Chunks = append(d.Chunks, ref(i+1))
+		d.Size += chunk.Size4M
+	}
+	d.Parity = []chunk.ChunkRef{ref(1)}
+	if err := d.Validate(); err != nil {
+		t.Fatalf("the test description: %v", err)
+	}
+	_, err := Download(context.Background(), DownloadRequest{Description: d, Output: filepath.Join(t.TempDir(), "out")}, Options{Attempts: 1})
+	if err == nil || !strings.Contains(err.Error(), "per stripe in memory") {
+		t.Fatalf("download of a 65+1 striping: %v", err)
 	}
 }

@@ -22,3 +22,14 @@ func TestClientHangUpIsNotUnavailable(t *testing.T) {
 		t.Fatalf("a backend timeout: %v", err)
 	}
 }
+
+func TestPasswordMatches(t *testing.T) {
+	for _, c := range []struct {
+		got, want string
+		ok        bool
+	}{{"secret", "secret", true}, {"secreT", "secret", false}, {"", "secret", false}, {"secret-and-more", "secret", false}} {
+		if passwordMatches(c.got, c.want) != c.ok {
+			t.Errorf("passwordMatches(%q, %q) != %v", c.got, c.want, c.ok)
+		}
+	}
+}
