@@ -53,6 +53,13 @@ func (s *Service) checkClock(a Auth) error {
 	if d > s.cfg.ClockSkew || d < -s.cfg.ClockSkew {
 		return ErrClock
 	}
+	// Signed within the clock window before this process started: its
+	// nonce may have been spent in the process before, whose nonces are
+	// gone. (Older time stamps are outside the window anyway, unless the
+	// clock jumped back; then they are new.)
+	if epoch := s.epoch.Truncate(time.Second); a.Timestamp.Before(epoch) && !a.Timestamp.Before(epoch.Add(-s.cfg.ClockSkew)) {
+		return ErrClock
+	}
 	return nil
 }
 

@@ -90,3 +90,51 @@ func TestRefusedCreateSpendsNoNonce(t *testing.T) {
 		t.Fatalf("the same nonce after a refusal for size: %v", err)
 	}
 }
+
+// TestReplayAfterRestartIsRefused: a request accepted just before a
+// restart is refused when replayed just after it, though the new process
+// has forgotten its nonce (issue 20, item 13).
+func TestReplayAfterRestartIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	id, _, _ := identity.LoadOrCreate(filepath.Join(dir, "identity.pem"))
+	store, _ := disk.Open(filepath.Join(dir, "chunks"))
+	records, err := embedded.Open(filepath.Join(dir, "records.db"), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { records.Close() })
+	now := time.Now()
+	clock := func() time.Time { return now }
+	start := func() *Service {
+		s, err := New(DefaultConfig(), Options{Identity: id, Store: store, Records: records, Now: clock})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	before := start()
+	k := newKey()
+	body := randomBody()
+	req := CreateRequest{SenderKey: k.Public().(ed25519.PublicKey), Size: int64(len(body)), Digest: sha256.Sum256(body),
+		RecipientKeys: []ed25519.PublicKey{newKey().Public().(ed25519.PublicKey)}}
+	c, err := before.Create(context.Background(), req, signed(k))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(time.Second)
+	a := signed(k)
+	a.Timestamp = now
+	if _, err := before.Status(context.Background(), c.SenderID, a); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(2 * time.Second) // restart
+	after := start()
+	if _, err := after.Status(context.Background(), c.SenderID, a); !errors.Is(err, ErrClock) {
+		t.Fatalf("a request from before the restart, replayed after it: %v, want ErrClock", err)
+	}
+	fresh := signed(k)
+	fresh.Timestamp = now
+	if _, err := after.Status(context.Background(), c.SenderID, fresh); err != nil {
+		t.Fatalf("a fresh request after the restart: %v", err)
+	}
+}

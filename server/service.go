@@ -36,6 +36,9 @@ type Service struct {
 	metrics Metrics
 
 	dummyKey ed25519.PublicKey
+	// epoch, if set, is when this process started with nonces that do not
+	// outlive it: earlier time stamps are refused (checkClock).
+	epoch time.Time
 	// Takedowns (block.go).
 	blocks     blocklist.Store
 	quarantine storage.Store
@@ -92,8 +95,16 @@ func New(cfg Config, o Options) (*Service, error) {
 	if capacity <= 0 {
 		capacity = DefaultNonceCapacity
 	}
+	// In-memory nonces are lost with the process: a request signed
+	// before this start could be replayed after it. Such requests are
+	// refused as CLOCK (clients re-sign with the time they then learn).
+	var epoch time.Time
 	if o.Nonces == nil {
 		o.Nonces = NewMemoryNonces(capacity, 3*cfg.ClockSkew)
+		epoch = time.Now()
+		if o.Now != nil {
+			epoch = o.Now()
+		}
 	}
 	// No source may hold more than 1/16 of the cache, and past 3/4 of it
 	// only sources with fewer than 1024 (by default) live nonces may add
@@ -115,7 +126,7 @@ func New(cfg Config, o Options) (*Service, error) {
 	cfg.ChunkSizes = slices.Clone(cfg.ChunkSizes)
 	return &Service{cfg: cfg, id: o.Identity, store: o.Store, records: o.Records,
 		nonces: o.Nonces, log: o.Logger, now: o.Now, metrics: o.Metrics,
-		blocks: o.Blocklist, quarantine: o.Quarantine, audit: o.Audit, dummyKey: newDummyKey(),
+		blocks: o.Blocklist, quarantine: o.Quarantine, audit: o.Audit, dummyKey: newDummyKey(), epoch: epoch,
 		reports: o.Reports, reportLimit: reportLimiter(o.ReportsPerMinute)}, nil
 }
 
