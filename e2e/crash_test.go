@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xftp/xftp/internal/testenv"
 	"github.com/xftp/xftp/server"
 	"github.com/xftp/xftp/storage/embedded"
 )
@@ -57,6 +59,7 @@ func TestKill9UnderLoad(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	before := countFiles(filepath.Join(data, "chunks"))
 	var wg sync.WaitGroup
 	var finished atomic.Int32
 	errs := make([]error, len(jobs))
@@ -72,13 +75,15 @@ func TestKill9UnderLoad(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(150 * time.Millisecond)
+	// Kill once the uploads are writing bodies (new files in the store).
+	testenv.Eventually(t, time.Minute, func() bool {
+		return countFiles(filepath.Join(data, "chunks")) > before || finished.Load() == int32(len(jobs))
+	}, "no upload reached the store")
 	d.cmd.Process.Signal(syscall.SIGKILL)
 	if f := finished.Load(); f == int32(len(jobs)) {
 		t.Fatal("every transfer finished before the kill: the test proves nothing")
 	}
 	d.cmd.Wait()
-	time.Sleep(300 * time.Millisecond)
 	d2 := startDaemon(t, data, "--listen", listen)
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
@@ -125,4 +130,16 @@ func TestKill9UnderLoad(t *testing.T) {
 	if u.Chunks != int64(len(all)) || u.Bytes != bytes {
 		t.Fatalf("usage %+v, but the records hold %d chunks and %d bytes", u, len(all), bytes)
 	}
+}
+
+// countFiles counts the files under dir (bodies and temporary files).
+func countFiles(dir string) int {
+	n := 0
+	filepath.WalkDir(dir, func(_ string, e fs.DirEntry, err error) error {
+		if err == nil && !e.IsDir() {
+			n++
+		}
+		return nil
+	})
+	return n
 }

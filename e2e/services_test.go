@@ -11,21 +11,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/xftp/xftp/internal/testenv"
 )
 
 // needEnv returns the environment variable, or fails the test under CI
 // (the test command starts the services) and skips it elsewhere.
 func needEnv(t *testing.T, name string) string {
 	t.Helper()
-	v := os.Getenv(name)
-	if v == "" {
-		msg := name + " not set; run scripts/test, which starts Redis and MinIO"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg) // not under CI: the check above fails there
-	}
-	return v
+	return testenv.Need(t, name)
 }
 
 func randomName(prefix string) string {

@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -17,6 +16,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/xftp/xftp/identity"
+	"github.com/xftp/xftp/internal/testenv"
 	"github.com/xftp/xftp/storage"
 	"github.com/xftp/xftp/storage/disk"
 	"github.com/xftp/xftp/storage/redis"
@@ -69,13 +69,7 @@ func (s *countingStore) Delete(ctx context.Context, k string) error {
 func TestRoundTrips(t *testing.T) {
 	for _, d := range []struct{ name, env string }{{"Standalone", "XFTP_TEST_REDIS"}, {"Cluster", "XFTP_TEST_REDIS_CLUSTER"}} {
 		t.Run(d.name, func(t *testing.T) {
-			addrs := os.Getenv(d.env)
-			if addrs == "" {
-				if os.Getenv("CI") == "true" {
-					t.Fatal(d.env + " not set; run scripts/test")
-				}
-				t.Skip(d.env + " not set")
-			}
+			addrs := testenv.Need(t, d.env)
 			roundTrips(t, redis.ClientOptions{Addresses: strings.Split(addrs, ","), Cluster: d.name == "Cluster"})
 		})
 	}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xftp/xftp/internal/testenv"
 	"github.com/xftp/xftp/reports"
 	"github.com/xftp/xftp/storage"
 )
@@ -98,13 +99,15 @@ func Run(t *testing.T, open func(t *testing.T) reports.Store) {
 	t.Run("ListPagesOldestFirst", func(t *testing.T) {
 		s := open(t)
 		var ids [][]byte
-		for range 7 {
-			r, _, err := s.Add(ctx, sub(storage.NewKey(), "spam", ""))
+		base := time.Now()
+		for i := range 7 {
+			sb := sub(storage.NewKey(), "spam", "")
+			sb.At = base.Add(time.Duration(i) * time.Millisecond) // IDs order by millisecond
+			r, _, err := s.Add(ctx, sb)
 			if err != nil {
 				t.Fatal(err)
 			}
 			ids = append(ids, r.ID)
-			time.Sleep(2 * time.Millisecond) // IDs order by millisecond
 		}
 		var got [][]byte
 		cursor := ""
@@ -177,10 +180,10 @@ func Run(t *testing.T, open func(t *testing.T) reports.Store) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(250 * time.Millisecond)
-		if _, err := s.Get(ctx, r.ID); !errors.Is(err, reports.ErrNotFound) {
-			t.Fatalf("Get of an expired report: %v", err)
-		}
+		testenv.Eventually(t, 10*time.Second, func() bool {
+			_, err := s.Get(ctx, r.ID)
+			return errors.Is(err, reports.ErrNotFound)
+		}, "Get of an expired report still finds it")
 		rs, _, err := s.List(ctx, "", 0)
 		if err != nil || len(rs) != 1 || !bytes.Equal(rs[0].ID, live.ID) {
 			t.Fatalf("List lists expired reports: %d, %v", len(rs), err)

@@ -5,7 +5,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
-	"os"
 	"strings"
 	"testing"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/xftp/xftp/blocklist"
 	"github.com/xftp/xftp/blocklist/blocklisttest"
 	"github.com/xftp/xftp/identity"
+	"github.com/xftp/xftp/internal/testenv"
 	"github.com/xftp/xftp/storage/redis"
 )
 
@@ -22,13 +22,7 @@ import (
 // skipped backend would hide a broken one.
 func redisClient(t *testing.T) *goredis.Client {
 	t.Helper()
-	addr := os.Getenv("XFTP_TEST_REDIS")
-	if addr == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("XFTP_TEST_REDIS is not set: CI must run the Redis store tests against a real redis-server (e.g. XFTP_TEST_REDIS=127.0.0.1:6379)")
-		}
-		t.Skip("XFTP_TEST_REDIS not set (under CI=true this fails); start redis-server and set XFTP_TEST_REDIS=host:port")
-	}
+	addr := testenv.Redis(t)
 	c := goredis.NewClient(&goredis.Options{Addr: addr})
 	t.Cleanup(func() { c.Close() })
 	if err := c.Ping(t.Context()).Err(); err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"os"
 	"strings"
 	"testing"
 
@@ -12,6 +11,7 @@ import (
 
 	"github.com/xftp/xftp/blocklist"
 	"github.com/xftp/xftp/blocklist/blocklisttest"
+	"github.com/xftp/xftp/internal/testenv"
 	"github.com/xftp/xftp/reports"
 	"github.com/xftp/xftp/reports/reportstest"
 	"github.com/xftp/xftp/storage/redis"
@@ -21,14 +21,7 @@ import (
 // (skipped without it, except in CI).
 func clusterClient(t *testing.T) *goredis.ClusterClient {
 	t.Helper()
-	addrs := os.Getenv("XFTP_TEST_REDIS_CLUSTER")
-	if addrs == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("XFTP_TEST_REDIS_CLUSTER is not set: CI must run the stores on a Redis Cluster")
-		}
-		t.Skip("XFTP_TEST_REDIS_CLUSTER not set")
-	}
-	c, err := redis.NewClient(redis.ClientOptions{Addresses: strings.Split(addrs, ","), Cluster: true})
+	c, err := redis.NewClient(redis.ClientOptions{Addresses: testenv.RedisCluster(t), Cluster: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,6 @@ import (
 	"io"
 	mrand "math/rand/v2"
 	"net"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +16,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/xftp/xftp/internal/testenv"
 	"github.com/xftp/xftp/storage"
 	"github.com/xftp/xftp/storage/storagetest"
 )
@@ -30,15 +30,7 @@ func testAddr(t *testing.T) string {
 
 func need(t *testing.T, name string) string {
 	t.Helper()
-	v := os.Getenv(name)
-	if v == "" {
-		msg := name + " not set; run scripts/test"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg) // not under CI: the check above fails there
-	}
-	return v
+	return testenv.Need(t, name)
 }
 
 // A deployment is one kind of Redis the tests run against.

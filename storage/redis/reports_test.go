@@ -4,11 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"os"
 	"testing"
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/xftp/xftp/internal/testenv"
 	"github.com/xftp/xftp/reports"
 	"github.com/xftp/xftp/reports/reportstest"
 	"github.com/xftp/xftp/storage/redis"
@@ -17,13 +17,7 @@ import (
 // TestReportsContract runs the contract against the Redis at XFTP_TEST_REDIS
 // (skipped without it, except in CI).
 func TestReportsContract(t *testing.T) {
-	addr := os.Getenv("XFTP_TEST_REDIS")
-	if addr == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("XFTP_TEST_REDIS is not set: CI must run the Redis report store tests")
-		}
-		t.Skip("XFTP_TEST_REDIS not set (under CI=true this fails); start redis-server")
-	}
+	addr := testenv.Redis(t)
 	c := goredis.NewClient(&goredis.Options{Addr: addr})
 	t.Cleanup(func() { c.Close() })
 	reportstest.Run(t, func(t *testing.T) reports.Store {

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"os"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -17,6 +16,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
+	"github.com/xftp/xftp/internal/testenv"
 	"github.com/xftp/xftp/storage"
 	"github.com/xftp/xftp/storage/storagetest"
 )
@@ -25,17 +25,8 @@ import (
 // Without it the test is skipped, or fails under CI=true.
 func testConfig(t *testing.T) Config {
 	t.Helper()
-	var v [3]string
-	for i, name := range []string{"XFTP_TEST_S3_ENDPOINT", "XFTP_TEST_S3_ACCESS_KEY", "XFTP_TEST_S3_SECRET_KEY"} {
-		if v[i] = os.Getenv(name); v[i] == "" {
-			msg := name + " not set; run scripts/test"
-			if os.Getenv("CI") == "true" {
-				t.Fatal(msg)
-			}
-			t.Skip(msg) // not under CI: the check above fails there
-		}
-	}
-	return Config{Endpoint: v[0], AccessKey: v[1], SecretKey: v[2], PathStyle: true}
+	m := testenv.MinIO(t)
+	return Config{Endpoint: m.Endpoint, AccessKey: m.AccessKey, SecretKey: m.SecretKey, PathStyle: true}
 }
 
 func randomName(prefix string) string {
@@ -228,17 +219,8 @@ func TestEndpoints(t *testing.T) {
 // XFTP_TEST_VERSITYGW_*: a second S3 implementation (its posix backend).
 func versityConfig(t *testing.T) Config {
 	t.Helper()
-	var v [3]string
-	for i, name := range []string{"XFTP_TEST_VERSITYGW_ENDPOINT", "XFTP_TEST_VERSITYGW_ACCESS_KEY", "XFTP_TEST_VERSITYGW_SECRET_KEY"} {
-		if v[i] = os.Getenv(name); v[i] == "" {
-			msg := name + " not set; run scripts/test"
-			if os.Getenv("CI") == "true" {
-				t.Fatal(msg)
-			}
-			t.Skip(msg)
-		}
-	}
-	return Config{Endpoint: v[0], AccessKey: v[1], SecretKey: v[2], PathStyle: true, Region: "us-east-1"}
+	v := testenv.VersityGW(t)
+	return Config{Endpoint: v.Endpoint, AccessKey: v.AccessKey, SecretKey: v.SecretKey, PathStyle: true, Region: "us-east-1"}
 }
 
 // TestVersityGW runs the store contract against versitygw. Its writes are
