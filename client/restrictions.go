@@ -206,8 +206,17 @@ func (s *Restrictions) Add(addr api.Address, rec blocklist.Record) (added *Restr
 			slices.Equal(o.Restrictions, r.Restrictions) && o.ExpiresAt.Equal(r.ExpiresAt)
 	})
 	rs = append(rs, r)
+	if len(rs) > MaxRestrictions {
+		// Keep the store (rewritten whole on each add) bounded: the
+		// restrictions learnt longest ago go first.
+		slices.SortStableFunc(rs, func(a, b Restriction) int { return a.LearntAt.Compare(b.LearntAt) })
+		rs = rs[len(rs)-MaxRestrictions:]
+	}
 	return &r, s.save(rs)
 }
+
+// MaxRestrictions bounds the restriction store.
+const MaxRestrictions = 256
 
 // Clear removes the restrictions of the operator with fingerprint fp, or
 // all if fp is nil, and returns how many it removed.

@@ -311,3 +311,28 @@ func TestBlockMetOnTheWayRestrictsNothing(t *testing.T) {
 		t.Fatalf("restrictions after a block stopped a download: %+v, %v", rs, err)
 	}
 }
+
+// TestRestrictionStoreIsBounded: however many blocks are met, the store
+// keeps the MaxRestrictions learnt last (issue 20, item 15).
+func TestRestrictionStoreIsBounded(t *testing.T) {
+	now := time.Now()
+	clock := now
+	s := OpenRestrictions(filepath.Join(t.TempDir(), "restrictions.json"), func() time.Time { return clock })
+	id, _, _ := identity.LoadOrCreate(filepath.Join(t.TempDir(), "id.pem"))
+	addr := api.Address{Fingerprint: id.Fingerprint(), Host: "h:1"}
+	for i := range MaxRestrictions + 10 {
+		clock = now.Add(time.Duration(i) * time.Second)
+		rec := blocklist.Record{Server: id.Fingerprint(), Reason: blocklist.ReasonSpam, BlockedAt: clock, TTL: time.Hour,
+			Restrictions: []blocklist.Restriction{blocklist.RestrictNoUploads}}
+		if _, err := s.Add(addr, rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rs, err := s.List()
+	if err != nil || len(rs) != MaxRestrictions {
+		t.Fatalf("%d restrictions kept, %v", len(rs), err)
+	}
+	if rs[0].LearntAt.Before(now.Add(10 * time.Second)) {
+		t.Fatalf("the oldest kept was learnt at %v; the first 10 should be gone", rs[0].LearntAt.Sub(now))
+	}
+}

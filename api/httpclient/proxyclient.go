@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/xftp/xftp/api"
@@ -158,10 +157,29 @@ type Route struct {
 	first   *Client
 	proxies []api.Address
 	now     func() time.Time
-	skew    atomic.Int64
 
 	mu   sync.Mutex
 	keys [][]byte // proxy keys learned so far, in route order
+	// skews are the clock offsets learnt from CLOCK answers, per
+	// destination: the Date comes through the last proxy, unsigned, so
+	// one destination's (or one proxy's) answer must not set the clock
+	// for the others.
+	skews map[identity.Fingerprint]time.Duration
+}
+
+func (rt *Route) skew(dest identity.Fingerprint) time.Duration {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return rt.skews[dest]
+}
+
+func (rt *Route) setSkew(dest identity.Fingerprint, d time.Duration) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.skews == nil {
+		rt.skews = map[identity.Fingerprint]time.Duration{}
+	}
+	rt.skews[dest] = d
 }
 
 // NewRoute returns a route through proxies, in order; first is the
@@ -425,7 +443,7 @@ func (rt *Route) request(ctx context.Context, dest api.Address, path string, chu
 		return nil, nil, nil, err
 	}
 	for attempt := 0; ; attempt++ {
-		clock := rt.now().Add(time.Duration(rt.skew.Load()))
+		clock := rt.now().Add(rt.skew(dest.Fingerprint))
 		auth := api.Sign(key, dest.Fingerprint, http.MethodPost, path, api.BodyHash(body), clock).String()
 		req := onion.Request{Path: path, Auth: auth, Body: body}
 		a, r, closer, err := rt.exchange(ctx, keys, onion.KindRequest, dest, req.Marshal())
@@ -456,7 +474,7 @@ func (rt *Route) request(ctx context.Context, dest api.Address, path string, chu
 		}
 		apiErr := readError(resp)
 		if apiErr.Code == api.CodeClock && a.Date > 0 {
-			rt.skew.Store(int64(time.Unix(a.Date, 0).Sub(rt.now())))
+			rt.setSkew(dest.Fingerprint, time.Unix(a.Date, 0).Sub(rt.now()))
 			if attempt == 0 {
 				continue
 			}
