@@ -545,3 +545,49 @@ func TestPingReplica(t *testing.T) {
 		t.Fatalf("Ping on the cluster: %v", err)
 	}
 }
+
+// TestFailedCreateLeavesNothing: a create refused because an ID is taken
+// removes what its pipeline wrote (record, ledger share, index entries).
+func TestFailedCreateLeavesNothing(t *testing.T) { forEach(t, testFailedCreateLeavesNothing) }
+
+func testFailedCreateLeavesNothing(t *testing.T, o ClientOptions) {
+	r, c := openOn(t, o)
+	ctx := t.Context()
+	first := storagetest.NewRecord(10, 1, time.Hour)
+	if err := r.Create(ctx, first, 0); err != nil {
+		t.Fatal(err)
+	}
+	before := len(keys(ctx, c, r.prefix+"*"))
+	dup := storagetest.NewRecord(10, 3, time.Hour)
+	dup.Recipients[2].ID = first.Recipients[0].ID
+	if err := r.Create(ctx, dup, 0); !errors.Is(err, storage.ErrExists) {
+		t.Fatalf("Create with a taken ID: %v", err)
+	}
+	if after := keys(ctx, c, r.prefix+"*"); len(after) != before {
+		t.Fatalf("%d keys after the refused create, %d before: %q", len(after), before, after)
+	}
+	if u, _ := r.Usage(ctx); u != (storage.Usage{Chunks: 1, Bytes: 10}) {
+		t.Fatalf("usage after the refused create: %+v", u)
+	}
+}
+
+// TestStaleSenderKey: a sender key whose index entry points at a record
+// that is gone (a create that failed and could not clean up) is free.
+func TestStaleSenderKey(t *testing.T) {
+	r, c := openTemp(t)
+	ctx := t.Context()
+	rec := storagetest.NewRecord(10, 1, time.Hour)
+	c.Set(ctx, r.senderKeyKey(hashID(rec.SenderKey)), entry(storage.RoleSender, storage.NewKey()), time.Hour)
+	if err := r.Create(ctx, rec, 0); err != nil {
+		t.Fatalf("Create over a stale sender key entry: %v", err)
+	}
+	if got, err := r.BySenderKey(ctx, rec.SenderKey); err != nil || got.Key != rec.Key {
+		t.Fatalf("BySenderKey = %+v, %v", got, err)
+	}
+	// A live record's sender key is not taken over.
+	again := storagetest.NewRecord(10, 1, time.Hour)
+	again.SenderKey = rec.SenderKey
+	if err := r.Create(ctx, again, 0); !errors.Is(err, storage.ErrExists) {
+		t.Fatalf("Create with a live record's sender key: %v", err)
+	}
+}
