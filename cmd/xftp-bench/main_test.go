@@ -124,7 +124,7 @@ func TestMedianRun(t *testing.T) {
 	if len(rs) != 5 || rs[0].MBps != 200 {
 		t.Fatalf("median run with XFTP rows: %d rows, ceiling %v", len(rs), rs[0].MBps)
 	}
-	if want := "0.75 of xftpd-disk, 0.75 of xftp-minimum; 0.50–0.90, 0.20–1.12"; rs[4].Note != want {
+	if want := "0.75 of xftpd-disk, 0.75 of xftp-minimum; medians 0.75 (0.50–0.90), 0.75 (0.20–1.12)"; rs[4].Note != want {
 		t.Errorf("xftpd-xftp note %q, want %q", rs[4].Note, want)
 	}
 	if want := "0.80 of minimum; 0.62–0.80"; rs[3].Note != want {

@@ -312,10 +312,21 @@ func medianRun(runs [][]row) []row {
 	xm.Note = fmt.Sprintf("%.2f of minimum", of(*xm, *m))
 	xx.Note = fmt.Sprintf("%.2f of xftpd-disk, %.2f of xftp-minimum", of(*xx, *x), of(*xx, *xm))
 	if len(runs) > 1 {
+		// The targets are these ratios: their own medians, not only the
+		// chosen repetition's.
 		xm.Note += fmt.Sprintf("; %s", spread(xm.OfMinimum))
-		xx.Note += fmt.Sprintf("; %s, %s", spread(xx.OfXftpd), spread(xx.OfXFTPMinimum))
+		xx.Note += fmt.Sprintf("; medians %.2f (%s), %.2f (%s)", median(xx.OfXftpd), spread(xx.OfXftpd), median(xx.OfXFTPMinimum), spread(xx.OfXFTPMinimum))
 	}
 	return out
+}
+
+// median is the median of rs (the mean of the middle two for an even count).
+func median(rs []float64) float64 {
+	if len(rs) == 0 {
+		return 0
+	}
+	s := slices.Sorted(slices.Values(rs))
+	return (s[(len(s)-1)/2] + s[len(s)/2]) / 2
 }
 
 // spread formats the range of ratios.
