@@ -101,6 +101,12 @@
 // Delete releases quota only through the sizes entry, so a record's bytes
 // are released exactly once even when two replicas delete it at once.
 //
+// # Earlier layout
+//
+// Records written before the cluster layout (all under one hash tag,
+// "{xftp}:chunk:..." for prefix "xftp:") are moved into it by Open on a
+// single-node deployment (migrate.go).
+//
 // # Clients
 //
 // A single-node client pointed at a cluster node is refused at Open (it

@@ -65,6 +65,9 @@ func Open(ctx context.Context, client goredis.UniversalClient, prefix string) (*
 			return nil, translate("loading scripts", err)
 		}
 	}
+	if _, err := r.migrate(ctx); err != nil {
+		return nil, fmt.Errorf("redis records: moving records of the earlier key layout: %w", err)
+	}
 	return r, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"io"
 	mrand "math/rand/v2"
@@ -589,5 +590,81 @@ func TestStaleSenderKey(t *testing.T) {
 	again.SenderKey = rec.SenderKey
 	if err := r.Create(ctx, again, 0); !errors.Is(err, storage.ErrExists) {
 		t.Fatalf("Create with a live record's sender key: %v", err)
+	}
+}
+
+// TestMigrateOldLayout writes a record as the single-slot layout of earlier
+// versions did ({prefix}:chunk:..., one expiry set, sizes hash and ledger)
+// and checks that Open moves it: found by its IDs and sender key, counted
+// in Usage, deleted normally, and no old key left.
+func TestMigrateOldLayout(t *testing.T) {
+	c := newClient(t, testAddr(t))
+	ctx := t.Context()
+	prefix := newPrefix(t, c)
+	old := "{" + strings.TrimSuffix(prefix, ":") + "}:"
+	t.Cleanup(func() {
+		for _, k := range keys(context.Background(), c, old+"*") {
+			c.Del(context.Background(), k)
+		}
+	})
+	rec := storagetest.NewRecord(700, 2, time.Hour)
+	m, _ := json.Marshal(meta{SenderID: rec.SenderID, SenderKey: rec.SenderKey, Size: rec.Size, Digest: rec.Digest[:],
+		CreatedAt: rec.CreatedAt.UnixNano(), ExpiresAt: rec.ExpiresAt.UnixNano()})
+	var lines strings.Builder
+	for _, rc := range rec.Recipients {
+		lines.WriteString(recipientLine(rc))
+	}
+	deadline := rec.ExpiresAt.Add(ttlGrace)
+	sh, hk := hashID(rec.SenderID), hashID(rec.SenderKey)
+	c.HSet(ctx, old+"chunk:"+rec.Key, "m", string(m), "r", lines.String(), "u", "1", "s", sh, "t", deadline.UnixMilli(), "k", hk)
+	c.PExpireAt(ctx, old+"chunk:"+rec.Key, deadline)
+	c.Set(ctx, old+"id:"+sh, "\x01"+rec.Key, time.Until(deadline))
+	c.Set(ctx, old+"skey:"+hk, "\x01"+rec.Key, time.Until(deadline))
+	for _, rc := range rec.Recipients {
+		c.Set(ctx, old+"id:"+hashID(rc.ID), "\x02"+rec.Key, time.Until(deadline))
+	}
+	c.ZAdd(ctx, old+"expiry", goredis.Z{Score: float64(expiryScore(rec.ExpiresAt)), Member: rec.Key})
+	c.HSet(ctx, old+"sizes", rec.Key, 700)
+	c.HIncrBy(ctx, old+"usage", "chunks", 1)
+	c.HIncrBy(ctx, old+"usage", "bytes", 700)
+
+	r, err := Open(ctx, c, prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if left := keys(ctx, c, old+"*"); len(left) != 0 {
+		t.Fatalf("old keys left: %q", left)
+	}
+	// A recipient's lookup carries that recipient only (the contract).
+	for i, id := range [][]byte{rec.SenderID, rec.Recipients[0].ID, rec.Recipients[1].ID} {
+		got, _, err := r.Lookup(ctx, id)
+		if err != nil || got.Key != rec.Key || !got.Uploaded || got.BodyName() != rec.Key || len(got.Recipients) != map[bool]int{true: 2, false: 1}[i == 0] {
+			t.Fatalf("Lookup %d after the move: %+v, %v", i, got, err)
+		}
+	}
+	if got, err := r.BySenderKey(ctx, rec.SenderKey); err != nil || got.Key != rec.Key {
+		t.Fatalf("BySenderKey after the move: %+v, %v", got, err)
+	}
+	if u, err := r.Usage(ctx); err != nil || u != (storage.Usage{Chunks: 1, Bytes: 700}) {
+		t.Fatalf("Usage after the move: %+v, %v", u, err)
+	}
+	if ttl := c.PTTL(ctx, r.chunkKey(rec.Key)).Val(); ttl < ttlGrace {
+		t.Fatalf("moved record's TTL %v", ttl)
+	}
+	// A second Open finds nothing to move and changes nothing.
+	if _, err := Open(ctx, c, prefix); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := r.Usage(ctx); u != (storage.Usage{Chunks: 1, Bytes: 700}) {
+		t.Fatalf("Usage after a second Open: %+v", u)
+	}
+	if _, err := r.Delete(ctx, rec.Key); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := r.Usage(ctx); u != (storage.Usage{}) {
+		t.Fatalf("Usage after Delete: %+v", u)
+	}
+	if _, _, err := r.Lookup(ctx, rec.SenderID); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("Lookup after Delete: %v", err)
 	}
 }
