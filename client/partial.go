@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/xftp/xftp/chunk"
@@ -68,11 +67,11 @@ func openPartial(dir string, d *chunk.Description) (*os.File, *downloadProgress,
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := lockFile(f); err != nil {
 		f.Close()
 		return nil, nil, fmt.Errorf("another download of this file is running in %s", dir)
 	}
-	p := &downloadProgress{path: base + ".state", Done: map[int]bool{}, Inode: inode(f), File: hex.EncodeToString(h[:])}
+	p := &downloadProgress{path: base + ".state", Done: map[int]bool{}, Inode: fileID(f), File: hex.EncodeToString(h[:])}
 	if b, err := os.ReadFile(p.path); err == nil {
 		var saved downloadProgress
 		if json.Unmarshal(b, &saved) == nil && saved.Done != nil && saved.Inode == p.Inode && p.Inode != 0 &&
@@ -141,17 +140,6 @@ func fileSize(f *os.File) int64 {
 	return fi.Size()
 }
 
-func inode(f *os.File) uint64 {
-	fi, err := f.Stat()
-	if err != nil {
-		return 0
-	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		return st.Ino
-	}
-	return 0
-}
-
 // any reports whether some chunk is written (worth keeping for a resume).
 func (p *downloadProgress) any() bool {
 	p.mu.Lock()
@@ -161,7 +149,7 @@ func (p *downloadProgress) any() bool {
 
 // unlock releases the partial for the next download.
 func (p *downloadProgress) unlock(f *os.File) {
-	syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	unlockFile(f)
 }
 
 func (p *downloadProgress) done(i int) bool {

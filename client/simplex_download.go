@@ -17,7 +17,6 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/xftp/xftp/api/xftp"
@@ -303,7 +302,7 @@ func downloadSimplexFile(ctx context.Context, d *simplex.Description, req Simple
 		}
 		// Locked while in use (closing the file unlocks it): a second
 		// download of the same description must not share the partial.
-		if err := syscall.Flock(int(enc.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		if err := lockFile(enc); err != nil {
 			enc.Close()
 			return nil, fmt.Errorf("another download of this file is running in %s", dir)
 		}

@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -119,13 +118,10 @@ func clientRun(ctx context.Context, bin string, args []string, op string, size i
 	if err != nil {
 		return row{}, fmt.Errorf("xftp %s: %v: %s", op, err, strings.TrimSpace(stderr.String()))
 	}
-	ru, _ := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	rw := row{Section: "file", Op: op, Size: size, Ops: 1, Seconds: el.Seconds(), MBps: float64(size) / 1e6 / el.Seconds()}
-	if ru != nil {
-		cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-		rw.CPUPerGB = cpu.Seconds() / (float64(size) / 1e9)
-		rw.PeakRSSMiB = float64(hwm.Load()) / (1 << 20)
-	}
+	cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	rw.CPUPerGB = cpu.Seconds() / (float64(size) / 1e9)
+	rw.PeakRSSMiB = float64(hwm.Load()) / (1 << 20)
 	rw.Note = fmt.Sprintf("%.1fs", el.Seconds())
 	return rw, nil
 }
