@@ -430,7 +430,11 @@ func TestGroupTags(t *testing.T) {
 			t.Errorf("Slot(%q) = %d, want %d", key, got, slot)
 		}
 	}
-	t.Logf("tags[0] %q, tags[1] %q, tags[1023] %q", tags[0], tags[1], tags[1023])
+	for g, want := range map[int]string{0: "ru", 1: "2ke", 1023: "wu"} {
+		if tags[g] != want {
+			t.Errorf("group %d's tag is %q, want %q: the table changed, and records stored under the old one are lost", g, tags[g], want)
+		}
+	}
 }
 
 func TestNonces(t *testing.T) { forEach(t, testNonces) }
