@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/xftp/xftp/proxy"
+	"github.com/xftp/xftp/internal/proxy"
 )
 
 // BenchmarkProxyDownload measures a 100 MiB download on loopback direct

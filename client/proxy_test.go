@@ -21,8 +21,8 @@ import (
 	"github.com/xftp/xftp/blocklist"
 	"github.com/xftp/xftp/chunk"
 	"github.com/xftp/xftp/identity"
+	"github.com/xftp/xftp/internal/proxy"
 	"github.com/xftp/xftp/internal/testrelay"
-	"github.com/xftp/xftp/proxy"
 	"github.com/xftp/xftp/server"
 )
 

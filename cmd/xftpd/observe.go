@@ -15,7 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
-	"github.com/xftp/xftp/metrics"
+	"github.com/xftp/xftp/internal/metrics"
 )
 
 // startMetrics serves Prometheus metrics when metrics.listen is set. It

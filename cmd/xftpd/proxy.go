@@ -15,7 +15,7 @@ import (
 	"github.com/xftp/xftp/api"
 	"github.com/xftp/xftp/api/httpclient"
 	"github.com/xftp/xftp/identity"
-	"github.com/xftp/xftp/proxy"
+	"github.com/xftp/xftp/internal/proxy"
 	"github.com/xftp/xftp/server"
 )
 

@@ -22,7 +22,7 @@ import (
 	"github.com/xftp/xftp/api/httpserver"
 	"github.com/xftp/xftp/identity"
 	"github.com/xftp/xftp/internal/buildinfo"
-	"github.com/xftp/xftp/metrics"
+	"github.com/xftp/xftp/internal/metrics"
 	"github.com/xftp/xftp/server"
 )
 

@@ -13,7 +13,7 @@ import (
 	"github.com/xftp/xftp/api/xftp"
 	"github.com/xftp/xftp/api/xftpserver"
 	"github.com/xftp/xftp/identity"
-	"github.com/xftp/xftp/metrics"
+	"github.com/xftp/xftp/internal/metrics"
 	"github.com/xftp/xftp/server"
 )
 
