@@ -6,7 +6,8 @@ import (
 	"fmt"
 	"io"
 
-	"golang.org/x/crypto/nacl/box"
+	//lint:ignore SA1019 HSalsa20 is what crypto_box_beforenm is; no other API offers it
+	"golang.org/x/crypto/salsa20/salsa"
 
 	"github.com/xftp/xftp/internal/tailbox"
 )
@@ -46,19 +47,21 @@ func OpenBody(clientPriv *ecdh.PrivateKey, serverDH []byte, nonce [24]byte, seal
 	return tailbox.NewOpener(key, &nonce, sealed, size), nil
 }
 
-// sharedKey is crypto_box_beforenm: HSalsa20 of the X25519 shared secret.
-// crypto/ecdh refuses low-order points (an all-zero secret).
+// sharedKey is crypto_box_beforenm: HSalsa20 of the X25519 shared secret
+// (one X25519, as box.Precompute would do, but through crypto/ecdh, which
+// refuses low-order points and so an all-zero secret).
 func sharedKey(priv *ecdh.PrivateKey, peer []byte) (*[32]byte, error) {
 	pub, err := ecdh.X25519().NewPublicKey(peer)
 	if err != nil {
 		return nil, fmt.Errorf("%w: X25519 key", ErrMalformed)
 	}
-	if _, err := priv.ECDH(pub); err != nil {
+	secret, err := priv.ECDH(pub)
+	if err != nil {
 		return nil, fmt.Errorf("%w: X25519 key", ErrMalformed)
 	}
-	var k, p, s [32]byte
-	copy(p[:], peer)
-	copy(s[:], priv.Bytes())
-	box.Precompute(&k, &p, &s)
+	var k, s [32]byte
+	var zero [16]byte
+	copy(s[:], secret)
+	salsa.HSalsa20(&k, &zero, &s, &salsa.Sigma)
 	return &k, nil
 }
