@@ -2,10 +2,8 @@ package client
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"time"
@@ -35,16 +33,11 @@ type liftedFile struct {
 func (s *Restrictions) liftedPath() string { return filepath.Join(filepath.Dir(s.path), "lifted.json") }
 
 func (s *Restrictions) loadLifted() ([]liftedCase, error) {
-	b, err := os.ReadFile(s.liftedPath())
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
 	var f liftedFile
-	if err := json.Unmarshal(b, &f); err != nil || f.Version != 1 {
+	if _, err := loadVersioned(s.liftedPath(), 1, &f); errors.Is(err, errDamagedState) {
 		return nil, fmt.Errorf("%s is damaged; remove it", s.liftedPath())
+	} else if err != nil {
+		return nil, err
 	}
 	return f.Lifted, nil
 }
@@ -131,11 +124,7 @@ func (s *Restrictions) Lift(p *blocklist.SignedUnblockProof) ([]Restriction, err
 	now := s.now()
 	ls = slices.DeleteFunc(ls, func(o liftedCase) bool { return !o.ExpiresAt.IsZero() && !now.Before(o.ExpiresAt) })
 	ls = append(ls, l)
-	b, err := json.MarshalIndent(liftedFile{Version: 1, Lifted: ls}, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	if err := writeFileAtomic(s.liftedPath(), append(b, '\n')); err != nil {
+	if err := saveVersioned(s.liftedPath(), liftedFile{Version: 1, Lifted: ls}); err != nil {
 		return lifted, fmt.Errorf("the restriction is lifted, but remembering the appeal failed: %w", err)
 	}
 	return lifted, nil

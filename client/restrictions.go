@@ -1,7 +1,6 @@
 package client
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -93,16 +92,11 @@ func OpenRestrictions(path string, now func() time.Time) *Restrictions {
 func (s *Restrictions) Path() string { return s.path }
 
 func (s *Restrictions) load() ([]Restriction, error) {
-	b, err := os.ReadFile(s.path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("restriction store: %w", err)
-	}
 	var f restrictionsFile
-	if err := json.Unmarshal(b, &f); err != nil || f.Version != 1 {
+	if _, err := loadVersioned(s.path, 1, &f); errors.Is(err, errDamagedState) {
 		return nil, fmt.Errorf("restriction store %s is damaged; remove it or run 'xftp restrictions clear'", s.path)
+	} else if err != nil {
+		return nil, fmt.Errorf("restriction store: %w", err)
 	}
 	return f.Restrictions, nil
 }
@@ -111,50 +105,8 @@ func (s *Restrictions) save(rs []Restriction) error {
 	if rs == nil {
 		rs = []Restriction{}
 	}
-	b, err := json.MarshalIndent(restrictionsFile{Version: 1, Restrictions: rs}, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := writeFileAtomic(s.path, append(b, '\n')); err != nil {
+	if err := saveVersioned(s.path, restrictionsFile{Version: 1, Restrictions: rs}); err != nil {
 		return fmt.Errorf("restriction store: %w", err)
-	}
-	return nil
-}
-
-// writeFileAtomic writes b to path (mode 0600) through a synced temporary
-// file renamed into place, then syncs the directory.
-func writeFileAtomic(path string, b []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(dir, ".xftp-tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	n, err := tmp.Write(b)
-	if err == nil && n != len(b) {
-		err = errors.New("short write")
-	}
-	if err == nil {
-		err = tmp.Chmod(0o600)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
 	}
 	return nil
 }

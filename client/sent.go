@@ -2,10 +2,8 @@ package client
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -69,16 +67,11 @@ func OpenSentIndex(path string, now func() time.Time) *SentIndex {
 }
 
 func (s *SentIndex) load() ([]sentEntry, error) {
-	b, err := os.ReadFile(s.path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
 	var f sentFile
-	if err := json.Unmarshal(b, &f); err != nil || f.Version != 1 {
+	if _, err := loadVersioned(s.path, 1, &f); errors.Is(err, errDamagedState) {
 		return nil, fmt.Errorf("sent index %s is damaged; remove it", s.path)
+	} else if err != nil {
+		return nil, err
 	}
 	now := s.now()
 	return slices.DeleteFunc(f.Uploads, func(e sentEntry) bool { return now.Sub(e.UploadedAt) > MaxSentAge }), nil
@@ -91,11 +84,7 @@ func (s *SentIndex) save(es []sentEntry) error {
 	if es == nil {
 		es = []sentEntry{}
 	}
-	b, err := json.MarshalIndent(sentFile{Version: 1, Uploads: es}, "", "  ")
-	if err != nil {
-		return err
-	}
-	return writeFileAtomic(s.path, append(b, '\n'))
+	return saveVersioned(s.path, sentFile{Version: 1, Uploads: es})
 }
 
 // Remember adds a sender description.

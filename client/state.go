@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"sync"
 	"time"
@@ -74,16 +73,13 @@ type stateFile struct {
 var errUnreadableState = errors.New("unreadable")
 
 func loadState(path string) (*uploadState, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
 	var st uploadState
-	if err := json.Unmarshal(b, &st); err != nil || st.Version != stateVersion {
+	found, err := loadVersioned(path, stateVersion, &st)
+	switch {
+	case errors.Is(err, errDamagedState):
 		return nil, fmt.Errorf("resume state %s: %w", path, errUnreadableState)
+	case err != nil || !found:
+		return nil, err
 	}
 	return &st, nil
 }
