@@ -26,6 +26,15 @@ import (
 type UploadRequest struct {
 	// Path is the file to send.
 	Path string
+	// Source, if set, is sent instead of the file at Path: Size bytes read
+	// through ReadAt (the engine reads each part when it needs it, from
+	// several goroutines), named Name in the description's header. Path
+	// then only names the source in messages. With a StateFile, ModTime
+	// stands for the content's identity across runs.
+	Source  io.ReaderAt
+	Size    int64
+	Name    string
+	ModTime time.Time
 	// Servers are the relay addresses; chunks are spread across them.
 	Servers []string
 	// Recipients is the number of recipient descriptions to make (≥ 1).
@@ -136,25 +145,29 @@ func Upload(ctx context.Context, req UploadRequest, o Options) (_ *Uploaded, err
 	if err := o.checkServers(req.Servers, blocklist.RestrictNoUploads); err != nil {
 		return nil, err
 	}
-	f, err := os.Open(req.Path)
-	if err != nil {
-		return nil, err
+	src, size, name, modTime := req.Source, req.Size, req.Name, req.ModTime
+	if src == nil {
+		f, err := os.Open(req.Path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		fi, err := f.Stat()
+		if err != nil {
+			return nil, err
+		}
+		if !fi.Mode().IsRegular() {
+			return nil, fmt.Errorf("%s is not a regular file", req.Path)
+		}
+		src, size, name, modTime = f, fi.Size(), filepath.Base(req.Path), fi.ModTime()
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", req.Path)
-	}
-	want := &uploadState{Version: stateVersion, Name: filepath.Base(req.Path), Size: fi.Size(), ModTime: fi.ModTime().UnixNano(),
+	want := &uploadState{Version: stateVersion, Name: name, Size: size, ModTime: modTime.UnixNano(),
 		Servers: req.Servers, Recipients: req.Recipients, Data: req.DataShards, Parity: req.ParityShards}
 	st, startedOver, err := openUploadState(req.StateFile, want)
 	if err != nil {
 		return nil, err
 	}
-	sealer, err := chunk.NewSealer(st.st.Key, want.Name, f, fi.Size())
+	sealer, err := chunk.NewSealer(st.st.Key, want.Name, src, size)
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +186,7 @@ func Upload(ctx context.Context, req UploadRequest, o Options) (_ *Uploaded, err
 	}
 	out := u.result()
 	out.StartedOver = startedOver
-	out.Size = fi.Size()
+	out.Size = size
 	out.Elapsed = time.Since(start)
 	o.rememberUpload(out.Sender) // sent.go
 	return out, nil
