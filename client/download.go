@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,6 +37,12 @@ type DownloadRequest struct {
 	Resume bool
 	// NoClobber fails instead of replacing an existing Output.
 	NoClobber bool
+	// Dest, if set, receives the file instead of Output or Dir: each
+	// verified part is written at its offset, from several goroutines, as
+	// it arrives. Bytes past the file's size (Downloaded.Size) may be
+	// written too (padding, zeros); a file is truncated to Size. Nothing is
+	// resumed: Resume and NoClobber do not apply.
+	Dest io.WriterAt
 }
 
 // Downloaded is the result of a download.
@@ -106,6 +113,9 @@ func Download(ctx context.Context, req DownloadRequest, o Options) (res *Downloa
 		return nil, err
 	}
 	defer p.close()
+	if req.Dest != nil {
+		return downloadTo(ctx, req, o, p, start)
+	}
 	var tmp *os.File
 	var prog *downloadProgress
 	if req.Resume {
@@ -195,6 +205,30 @@ func Download(ctx context.Context, req DownloadRequest, o Options) (res *Downloa
 		ackAll(ctx, p, d, o)
 	}
 	return &Downloaded{Path: out, Name: hdr.Name, Size: hdr.Size, Received: dl.done.Load(), Elapsed: time.Since(start)}, nil
+}
+
+// downloadTo is Download into req.Dest.
+func downloadTo(ctx context.Context, req DownloadRequest, o Options, p *pool, start time.Time) (*Downloaded, error) {
+	d := req.Description
+	opener, err := chunk.NewOpener(d.Key, d.ChunkSizes(), req.Dest)
+	if err != nil {
+		return nil, err
+	}
+	dl, err := newDownloader(d, &o, p, opener)
+	if err != nil {
+		return nil, err
+	}
+	if err := dl.run(ctx); err != nil {
+		return nil, err
+	}
+	hdr, err := opener.Header()
+	if err != nil {
+		return nil, err
+	}
+	if !req.Keep {
+		ackAll(ctx, p, d, o)
+	}
+	return &Downloaded{Name: hdr.Name, Size: hdr.Size, Received: dl.done.Load(), Elapsed: time.Since(start)}, nil
 }
 
 // ackAll acknowledges every chunk; failures are harmless (the chunks expire)
