@@ -84,7 +84,7 @@ func LoadOrCreate(path string) (id *Identity, created bool, err error) {
 		return nil, false, err
 	}
 	data := pem.EncodeToMemory(&pem.Block{Type: pemType, Bytes: priv.Seed()})
-	if err := writeFileAtomic(path, data, 0o600); err != nil {
+	if err := CreateFile(path, data, 0o600); err != nil {
 		if errors.Is(err, os.ErrExist) {
 			// Another replica sharing the file created it first: use theirs.
 			id, _, err := LoadOrCreate(path)
@@ -95,7 +95,11 @@ func LoadOrCreate(path string) (id *Identity, created bool, err error) {
 	return &Identity{Key: priv}, true, nil
 }
 
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+// CreateFile writes data to path with mode, durably, only if path does
+// not exist yet (else an error matching os.ErrExist), and never leaves a
+// partial file there: replicas racing to create a shared key file agree
+// on the first one's.
+func CreateFile(path string, data []byte, mode os.FileMode) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, ".tmp-identity-*")
 	if err != nil {

@@ -13,7 +13,6 @@ import (
 	"io"
 	"math/big"
 	"os"
-	"path/filepath"
 	"time"
 
 	"golang.org/x/crypto/hkdf"
@@ -135,7 +134,7 @@ func loadOrMakeCA(ck ed25519.PrivateKey, path string) (der []byte, saved bool, e
 	if err != nil {
 		return nil, false, err
 	}
-	switch err := createFile(path, pem.EncodeToMemory(&pem.Block{Type: caPEMType, Bytes: der})); {
+	switch err := identity.CreateFile(path, pem.EncodeToMemory(&pem.Block{Type: caPEMType, Bytes: der}), 0o600); {
 	case err == nil:
 		return der, true, nil
 	case errors.Is(err, os.ErrExist):
@@ -143,26 +142,4 @@ func loadOrMakeCA(ck ed25519.PrivateKey, path string) (der []byte, saved bool, e
 	default:
 		return der, false, nil
 	}
-}
-
-// createFile writes data to path only if path does not exist yet, never
-// leaving a partial file there.
-func createFile(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-xftp-ca-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Link(f.Name(), path)
 }

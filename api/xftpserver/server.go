@@ -40,9 +40,6 @@ type Binding struct {
 	creds *Credentials
 	log   *slog.Logger
 	o     Options
-	// native is the TLS configuration for connections that offer ALPN
-	// xftp/1: TLS 1.2, whose tls-unique native clients bind.
-	native *tls.Config
 	// bufs holds the 256 KiB buffers FGET answers are copied with: one
 	// allocated per download was four times a 64 KiB chunk in garbage.
 	bufs sync.Pool
@@ -56,22 +53,58 @@ func New(svc *server.Service, creds *Credentials, o Options) *Binding {
 	if o.UploadTimeout <= 0 {
 		o.UploadTimeout = DefaultUploadTimeout
 	}
-	b := &Binding{svc: svc, creds: creds, log: o.Logger, o: o, native: &tls.Config{
-		MinVersion: tls.VersionTLS12,
-		MaxVersion: tls.VersionTLS12,
-		// The only suite SimpleX's native clients offer for TLS 1.2.
-		CipherSuites:           []uint16{tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256},
-		CurvePreferences:       []tls.CurveID{tls.X25519},
-		Certificates:           []tls.Certificate{creds.Leaf},
-		NextProtos:             []string{xftp.ALPN},
-		SessionTicketsDisabled: true, // a resumed session has no fresh tls-unique
-	}}
+	b := &Binding{svc: svc, creds: creds, log: o.Logger, o: o}
 	b.bufs.New = func() any { buf := make([]byte, 256<<10); return &buf }
 	return b
 }
 
 // Credentials returns the binding's XFTP identity.
 func (b *Binding) Credentials() *Credentials { return b.creds }
+
+// NativeTLS is the TLS configuration for connections that offer ALPN
+// xftp/1 (SimpleX's native clients): TLS 1.2, whose tls-unique they bind,
+// with the one suite they offer for it and leaf's chain [leaf, CA].
+func NativeTLS(leaf tls.Certificate) *tls.Config {
+	return &tls.Config{
+		MinVersion:             tls.VersionTLS12,
+		MaxVersion:             tls.VersionTLS12,
+		CipherSuites:           []uint16{tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256},
+		CurvePreferences:       []tls.CurveID{tls.X25519},
+		Certificates:           []tls.Certificate{leaf},
+		NextProtos:             []string{xftp.ALPN},
+		SessionTicketsDisabled: true, // a resumed session has no fresh tls-unique
+	}
+}
+
+// ServeNative makes srv (TLS configured, not yet serving) give connections
+// that offer ALPN xftp/1 the NativeTLS configuration, and serve HTTP/2 on
+// them (native clients speak it with prior knowledge) with srv's handler.
+func ServeNative(srv *http.Server, leaf tls.Certificate) {
+	native := NativeTLS(leaf)
+	c := srv.TLSConfig
+	prev := c.GetConfigForClient
+	c.GetConfigForClient = func(h *tls.ClientHelloInfo) (*tls.Config, error) {
+		if slices.Contains(h.SupportedProtos, xftp.ALPN) {
+			return native, nil
+		}
+		if prev != nil {
+			return prev(h)
+		}
+		return nil, nil
+	}
+	if srv.TLSNextProto == nil {
+		srv.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){}
+	}
+	// net/http's own HTTP/2 server, which srv sets up under "h2" when it
+	// starts serving.
+	srv.TLSNextProto[xftp.ALPN] = func(s *http.Server, c *tls.Conn, h http.Handler) {
+		if h2 := s.TLSNextProto["h2"]; h2 != nil {
+			h2(s, c, h)
+			return
+		}
+		c.Close()
+	}
+}
 
 // Configure adds XFTP to srv, next to what it serves already:
 //   - connections offering ALPN xftp/1 get the native TLS configuration
@@ -83,30 +116,8 @@ func (b *Binding) Credentials() *Credentials { return b.creds }
 //
 // Call it after srv's TLS configuration is complete and before serving.
 func (b *Binding) Configure(srv *http.Server) {
-	if c := srv.TLSConfig; c != nil {
-		prev := c.GetConfigForClient
-		c.GetConfigForClient = func(h *tls.ClientHelloInfo) (*tls.Config, error) {
-			if slices.Contains(h.SupportedProtos, xftp.ALPN) {
-				return b.native, nil
-			}
-			if prev != nil {
-				return prev(h)
-			}
-			return nil, nil
-		}
-		if srv.TLSNextProto == nil {
-			srv.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){}
-		}
-		// Native clients speak HTTP/2 (with prior knowledge) on xftp/1:
-		// serve it with net/http's own HTTP/2 server, which srv sets up
-		// under "h2" when it starts serving.
-		srv.TLSNextProto[xftp.ALPN] = func(s *http.Server, c *tls.Conn, h http.Handler) {
-			if h2 := s.TLSNextProto["h2"]; h2 != nil {
-				h2(s, c, h)
-				return
-			}
-			c.Close()
-		}
+	if srv.TLSConfig != nil {
+		ServeNative(srv, b.creds.Leaf)
 	}
 	prevCtx := srv.ConnContext
 	srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {

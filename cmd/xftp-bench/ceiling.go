@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/xftp/xftp/api/httpserver"
+	"github.com/xftp/xftp/api/xftpserver"
 	"github.com/xftp/xftp/identity"
 )
 
@@ -82,7 +83,7 @@ func runCeilingServer() error {
 	if err != nil {
 		return err
 	}
-	addXFTPTransport(srv, cert) // for the xftp-minimum cells
+	xftpserver.ServeNative(srv, cert) // for the xftp-minimum cells
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err

@@ -44,43 +44,6 @@ import (
 // The blocks' contents are this file's own (keys, signature, digest), not
 // XFTP's encoding: the codec's parsing is not the protocol's cost.
 
-// xftpNativeTLS is the server side of XFTP's native transport, as
-// api/xftpserver sets it up.
-func xftpNativeTLS(cert tls.Certificate) *tls.Config {
-	return &tls.Config{
-		MinVersion:             tls.VersionTLS12,
-		MaxVersion:             tls.VersionTLS12,
-		CipherSuites:           []uint16{tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256},
-		CurvePreferences:       []tls.CurveID{tls.X25519},
-		Certificates:           []tls.Certificate{cert},
-		NextProtos:             []string{xftp.ALPN},
-		SessionTicketsDisabled: true,
-	}
-}
-
-// addXFTPTransport lets srv (TLS configured, not yet serving) take
-// connections that offer ALPN xftp/1 with XFTP's TLS settings and serve
-// HTTP/2 on them, as api/xftpserver's Configure does.
-func addXFTPTransport(srv *http.Server, cert tls.Certificate) {
-	native := xftpNativeTLS(cert)
-	srv.TLSConfig.GetConfigForClient = func(h *tls.ClientHelloInfo) (*tls.Config, error) {
-		if slices.Contains(h.SupportedProtos, xftp.ALPN) {
-			return native, nil
-		}
-		return nil, nil
-	}
-	if srv.TLSNextProto == nil {
-		srv.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){}
-	}
-	srv.TLSNextProto[xftp.ALPN] = func(s *http.Server, c *tls.Conn, h http.Handler) {
-		if h2 := s.TLSNextProto["h2"]; h2 != nil {
-			h2(s, c, h)
-			return
-		}
-		c.Close()
-	}
-}
-
 // Block layouts (inside xftp.Pad):
 //
 //	upload request:    sender key (32) | signature of the digest (64) | digest (32) | size (8)
