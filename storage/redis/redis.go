@@ -448,45 +448,87 @@ func (r *Records) BySenderKey(ctx context.Context, k ed25519.PublicKey) (*storag
 }
 
 // Lookup implements storage.Records: two round trips, the ID's index
-// entry (in the ID's slot) and then the record (in its group's).
+// entry (in the ID's slot) and then the record (in its group's). A
+// recipient's lookup reads that recipient's own field, not the list.
 func (r *Records) Lookup(ctx context.Context, id []byte) (*storage.Record, storage.Role, error) {
-	rec, role, err := r.lookup(ctx, r.idKey(hashID(id)))
-	if err == nil && role == storage.RoleRecipient {
-		// The contract: a recipient's lookup carries that recipient only.
-		// (This store still reads the whole record to find it.)
-		rc, ok := rec.Recipient(id)
-		if !ok {
-			return nil, 0, storage.ErrNotFound
-		}
-		rec.Recipients = []storage.Recipient{rc}
-	}
-	return rec, role, err
-}
-
-func (r *Records) lookup(ctx context.Context, idKey string) (*storage.Record, storage.Role, error) {
-	v, err := r.client.Get(ctx, idKey).Result()
+	hid := hashID(id)
+	role, key, err := r.entry(ctx, r.idKey(hid))
 	if err != nil {
-		return nil, 0, translate("lookup", err)
+		return nil, 0, err
 	}
-	if len(v) < 2 || !storage.ValidKey(v[1:]) {
-		return nil, 0, errors.New("redis records: corrupt ID entry")
+	if role != storage.RoleRecipient {
+		rec, err := r.read(ctx, key)
+		return rec, role, err
 	}
-	key := v[1:]
-	f, err := readScript.Run(ctx, r.client, []string{r.chunkKey(key)}).StringSlice()
+	f, err := readRecipientScript.Run(ctx, r.client, []string{r.chunkKey(key)}, hid).StringSlice()
 	if err != nil {
 		return nil, 0, translate("lookup", err)
 	}
 	if len(f) != 6 {
 		return nil, 0, errors.New("redis records: unexpected answer from lookup")
 	}
-	rec, err := decode(key, f[0], f[1], f[2])
+	if f[1] == "" {
+		// Gone, or a record written before recipients had their own
+		// fields: read it whole and keep this recipient.
+		rec, err := r.read(ctx, key)
+		if err != nil {
+			return nil, 0, err
+		}
+		rc, ok := rec.Recipient(id)
+		if !ok {
+			return nil, 0, storage.ErrNotFound
+		}
+		rec.Recipients = []storage.Recipient{rc}
+		return rec, role, nil
+	}
+	rec, err := decodeFields(key, f)
+	return rec, role, err
+}
+
+func (r *Records) lookup(ctx context.Context, idKey string) (*storage.Record, storage.Role, error) {
+	role, key, err := r.entry(ctx, idKey)
 	if err != nil {
 		return nil, 0, err
+	}
+	rec, err := r.read(ctx, key)
+	return rec, role, err
+}
+
+// entry reads an index entry: the role and the internal key it names.
+func (r *Records) entry(ctx context.Context, idKey string) (storage.Role, string, error) {
+	v, err := r.client.Get(ctx, idKey).Result()
+	if err != nil {
+		return 0, "", translate("lookup", err)
+	}
+	if len(v) < 2 || !storage.ValidKey(v[1:]) {
+		return 0, "", errors.New("redis records: corrupt ID entry")
+	}
+	return storage.Role(v[0]), v[1:], nil
+}
+
+// read reads the complete record with key, every recipient included.
+func (r *Records) read(ctx context.Context, key string) (*storage.Record, error) {
+	f, err := readScript.Run(ctx, r.client, []string{r.chunkKey(key)}).StringSlice()
+	if err != nil {
+		return nil, translate("lookup", err)
+	}
+	if len(f) != 6 {
+		return nil, errors.New("redis records: unexpected answer from lookup")
+	}
+	return decodeFields(key, f)
+}
+
+// decodeFields rebuilds a record from {meta, recipient lines, uploaded,
+// downloaded count, acked count, body name}.
+func decodeFields(key string, f []string) (*storage.Record, error) {
+	rec, err := decode(key, f[0], f[1], f[2])
+	if err != nil {
+		return nil, err
 	}
 	rec.Body = f[5]
 	rec.Downloaded, _ = strconv.Atoi(f[3])
 	rec.Acked, _ = strconv.Atoi(f[4])
-	return rec, storage.Role(v[0]), nil
+	return rec, nil
 }
 
 // AddRecipients implements storage.Records: the lines are appended to the

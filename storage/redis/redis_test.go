@@ -7,9 +7,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	mrand "math/rand/v2"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -670,5 +672,45 @@ func TestMigrateOldLayout(t *testing.T) {
 	}
 	if _, _, err := r.Lookup(ctx, rec.SenderID); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("Lookup after Delete: %v", err)
+	}
+}
+
+// BenchmarkRecipientLookup: a recipient's lookup reads its own field, not
+// the chunk's recipient list (compare the sub-benchmarks' ns/op).
+func BenchmarkRecipientLookup(b *testing.B) {
+	addr := os.Getenv("XFTP_TEST_REDIS")
+	if addr == "" {
+		b.Skip("XFTP_TEST_REDIS not set")
+	}
+	for _, n := range []int{10, 10000} {
+		b.Run(fmt.Sprintf("recipients=%d", n), func(b *testing.B) {
+			c, err := NewClient(ClientOptions{Addresses: []string{addr}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			var pfx [6]byte
+			rand.Read(pfx[:])
+			r, err := Open(b.Context(), c, "bench"+hex.EncodeToString(pfx[:])+":")
+			if err != nil {
+				b.Fatal(err)
+			}
+			rec := storagetest.NewRecord(65536, 1, time.Hour)
+			if err := r.Create(b.Context(), rec, 0); err != nil {
+				b.Fatal(err)
+			}
+			defer r.Delete(context.Background(), rec.Key)
+			for added := 1; added < n; added += 200 {
+				if err := r.AddRecipients(b.Context(), rec.Key, storagetest.NewRecord(65536, min(200, n-added), time.Hour).Recipients); err != nil {
+					b.Fatal(err)
+				}
+			}
+			id := rec.Recipients[0].ID
+			for b.Loop() {
+				if _, _, err := r.Lookup(b.Context(), id); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

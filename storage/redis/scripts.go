@@ -29,6 +29,9 @@ if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('HEXISTS', KEYS[3], ARGV[1])
 	return 2
 end
 redis.call('HSET', KEYS[1], 'm', ARGV[5], 'r', ARGV[6], 'u', ARGV[8], 's', ARGV[7], 't', ARGV[4], 'k', ARGV[9], 'c', '0', 'b', ARGV[10])
+for line in string.gmatch(ARGV[6], '[^\n]+') do
+	redis.call('HSET', KEYS[1], 'p:' .. string.match(line, '^%S+'), line)
+end
 redis.call('PEXPIREAT', KEYS[1], ARGV[4])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
@@ -97,6 +100,22 @@ end
 return {rec[1], rec[2] or '', rec[3] or '0', rec[4] or '0', rec[5] or '0', rec[7] or ''}
 `)
 
+// readRecipientScript reads a complete record without its recipient list,
+// and the line of one recipient (field p:<hashed ID>), so that a
+// recipient's lookup costs the same whatever the chunk's audience. It
+// answers nil if there is no record, else {meta, line or "", uploaded,
+// downloaded count, acked count, body name, has per-recipient fields}.
+//
+//	KEYS: chunk
+//	ARGV: recipient hashed ID
+var readRecipientScript = goredis.NewScript(`
+local rec = redis.call('HMGET', KEYS[1], 'm', 'p:' .. ARGV[1], 'u', 'nd', 'na', 'c', 'b')
+if not rec[1] or rec[6] ~= '1' then
+	return false
+end
+return {rec[1], rec[2] or '', rec[3] or '0', rec[4] or '0', rec[5] or '0', rec[7] or ''}
+`)
+
 // setUploadedScript marks a record uploaded with its body name, unless it
 // is already: it answers {0, the body name the record holds}, or {1} if
 // there is no record.
@@ -126,6 +145,9 @@ if not rec[2] or rec[3] ~= '1' then
 	return {1}
 end
 redis.call('HSET', KEYS[1], 'r', (rec[1] or '') .. ARGV[1])
+for line in string.gmatch(ARGV[1], '[^\n]+') do
+	redis.call('HSET', KEYS[1], 'p:' .. string.match(line, '^%S+'), line)
+end
 return {0, rec[2]}
 `)
 
@@ -151,6 +173,7 @@ for i = 1, #ARGV do
 	if at then
 		r = string.sub(r, 1, at - 1) .. string.sub(r, at + #ARGV[i])
 	end
+	redis.call('HDEL', KEYS[1], 'p:' .. string.match(ARGV[i], '^%S+'))
 end
 redis.call('HSET', KEYS[1], 'r', r)
 return 0
@@ -181,7 +204,7 @@ if not found then
 end
 redis.call('HSET', KEYS[1], 'r', table.concat(kept))
 redis.call('HINCRBY', KEYS[1], 'na', 1)
-redis.call('HDEL', KEYS[1], 'd:' .. ARGV[1])
+redis.call('HDEL', KEYS[1], 'd:' .. ARGV[1], 'p:' .. ARGV[1])
 return 0
 `)
 
@@ -193,20 +216,23 @@ return 0
 //	KEYS: chunk
 //	ARGV: recipient hashed ID
 var markDownloadedScript = goredis.NewScript(`
-local r = redis.call('HGET', KEYS[1], 'r')
-if not r then
-	return 1
-end
-local want = ARGV[1] .. ' '
-local found = false
-for line in string.gmatch(r, '[^\n]+') do
-	if string.sub(line, 1, #want) == want then
-		found = true
-		break
+if redis.call('HEXISTS', KEYS[1], 'p:' .. ARGV[1]) == 0 then
+	-- A record written before recipients had their own fields: scan.
+	local r = redis.call('HGET', KEYS[1], 'r')
+	if not r then
+		return 1
 	end
-end
-if not found then
-	return 1
+	local want = ARGV[1] .. ' '
+	local found = false
+	for line in string.gmatch(r, '[^\n]+') do
+		if string.sub(line, 1, #want) == want then
+			found = true
+			break
+		end
+	end
+	if not found then
+		return 1
+	end
 end
 if redis.call('HSETNX', KEYS[1], 'd:' .. ARGV[1], '1') == 1 then
 	redis.call('HINCRBY', KEYS[1], 'nd', 1)
