@@ -291,8 +291,12 @@ func (r *Records) undo(ctx context.Context, claims []*claim, calls ...*call) {
 }
 
 // staleClaim is how old an incomplete record must be before a create may
-// take over its sender key: older than any create still in flight.
-const staleClaim = time.Minute
+// take over its sender key: older than any create still in flight (a
+// create's two round trips, or its undo, bounded by undoTimeout). It must
+// stay well inside a client's retry budget (60 s): a create cut off by a
+// failover leaves such a record, and its retries are refused until then
+// (with a minute, one CI run's upload gave up after 58 s of 503s).
+const staleClaim = 3 * undoTimeout
 
 // Create implements storage.Records. One round trip writes the record (in
 // its group), reserves its size in the ledger and claims its ID and
