@@ -406,7 +406,7 @@ func readyzStatus(addr string) int {
 // acknowledged is lost.
 func TestClusterMasterKilledUnderLoad(t *testing.T) {
 	if testing.Short() {
-		t.Skip("a failover takes seconds")
+		t.Skip("-short: a failover takes seconds")
 	}
 	c := startRedisCluster(t)
 	dir := t.TempDir()
@@ -424,7 +424,7 @@ func TestClusterMasterKilledUnderLoad(t *testing.T) {
 // the Sentinels promote the replica, xftpd follows, nothing is lost.
 func TestSentinelFailoverUnderLoad(t *testing.T) {
 	if testing.Short() {
-		t.Skip("a failover takes seconds")
+		t.Skip("-short: a failover takes seconds")
 	}
 	bin, _ := redisBinaries(t)
 	dir := t.TempDir()

@@ -223,7 +223,7 @@ func tryUploads(t *testing.T, server string, n int) (ok int, longest time.Durati
 // downloads) or fails without hanging.
 func TestMinioErasureTwoDrivesWiped(t *testing.T) {
 	if testing.Short() {
-		t.Skip("starts MinIO in a mount namespace")
+		t.Skip("-short: starts MinIO in a mount namespace")
 	}
 	ms, dir := startErasureMinio(t, 1, 4)
 	d := erasureDaemon(t, ms)
@@ -248,7 +248,7 @@ func TestMinioErasureTwoDrivesWiped(t *testing.T) {
 // MinIO does not answer while a node is down, do not hold the answer.
 func TestMinioErasureNodeKilled(t *testing.T) {
 	if testing.Short() {
-		t.Skip("starts MinIO in a mount namespace")
+		t.Skip("-short: starts MinIO in a mount namespace")
 	}
 	ms, _ := startErasureMinio(t, 2, 2)
 	d := erasureDaemon(t, ms)

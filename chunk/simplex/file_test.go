@@ -326,7 +326,7 @@ func TestNames(t *testing.T) {
 // amount, not the file.
 func TestStreamingMemory(t *testing.T) {
 	if testing.Short() {
-		t.Skip("large file")
+		t.Skip("-short: large file")
 	}
 	const size = 64 << 20
 	var key Key

@@ -341,16 +341,5 @@ func xftpMinimumOps(ctx context.Context, base, op string, p payload, workers int
 
 // xftpMinimumCell measures the XFTP minimum on the minimum server process.
 func xftpMinimumCell(ctx context.Context, spec loadSpec, pid int, base, op string, p payload, n int, shared bool) row {
-	ops, closeAll, err := xftpMinimumOps(ctx, base, op, p, n, shared)
-	var r loadResult
-	if err == nil {
-		r, err = runLoad(ctx, spec, pid, ops)
-	}
-	closeAll()
-	hc := newBareClient()
-	if rerr := minimumReset(ctx, hc, base); err == nil {
-		err = rerr
-	}
-	hc.CloseIdleConnections()
-	return newRow("xftp-minimum", op, int64(len(p.data)), n, r, err)
+	return minimumRow(ctx, "xftp-minimum", xftpMinimumOps, spec, pid, base, op, p, n, shared)
 }

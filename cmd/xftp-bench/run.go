@@ -340,7 +340,16 @@ func spread(rs []float64) string {
 // minimumCell measures the minimum work (minimum.go) on a server process
 // of the ceiling's kind, whose pid is pid.
 func minimumCell(ctx context.Context, spec loadSpec, pid int, base, op string, p payload, n int, shared bool) row {
-	ops, closeAll, err := minimumOps(ctx, base, op, p, n, shared)
+	return minimumRow(ctx, "minimum", minimumOps, spec, pid, base, op, p, n, shared)
+}
+
+// minimumOpsFunc makes the load of a minimum section (native or XFTP).
+type minimumOpsFunc func(ctx context.Context, base, op string, p payload, workers int, shared bool) ([]opFunc, func(), error)
+
+// minimumRow runs one cell of a minimum section on the minimum server and
+// empties its store afterwards, whatever happened.
+func minimumRow(ctx context.Context, section string, mkOps minimumOpsFunc, spec loadSpec, pid int, base, op string, p payload, n int, shared bool) row {
+	ops, closeAll, err := mkOps(ctx, base, op, p, n, shared)
 	var r loadResult
 	if err == nil {
 		r, err = runLoad(ctx, spec, pid, ops)
@@ -351,7 +360,7 @@ func minimumCell(ctx context.Context, spec loadSpec, pid int, base, op string, p
 		err = rerr
 	}
 	hc.CloseIdleConnections()
-	return newRow("minimum", op, int64(len(p.data)), n, r, err)
+	return newRow(section, op, int64(len(p.data)), n, r, err)
 }
 
 func readTrim(path string) string {

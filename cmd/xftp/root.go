@@ -227,6 +227,12 @@ func writeDescriptions(dir string, res *client.Uploaded) ([]string, error) {
 	if err := write("snd.xftp.private", res.Sender, 0o600); err != nil {
 		return nil, err
 	}
+	return commitDescriptions(tmp, dir, names)
+}
+
+// commitDescriptions moves the folder of descriptions written at tmp into
+// place at dir (mode 0700) and returns the descriptions' paths there.
+func commitDescriptions(tmp, dir string, names []string) ([]string, error) {
 	if err := os.Chmod(tmp, 0o700); err != nil {
 		return nil, err
 	}

@@ -156,17 +156,7 @@ func writeSimplexDescriptions(dir string, res *client.SimplexUploaded) ([]string
 			}
 		}
 	}
-	if err := os.Chmod(tmp, 0o700); err != nil {
-		return nil, err
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		return nil, fmt.Errorf("saving descriptions: %w (the chunks are uploaded but their descriptions are lost; they expire on their own)", err)
-	}
-	paths := make([]string, len(names))
-	for i, n := range names {
-		paths[i] = filepath.Join(dir, n)
-	}
-	return paths, nil
+	return commitDescriptions(tmp, dir, names)
 }
 
 // runSimplexDelete deletes the file of a SimpleX sender description and,
