@@ -19,14 +19,17 @@ import (
 // withoutDockerenv is a shell script that runs its arguments in a private
 // mount namespace whose root lacks /.dockerenv: MinIO refuses loopback
 // endpoints in distributed mode when it finds that file (it takes the
-// machine for a container whose addresses are not its own). The system's
-// folders are bind-mounted into a fresh root, which chroot enters.
+// machine for a container whose addresses are not its own). Every entry
+// of / but the hidden ones is bind-mounted into a fresh root, which chroot
+// enters: a fixed list of folders missed the checkout's own (CI checks
+// out under /check, which the list lacked, and the chroot could not cd).
 const withoutDockerenv = `
 root=$1; cwd=$2; shift 2
-for d in bin sbin lib lib64 usr etc dev proc sys tmp root home work run var; do
-	[ -e "/$d" ] || continue
-	if [ -L "/$d" ]; then ln -s "$(readlink "/$d")" "$root/$d"; continue; fi
-	mkdir -p "$root/$d" && mount --rbind "/$d" "$root/$d" || exit 1
+for p in /*; do
+	d=${p#/}
+	if [ -L "$p" ]; then ln -s "$(readlink "$p")" "$root/$d" || exit 1; continue; fi
+	if [ -d "$p" ]; then mkdir -p "$root/$d" || exit 1; else : > "$root/$d" || exit 1; fi
+	mount --rbind "$p" "$root/$d" || exit 1
 done
 exec chroot "$root" sh -c 'cd "$0" && exec "$@"' "$cwd" "$@"
 `
