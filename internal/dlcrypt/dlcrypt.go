@@ -54,6 +54,12 @@ func ServerCipher(clientPub []byte) (serverPub []byte, c *stream.Cipher, err err
 	if err != nil {
 		return nil, nil, err
 	}
+	return serverCipher(priv, clientPub)
+}
+
+// serverCipher is ServerCipher with the server's key given (the vector
+// test fixes it).
+func serverCipher(priv *ecdh.PrivateKey, clientPub []byte) (serverPub []byte, c *stream.Cipher, err error) {
 	serverPub = priv.PublicKey().Bytes()
 	c, err = cipherFor(priv, clientPub, serverPub, clientPub)
 	return serverPub, c, err

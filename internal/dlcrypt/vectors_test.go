@@ -9,10 +9,12 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"os"
 	"strings"
 	"testing"
 
+	"github.com/xftp/xftp/chunk"
 	"github.com/xftp/xftp/internal/stream"
 )
 
@@ -33,9 +35,11 @@ func unhex(t *testing.T, s string) []byte {
 }
 
 // TestDownloadKeyVector checks the download-key derivation against
-// testdata/download-key.json (docs/PROTOCOL.md §13.4, which must show the
-// same values): both sides derive the vector's key, the identity's
-// signature over the keys is the vector's, and bad client keys are refused.
+// testdata/download-key.json, made by testdata/gen/gen.mjs with node:crypto
+// from docs/PROTOCOL.md (§13.4, which must show the same values): both
+// sides derive the vector's key, the identity's signature over the keys is
+// the vector's, the worked example's chunk sealed for download is the
+// vector's stream, byte for byte, and bad client keys are refused.
 func TestDownloadKeyVector(t *testing.T) {
 	b, err := os.ReadFile("testdata/download-key.json")
 	if err != nil {
@@ -49,7 +53,17 @@ func TestDownloadKeyVector(t *testing.T) {
 		ServerPublic  string `json:"server_public"`
 		KeySignature  string `json:"key_signature"`
 		Shared, Key   string
-		Negative      []struct {
+		Chunk         struct {
+			Size        int
+			FirstBytes  string `json:"first_bytes"`
+			Tag, Digest string
+		}
+		Download struct {
+			Size       int64
+			FirstBytes string `json:"first_bytes"`
+			SHA256     string
+		}
+		Negative []struct {
 			ClientPublic string `json:"client_public"`
 		}
 	}
@@ -60,7 +74,8 @@ func TestDownloadKeyVector(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{v.ClientPublic, v.ServerPublic, v.KeySignature, v.Shared, v.Key} {
+	for _, s := range []string{v.ClientPublic, v.ServerPublic, v.KeySignature, v.Shared, v.Key,
+		v.Chunk.FirstBytes, v.Chunk.Tag, v.Chunk.Digest, v.Download.FirstBytes, v.Download.SHA256} {
 		if !strings.Contains(string(doc), s) {
 			t.Errorf("docs/PROTOCOL.md does not show %s", s)
 		}
@@ -88,9 +103,9 @@ func TestDownloadKeyVector(t *testing.T) {
 	}
 	// The package's own derivation, on each side, seals as the vector's key.
 	want, _ := stream.New(unhex(t, v.Key), stream.DefaultSegmentSize)
-	sc, err := cipherFor(server, C, S, C)
-	if err != nil {
-		t.Fatal(err)
+	gotS, sc, err := serverCipher(server, C)
+	if err != nil || !bytes.Equal(gotS, S) {
+		t.Fatalf("server key %x, %v", gotS, err)
 	}
 	cc, err := (&ClientKey{priv: client}).Cipher(S)
 	if err != nil {
@@ -105,9 +120,40 @@ func TestDownloadKeyVector(t *testing.T) {
 	if sig := b64.EncodeToString(ed25519.Sign(id, KeyMessage(S, C))); sig != v.KeySignature {
 		t.Fatalf("key signature %s", sig)
 	}
+
+	// The worked example's chunk, made by package chunk, is the vector's.
+	src := strings.NewReader("Hello, XFTP!\n")
+	sl, err := chunk.NewSealer(run32(0x80), "hello.txt", src, src.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := io.ReadAll(sl.Chunk(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(ch)
+	if len(ch) != v.Chunk.Size || hex.EncodeToString(ch[:24]) != v.Chunk.FirstBytes ||
+		hex.EncodeToString(ch[len(ch)-16:]) != v.Chunk.Tag || b64.EncodeToString(sum[:]) != v.Chunk.Digest {
+		t.Fatalf("chunk %d bytes, %x…%x, digest %s", len(ch), ch[:24], ch[len(ch)-16:], b64.EncodeToString(sum[:]))
+	}
+	// Sealed for download as the server does, it is the vector's stream.
+	var sealed bytes.Buffer
+	if _, err := io.Copy(&sealed, stream.NewSealingReader(sc, bytes.NewReader(ch), int64(len(ch)))); err != nil {
+		t.Fatal(err)
+	}
+	ssum := sha256.Sum256(sealed.Bytes())
+	if int64(sealed.Len()) != v.Download.Size || sc.CiphertextSize(int64(len(ch))) != v.Download.Size ||
+		hex.EncodeToString(sealed.Bytes()[:16]) != v.Download.FirstBytes || hex.EncodeToString(ssum[:]) != v.Download.SHA256 {
+		t.Fatalf("download stream %d bytes, %x…, sha256 %x", sealed.Len(), sealed.Bytes()[:16], ssum)
+	}
+	opened, err := io.ReadAll(stream.NewReader(cc, &sealed))
+	if err != nil || !bytes.Equal(opened, ch) {
+		t.Fatalf("the client does not open the vector's stream: %v", err)
+	}
+
 	for _, n := range v.Negative {
 		bad, _ := b64.DecodeString(n.ClientPublic)
-		if _, err := cipherFor(server, bad, S, bad); err == nil {
+		if _, _, err := serverCipher(server, bad); err == nil {
 			t.Errorf("client key %s accepted", n.ClientPublic)
 		}
 	}
