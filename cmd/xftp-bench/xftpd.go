@@ -17,22 +17,44 @@ import (
 )
 
 // buildBinaries builds xftpd and xftp into dir unless paths were given.
+// They are built in the product's module (the repository's root), with its
+// go.mod: this module requires only what the benchmark links.
 func buildBinaries(ctx context.Context, cfg *config, dir string) error {
+	var root string
 	for _, b := range []struct {
 		path *string
 		pkg  string
-	}{{&cfg.XftpdBin, "github.com/xftp/xftp/cmd/xftpd"}, {&cfg.XftpBin, "github.com/xftp/xftp/cmd/xftp"}} {
+	}{{&cfg.XftpdBin, "./cmd/xftpd"}, {&cfg.XftpBin, "./cmd/xftp"}} {
 		if *b.path != "" {
 			continue
 		}
+		if root == "" {
+			var err error
+			if root, err = productModuleDir(ctx); err != nil {
+				return err
+			}
+		}
 		out := filepath.Join(dir, filepath.Base(b.pkg))
 		cmd := exec.CommandContext(ctx, "go", "build", "-o", out, b.pkg)
+		cmd.Dir = root
 		if msg, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("go build %s (run xftp-bench inside the repository, or pass --xftpd and --xftp): %v\n%s", b.pkg, err, msg)
+			return fmt.Errorf("go build %s in %s (run xftp-bench inside the repository, or pass --xftpd and --xftp): %v\n%s", b.pkg, root, err, msg)
 		}
 		*b.path = out
 	}
 	return nil
+}
+
+// productModuleDir is the folder of the module github.com/xftp/xftp as the
+// go command resolves it from the working directory (this module's replace
+// directive points it at the repository's root).
+func productModuleDir(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}", "github.com/xftp/xftp").Output()
+	dir := strings.TrimSpace(string(out))
+	if err != nil || dir == "" {
+		return "", fmt.Errorf("finding the xftp module (run xftp-bench inside the repository, or pass --xftpd and --xftp): %v", err)
+	}
+	return dir, nil
 }
 
 // childEnv is the environment without XFTPD_* settings from the caller,
