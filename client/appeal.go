@@ -34,7 +34,7 @@ func (s *Restrictions) liftedPath() string { return filepath.Join(filepath.Dir(s
 
 func (s *Restrictions) loadLifted() ([]liftedCase, error) {
 	var f liftedFile
-	if _, err := loadVersioned(s.liftedPath(), 1, &f); errors.Is(err, errDamagedState) {
+	if _, err := (localFile{path: s.liftedPath(), version: 1}).load(&f); errors.Is(err, errDamagedState) {
 		return nil, fmt.Errorf("%s is damaged; remove it", s.liftedPath())
 	} else if err != nil {
 		return nil, err
@@ -124,7 +124,7 @@ func (s *Restrictions) Lift(p *blocklist.SignedUnblockProof) ([]Restriction, err
 	now := s.now()
 	ls = slices.DeleteFunc(ls, func(o liftedCase) bool { return !o.ExpiresAt.IsZero() && !now.Before(o.ExpiresAt) })
 	ls = append(ls, l)
-	if err := saveVersioned(s.liftedPath(), liftedFile{Version: 1, Lifted: ls}); err != nil {
+	if err := (localFile{path: s.liftedPath(), version: 1}).save(liftedFile{Version: 1, Lifted: ls}); err != nil {
 		return lifted, fmt.Errorf("the restriction is lifted, but remembering the appeal failed: %w", err)
 	}
 	return lifted, nil

@@ -4,45 +4,87 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 )
 
 // The client's local state (restrictions.json, lifted.json, sent.json, and
 // the resume state of uploads and downloads) is JSON with a "version"
-// field, written atomically with mode 0600. These two functions are the
-// one way to read and write such a file.
+// field, at most a bounded size, written atomically with mode 0600. A
+// localFile is the one way to read and write such a file.
 
-// errDamagedState is a state file that is not JSON of its version.
+// errDamagedState is a state file that is not JSON of its version, or
+// larger than its bound.
 var errDamagedState = errors.New("damaged")
 
-// loadVersioned reads the JSON file at path into v, whose "version" must be
-// version. A missing file leaves v alone and returns false, nil.
-func loadVersioned(path string, version int, v any) (bool, error) {
-	b, err := os.ReadFile(path)
+// maxLocalFile bounds the small state files (restrictions, lifted proofs,
+// the sent index, partial downloads): a damaged or planted file is refused
+// rather than read whole into memory.
+const maxLocalFile = 16 << 20
+
+// localFile is one versioned JSON state file.
+type localFile struct {
+	path    string
+	version int   // the "version" the file must carry
+	limit   int64 // bytes; maxLocalFile if 0
+}
+
+func (f localFile) max() int64 {
+	if f.limit > 0 {
+		return f.limit
+	}
+	return maxLocalFile
+}
+
+// load reads the file into v. A missing file leaves v alone and returns
+// false, nil; a file that is not JSON of f.version, or larger than the
+// bound, returns an error wrapping errDamagedState.
+func (f localFile) load(v any) (bool, error) {
+	fh, err := os.Open(f.path)
 	if errors.Is(err, os.ErrNotExist) {
 		return false, nil
 	}
 	if err != nil {
 		return false, err
 	}
+	defer fh.Close()
+	b, err := io.ReadAll(io.LimitReader(fh, f.max()+1))
+	if err != nil {
+		return false, err
+	}
+	if int64(len(b)) > f.max() {
+		return false, fmt.Errorf("%s: larger than %d bytes: %w", f.path, f.max(), errDamagedState)
+	}
 	var hdr struct {
 		Version int `json:"version"`
 	}
-	if json.Unmarshal(b, &hdr) != nil || hdr.Version != version || json.Unmarshal(b, v) != nil {
-		return false, fmt.Errorf("%s: %w", path, errDamagedState)
+	if json.Unmarshal(b, &hdr) != nil || hdr.Version != f.version || json.Unmarshal(b, v) != nil {
+		return false, fmt.Errorf("%s: %w", f.path, errDamagedState)
 	}
 	return true, nil
 }
 
-// saveVersioned writes v (which carries its own "version") as indented
-// JSON to path, atomically and with mode 0600.
-func saveVersioned(path string, v any) error {
+// save writes v, which carries its own "version" (f.version), as JSON,
+// atomically and with mode 0600. A v whose JSON exceeds the bound is not
+// written: what is saved can always be loaded.
+func (f localFile) save(v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(path, append(b, '\n'))
+	if int64(len(b)) >= f.max() {
+		return fmt.Errorf("%s: state of %d bytes exceeds its bound of %d", f.path, len(b), f.max())
+	}
+	return writeFileAtomic(f.path, append(b, '\n'))
+}
+
+// remove deletes the file; a missing file is not an error.
+func (f localFile) remove() error {
+	if err := os.Remove(f.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
 }
 
 // writeFileAtomic writes b to path (mode 0600) through a synced temporary

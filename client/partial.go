@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -21,9 +20,10 @@ import (
 // downloadProgress records which data chunks of a resumable download are
 // written and synced in its partial file.
 type downloadProgress struct {
-	path string // of the state file
-	mu   sync.Mutex
-	Done map[int]bool `json:"done"`
+	file    localFile // the state file
+	mu      sync.Mutex
+	Version int          `json:"version"`
+	Done    map[int]bool `json:"done"`
 	// Inode and Size tie the state to its partial file: a state whose
 	// partial was replaced, or removed and made anew (inode numbers are
 	// reused, but a new file is empty), is ignored.
@@ -38,6 +38,9 @@ type downloadProgress struct {
 	// opened: they are checked again before the file is used (verifyRestored).
 	restored []int
 }
+
+// partialVersion is the version of a partial download's state file.
+const partialVersion = 1
 
 // fileBinding identifies a file by everything its description says of
 // its content: the key and every data chunk's size and digest.
@@ -71,13 +74,14 @@ func openPartial(dir string, d *chunk.Description) (*os.File, *downloadProgress,
 		f.Close()
 		return nil, nil, fmt.Errorf("another download of this file is running in %s", dir)
 	}
-	p := &downloadProgress{path: base + ".state", Done: map[int]bool{}, Inode: fileID(f), File: hex.EncodeToString(h[:])}
-	if b, err := os.ReadFile(p.path); err == nil {
-		var saved downloadProgress
-		if json.Unmarshal(b, &saved) == nil && saved.Done != nil && saved.Inode == p.Inode && p.Inode != 0 &&
-			saved.Size > 0 && fileSize(f) >= saved.Size && saved.File == p.File {
-			p.Done = saved.Done
-		}
+	p := &downloadProgress{file: localFile{path: base + ".state", version: partialVersion}, Version: partialVersion,
+		Done: map[int]bool{}, Inode: fileID(f), File: hex.EncodeToString(h[:])}
+	// A state that cannot be read (damaged, or of another version) is not
+	// trusted, like one for another partial: the partial starts over.
+	var saved downloadProgress
+	if found, err := p.file.load(&saved); found && err == nil && saved.Done != nil && saved.Inode == p.Inode && p.Inode != 0 &&
+		saved.Size > 0 && fileSize(f) >= saved.Size && saved.File == p.File {
+		p.Done = saved.Done
 	}
 	if len(p.Done) == 0 {
 		// Nothing trustworthy was saved: start the partial over.
@@ -186,17 +190,13 @@ func (p *downloadProgress) save(f *os.File, force bool) error {
 		return err
 	}
 	p.Size = fileSize(f)
-	b, err := json.Marshal(p)
-	if err != nil {
-		return err
-	}
 	p.last = time.Now()
-	return writeFileAtomic(p.path, b)
+	return p.file.save(p)
 }
 
 func (p *downloadProgress) remove() {
 	if p != nil {
-		os.Remove(p.path)
+		p.file.remove()
 	}
 }
 

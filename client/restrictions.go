@@ -93,7 +93,7 @@ func (s *Restrictions) Path() string { return s.path }
 
 func (s *Restrictions) load() ([]Restriction, error) {
 	var f restrictionsFile
-	if _, err := loadVersioned(s.path, 1, &f); errors.Is(err, errDamagedState) {
+	if _, err := (localFile{path: s.path, version: 1}).load(&f); errors.Is(err, errDamagedState) {
 		return nil, fmt.Errorf("restriction store %s is damaged; remove it or run 'xftp restrictions clear'", s.path)
 	} else if err != nil {
 		return nil, fmt.Errorf("restriction store: %w", err)
@@ -105,7 +105,7 @@ func (s *Restrictions) save(rs []Restriction) error {
 	if rs == nil {
 		rs = []Restriction{}
 	}
-	if err := saveVersioned(s.path, restrictionsFile{Version: 1, Restrictions: rs}); err != nil {
+	if err := (localFile{path: s.path, version: 1}).save(restrictionsFile{Version: 1, Restrictions: rs}); err != nil {
 		return fmt.Errorf("restriction store: %w", err)
 	}
 	return nil

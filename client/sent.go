@@ -68,7 +68,7 @@ func OpenSentIndex(path string, now func() time.Time) *SentIndex {
 
 func (s *SentIndex) load() ([]sentEntry, error) {
 	var f sentFile
-	if _, err := loadVersioned(s.path, 1, &f); errors.Is(err, errDamagedState) {
+	if _, err := (localFile{path: s.path, version: 1}).load(&f); errors.Is(err, errDamagedState) {
 		return nil, fmt.Errorf("sent index %s is damaged; remove it", s.path)
 	} else if err != nil {
 		return nil, err
@@ -84,7 +84,7 @@ func (s *SentIndex) save(es []sentEntry) error {
 	if es == nil {
 		es = []sentEntry{}
 	}
-	return saveVersioned(s.path, sentFile{Version: 1, Uploads: es})
+	return (localFile{path: s.path, version: 1}).save(sentFile{Version: 1, Uploads: es})
 }
 
 // Remember adds a sender description.

@@ -8,7 +8,6 @@ import (
 	"crypto/sha512"
 	"crypto/subtle"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -231,11 +230,15 @@ func chunkOffsets(d *simplex.Description) []int64 {
 // simplexPartial is a resumable download's state: the encrypted file's
 // chunks fetched so far, bound to the whole description.
 type simplexPartial struct {
+	Version int    `json:"version"`
 	Binding string `json:"binding"`
 	Done    []int  `json:"done"` // chunk numbers
-	path    string
+	file    localFile
 	mu      sync.Mutex
 }
+
+// simplexPartialVersion is the version of a SimpleX partial's state file.
+const simplexPartialVersion = 1
 
 // simplexBinding is SHA-256 of the description's YAML: a partial is used
 // only for the very same description (key, nonce, digests, every replica).
@@ -251,15 +254,7 @@ func simplexBinding(d *simplex.Description) (string, error) {
 func (s *simplexPartial) save() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b, err := json.Marshal(s)
-	if err != nil {
-		return err
-	}
-	tmp := s.path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, s.path)
+	return s.file.save(s)
 }
 
 func (s *simplexPartial) mark(no int) error {
@@ -286,14 +281,13 @@ func downloadSimplexFile(ctx context.Context, d *simplex.Description, req Simple
 			return nil, err
 		}
 		name := filepath.Join(dir, ".xftp-simplex-"+bind[:32]+".partial")
-		state = &simplexPartial{Binding: bind, path: name + ".state"}
-		if b, err := os.ReadFile(state.path); err == nil {
-			var old simplexPartial
-			if json.Unmarshal(b, &old) == nil && old.Binding == bind {
-				for _, n := range old.Done {
-					if n >= 1 && n <= len(d.Chunks) {
-						done[n] = true
-					}
+		state = &simplexPartial{Version: simplexPartialVersion, Binding: bind,
+			file: localFile{path: name + ".state", version: simplexPartialVersion}}
+		var old simplexPartial
+		if found, err := state.file.load(&old); found && err == nil && old.Binding == bind {
+			for _, n := range old.Done {
+				if n >= 1 && n <= len(d.Chunks) {
+					done[n] = true
 				}
 			}
 		}
@@ -319,7 +313,7 @@ func downloadSimplexFile(ctx context.Context, d *simplex.Description, req Simple
 			return
 		}
 		if state != nil {
-			os.Remove(state.path)
+			state.file.remove()
 		}
 		os.Remove(enc.Name())
 	}()

@@ -302,15 +302,7 @@ func TestSimplexResume(t *testing.T) {
 		t.Fatalf("%d chunks", len(d.Chunks))
 	}
 	// The last chunk fails for good on the first run.
-	last := d.Chunks[2].Digest
-	fn.each(func(s *fakeXFTP) {
-		s.failGet = func(c *fakeChunk) error {
-			if bytes.Equal(c.digest, last) {
-				return xftp.ErrAuth
-			}
-			return nil
-		}
-	})
+	failGets(fn, d.Chunks[2].Digest)
 	out := filepath.Join(t.TempDir(), "out.bin")
 	req := SimplexDownloadRequest{Description: d, Output: out, Resume: true, dial: fn.dial}
 	_, err := DownloadSimplex(context.Background(), req, Options{Parallel: 1, Attempts: 1})
@@ -320,20 +312,39 @@ func TestSimplexResume(t *testing.T) {
 	if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
 		t.Fatal("output exists after a failed download")
 	}
+	resumeSimplex(t, fn, req, data, 1)
+	if ents, _ := os.ReadDir(filepath.Dir(out)); len(ents) != 1 {
+		t.Fatalf("left %d files", len(ents))
+	}
+}
+
+// failGets makes every download of the chunk with this digest fail for good.
+func failGets(fn *fakeNet, digest []byte) {
+	fn.each(func(s *fakeXFTP) {
+		s.failGet = func(c *fakeChunk) error {
+			if bytes.Equal(c.digest, digest) {
+				return xftp.ErrAuth
+			}
+			return nil
+		}
+	})
+}
+
+// resumeSimplex runs req again with every chunk available and checks that
+// it fetched want chunks and delivered data.
+func resumeSimplex(t *testing.T, fn *fakeNet, req SimplexDownloadRequest, data []byte, want int64) {
+	t.Helper()
 	before := fn.gets()
 	fn.each(func(s *fakeXFTP) { s.failGet = nil })
 	got, err := DownloadSimplex(context.Background(), req, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := fn.gets() - before; n != 1 {
-		t.Fatalf("the resumed download fetched %d chunks, want only the missing one", n)
+	if n := fn.gets() - before; n != want {
+		t.Fatalf("the resumed download fetched %d chunks, want %d", n, want)
 	}
 	if b, _ := os.ReadFile(got.Path); !bytes.Equal(b, data) {
 		t.Fatal("resumed file differs")
-	}
-	if ents, _ := os.ReadDir(filepath.Dir(out)); len(ents) != 1 {
-		t.Fatalf("left %d files", len(ents))
 	}
 }
 

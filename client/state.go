@@ -2,7 +2,6 @@ package client
 
 import (
 	"crypto/ed25519"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/xftp/xftp/api/httpclient"
+	"github.com/xftp/xftp/chunk"
 )
 
 // uploadState is what an interrupted upload needs to continue: the file key
@@ -61,23 +61,31 @@ const stateVersion = 1
 // stateFile persists an uploadState, throttled: progress is saved at most
 // every interval, and always by flush.
 type stateFile struct {
-	path     string
+	file     localFile // path "" keeps the state in memory only
 	mu       sync.Mutex
 	st       *uploadState
 	last     time.Time
 	interval time.Duration
 }
 
-// loadState reads the state at path. It returns nil, nil if there is none.
 // errUnreadableState is a resume state that is not JSON of this version.
 var errUnreadableState = errors.New("unreadable")
 
-func loadState(path string) (*uploadState, error) {
+// uploadStateFile is the resume state at path of an upload like want: its
+// bound grows with the chunks and recipients the upload can have.
+func uploadStateFile(path string, want *uploadState) localFile {
+	chunks := int64(len(chunk.Plan(2*want.Size+chunk.Size4M))) * int64(1+max(want.Parity, 0))
+	perChunk := int64(1<<10 + 256*chunk.PaddedRecipients(max(want.Recipients, 1)))
+	return localFile{path: path, version: stateVersion, limit: 1<<20 + chunks*perChunk}
+}
+
+// loadState reads the state in f. It returns nil, nil if there is none.
+func loadState(f localFile) (*uploadState, error) {
 	var st uploadState
-	found, err := loadVersioned(path, stateVersion, &st)
+	found, err := f.load(&st)
 	switch {
 	case errors.Is(err, errDamagedState):
-		return nil, fmt.Errorf("resume state %s: %w", path, errUnreadableState)
+		return nil, fmt.Errorf("resume state %s: %w", f.path, errUnreadableState)
 	case err != nil || !found:
 		return nil, err
 	}
@@ -101,7 +109,7 @@ func (st *uploadState) mismatch(want *uploadState) string {
 
 // save writes the state if the interval has passed (or force).
 func (f *stateFile) save(force bool) error {
-	if f == nil || f.path == "" {
+	if f == nil || f.file.path == "" {
 		return nil
 	}
 	f.mu.Lock()
@@ -109,11 +117,7 @@ func (f *stateFile) save(force bool) error {
 	if !force && time.Since(f.last) < f.interval {
 		return nil
 	}
-	b, err := json.Marshal(f.st)
-	if err != nil {
-		return err
-	}
-	if err := writeFileAtomic(f.path, b); err != nil {
+	if err := f.file.save(f.st); err != nil {
 		return fmt.Errorf("saving resume state: %w", err)
 	}
 	f.last = time.Now()

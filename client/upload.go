@@ -197,9 +197,9 @@ func Upload(ctx context.Context, req UploadRequest, o Options) (_ *Uploaded, err
 // servers after a failed attempt, say) is replaced, and startedOver says
 // why: a corrected retry must just work.
 func openUploadState(path string, want *uploadState) (sf *stateFile, startedOver string, err error) {
-	sf = &stateFile{path: path, interval: 200 * time.Millisecond}
+	sf = &stateFile{file: uploadStateFile(path, want), interval: 200 * time.Millisecond}
 	if path != "" {
-		old, err := loadState(path)
+		old, err := loadState(sf.file)
 		switch {
 		case errors.Is(err, errUnreadableState):
 			startedOver = "the interrupted upload's state was unreadable"
@@ -269,7 +269,7 @@ func (u *uploader) prepare(ctx context.Context) error {
 	var err2 error
 	u.state.update(func(st *uploadState) {
 		if len(st.Items) != 0 && len(st.Items) != n {
-			err2 = fmt.Errorf("resume state does not fit the file; remove %s to start over", u.state.path)
+			err2 = fmt.Errorf("resume state does not fit the file; remove %s to start over", u.state.file.path)
 			return
 		}
 		if len(st.Items) == 0 {
@@ -278,7 +278,7 @@ func (u *uploader) prepare(ctx context.Context) error {
 		}
 		for i, d := range digests {
 			if st.Items[i].Digest != nil && !bytes.Equal(st.Items[i].Digest, d[:]) {
-				err2 = fmt.Errorf("%s changed since the interrupted upload; remove %s to start over", u.req.Path, u.state.path)
+				err2 = fmt.Errorf("%s changed since the interrupted upload; remove %s to start over", u.req.Path, u.state.file.path)
 				return
 			}
 			st.Items[i].Digest = bytes.Clone(d[:])
