@@ -137,19 +137,28 @@ func layerAEAD(shared, eph, proxyPub []byte) (cipher.AEAD, error) {
 
 // Seal seals l to the proxy whose X25519 proxy key is proxyPub:
 //
-//	0x01 || ephemeral X25519 public key [32] || AES-256-GCM(plaintext)
+//	Version (2) || ephemeral X25519 public key [32] || AES-256-GCM(plaintext)
 //
 // The GCM key is HKDF-SHA256(X25519(eph, proxy), salt = eph || proxy,
-// info "xftp proxy layer v1"); it is used once, so the nonce is zero. The
+// info "xftp proxy layer v2"); it is used once, so the nonce is zero. The
 // first 33 bytes are the additional data.
 func Seal(proxyPub []byte, l *Layer) ([]byte, error) {
-	pk, err := ecdh.X25519().NewPublicKey(proxyPub)
-	if err != nil {
-		return nil, fmt.Errorf("onion: bad proxy key: %w", err)
+	if len(l.Next) > MaxAddress {
+		return nil, fmt.Errorf("onion: next hop address longer than %d bytes", MaxAddress)
 	}
 	eph, err := ecdh.X25519().GenerateKey(rand.Reader)
 	if err != nil {
 		return nil, err
+	}
+	return seal(eph, proxyPub, l.Marshal())
+}
+
+// seal seals a layer's plaintext with the ephemeral key given (the vector
+// test fixes it).
+func seal(eph *ecdh.PrivateKey, proxyPub, plain []byte) ([]byte, error) {
+	pk, err := ecdh.X25519().NewPublicKey(proxyPub)
+	if err != nil {
+		return nil, fmt.Errorf("onion: bad proxy key: %w", err)
 	}
 	shared, err := eph.ECDH(pk)
 	if err != nil {
@@ -159,10 +168,6 @@ func Seal(proxyPub []byte, l *Layer) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(l.Next) > MaxAddress {
-		return nil, fmt.Errorf("onion: next hop address longer than %d bytes", MaxAddress)
-	}
-	plain := l.Marshal()
 	out := make([]byte, 0, headerSize+len(plain)+gcmOverhead)
 	out = append(out, Version)
 	out = append(out, eph.PublicKey().Bytes()...)
