@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"os"
@@ -36,8 +37,10 @@ func protocolDoc(t *testing.T) string {
 }
 
 // TestWorkedExample signs the requests of docs/PROTOCOL.md's worked
-// example (testdata/signed-requests.json) and checks each header, byte for
-// byte (Ed25519 is deterministic), and that the document shows it.
+// example (testdata/signed-requests.json, made from the document by
+// testdata/gen/gen.mjs with node:crypto) and checks each header, byte for
+// byte (Ed25519 is deterministic), and that the document shows it; then
+// the identity challenge's answer.
 func TestWorkedExample(t *testing.T) {
 	b, err := os.ReadFile("testdata/signed-requests.json")
 	if err != nil {
@@ -53,6 +56,9 @@ func TestWorkedExample(t *testing.T) {
 			BodyHash                                string `json:"body_hash"`
 			Unsigned                                bool   `json:"unsigned_body"`
 		} `json:"requests"`
+		IdentityChallenge struct {
+			Challenge, Answer string
+		} `json:"identity_challenge"`
 	}
 	if err := json.Unmarshal(b, &v); err != nil {
 		t.Fatal(err)
@@ -96,6 +102,29 @@ func TestWorkedExample(t *testing.T) {
 	msg := api.SignedMessage(fp, create.Method, create.Path, v.Timestamp, h.Nonce, api.BodyHash([]byte(create.Body)))
 	if !strings.Contains(doc, "```\n"+string(msg)+"\n```") {
 		t.Errorf("docs/PROTOCOL.md §4.1 does not show the signed message:\n%s", msg)
+	}
+
+	// §13.2 step 2: the server's answer to the identity challenge, as
+	// the HTTP binding builds it, and the client's check of it.
+	ic := v.IdentityChallenge
+	ch, err := base64.RawURLEncoding.DecodeString(ic.Challenge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := &identity.Identity{Key: server}
+	answer, err := json.Marshal(api.IdentityResponse{PublicKey: api.B64(id.Public()), Signature: id.Sign(identity.ChallengeMessage(ch))})
+	if err != nil || string(answer) != ic.Answer {
+		t.Errorf("identity answer %s, want %s", answer, ic.Answer)
+	}
+	var got api.IdentityResponse
+	if err := json.Unmarshal([]byte(ic.Answer), &got); err != nil {
+		t.Fatal(err)
+	}
+	if err := identity.VerifyChallenge(fp, ed25519.PublicKey(got.PublicKey), ch, got.Signature); err != nil {
+		t.Errorf("the client refuses the vector's answer: %v", err)
+	}
+	if !strings.Contains(doc, "GET /v1/identity?challenge="+ic.Challenge) || !strings.Contains(doc, "`"+ic.Answer+"`") {
+		t.Error("docs/PROTOCOL.md §13.2 does not show the identity challenge and its answer")
 	}
 }
 
