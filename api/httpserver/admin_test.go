@@ -1,4 +1,4 @@
-package httpserver
+package httpserver_test
 
 import (
 	"crypto/subtle"
@@ -11,15 +11,16 @@ import (
 
 	"github.com/xftp/xftp/api"
 	"github.com/xftp/xftp/api/httpclient"
+	"github.com/xftp/xftp/api/httpserver"
 	"github.com/xftp/xftp/blocklist"
 	"github.com/xftp/xftp/server"
 )
 
 const testToken = "0123456789abcdef0123456789abcdef"
 
-func newAdmin(t *testing.T, bs *blockingServer) (*AdminHandler, *httptest.Server) {
+func newAdmin(t *testing.T, bs *blockingServer) (*httpserver.AdminHandler, *httptest.Server) {
 	t.Helper()
-	h, err := NewAdminHandler(server.NewModeration(bs.svc), testToken, nil)
+	h, err := httpserver.NewAdminHandler(server.NewModeration(bs.Service), testToken, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +66,7 @@ func TestAdminAPIRejectsMissingWrongAndMisshapenTokens(t *testing.T) {
 			}
 		}
 	}
-	if _, err := NewAdminHandler(server.NewModeration(bs.svc), "short", nil); err == nil {
+	if _, err := httpserver.NewAdminHandler(server.NewModeration(bs.Service), "short", nil); err == nil {
 		t.Fatal("a short token was accepted")
 	}
 }
@@ -76,17 +77,17 @@ func TestAdminAPIRejectsMissingWrongAndMisshapenTokens(t *testing.T) {
 func TestAdminTokenCompareIsConstantTime(t *testing.T) {
 	bs := newBlockingServer(t)
 	h, ts := newAdmin(t, bs)
-	if reflect.ValueOf(h.compare).Pointer() != reflect.ValueOf(subtle.ConstantTimeCompare).Pointer() {
+	if reflect.ValueOf(h.Compare()).Pointer() != reflect.ValueOf(subtle.ConstantTimeCompare).Pointer() {
 		t.Fatal("the admin token is not compared with subtle.ConstantTimeCompare")
 	}
 	var calls int
-	h.compare = func(x, y []byte) int {
+	h.SetCompare(func(x, y []byte) int {
 		calls++
 		if len(x) != 32 || len(y) != 32 {
 			t.Errorf("compared %d and %d bytes; want two 32-byte sums", len(x), len(y))
 		}
 		return subtle.ConstantTimeCompare(x, y)
-	}
+	})
 	for i, hdr := range []string{"", "Bearer x", "Bearer " + strings.Repeat("y", 5000), "Token " + testToken, "Bearer " + testToken} {
 		req, _ := http.NewRequest(http.MethodGet, ts.URL+"/admin/v1/identity", nil)
 		req.Header.Set("Authorization", hdr)
@@ -108,7 +109,7 @@ func TestAdminBlockGetListUnblock(t *testing.T) {
 	c := bs.client(t)
 
 	ident, err := ac.Identity(bg)
-	if err != nil || ident.Fingerprint != bs.addr.Fingerprint.String() {
+	if err != nil || ident.Fingerprint != bs.Address.Fingerprint.String() {
 		t.Fatalf("identity: %+v, %v", ident, err)
 	}
 	body, digest := randomChunk(size64K)
@@ -122,7 +123,7 @@ func TestAdminBlockGetListUnblock(t *testing.T) {
 		t.Fatalf("block answer %+v", res)
 	}
 	_, err = c.Download(bg, cr.RecipientIDs[0], rk, int64(len(body)))
-	wantVerifiedBlock(t, err, bs.addr.Fingerprint, cr.RecipientIDs[0], "download after the admin block")
+	wantVerifiedBlock(t, err, bs.Address.Fingerprint, cr.RecipientIDs[0], "download after the admin block")
 
 	var ae *httpclient.AdminAPIError
 	if _, err := ac.Block(bg, api.AdminBlockRequest{ID: cr.SenderID, Reason: "content"}); !errors.As(err, &ae) || ae.Code != api.CodeAlreadyBlocked || ae.Status != 409 {

@@ -1,4 +1,4 @@
-package httpserver
+package httpserver_test
 
 import (
 	"bytes"
@@ -16,8 +16,9 @@ import (
 
 	"github.com/xftp/xftp/api"
 	"github.com/xftp/xftp/api/httpclient"
+	"github.com/xftp/xftp/api/httpserver"
 	"github.com/xftp/xftp/identity"
-	"github.com/xftp/xftp/server"
+	"github.com/xftp/xftp/internal/testrelay"
 )
 
 // rawRequest sends a hand-made request, so tests can replay and tamper.
@@ -43,7 +44,7 @@ func TestReplayedRequestRefused(t *testing.T) {
 	snd, cr := uploadChunk(t, c, body, digest, rk)
 	path := chunkPath(cr.SenderID, "/recipients")
 	req, _ := json.Marshal(api.RecipientsRequest{RecipientKeys: []api.B64{api.B64(pubs(newKey())[0])}})
-	auth := api.Sign(snd, ts.addr.Fingerprint, http.MethodPost, path, api.BodyHash(req), time.Now()).String()
+	auth := api.Sign(snd, ts.Address.Fingerprint, http.MethodPost, path, api.BodyHash(req), time.Now()).String()
 	if status, _ := rawRequest(t, c, http.MethodPost, path, req, auth); status != http.StatusOK {
 		t.Fatalf("first request: %d", status)
 	}
@@ -52,7 +53,7 @@ func TestReplayedRequestRefused(t *testing.T) {
 	}
 	// The same signature on a changed body fails too.
 	req2, _ := json.Marshal(api.RecipientsRequest{RecipientKeys: []api.B64{api.B64(pubs(newKey())[0])}})
-	auth2 := api.Sign(snd, ts.addr.Fingerprint, http.MethodPost, path, api.BodyHash(req), time.Now()).String()
+	auth2 := api.Sign(snd, ts.Address.Fingerprint, http.MethodPost, path, api.BodyHash(req), time.Now()).String()
 	if status, _ := rawRequest(t, c, http.MethodPost, path, req2, auth2); status != http.StatusForbidden {
 		t.Fatalf("signature over another body accepted: %d", status)
 	}
@@ -66,7 +67,7 @@ func TestCrossServerReplayRefused(t *testing.T) {
 	_, digest := randomChunk(size64K)
 	req, _ := json.Marshal(api.CreateRequest{SenderKey: api.B64(pubs(snd)[0]), Size: size64K, Digest: digest[:], RecipientKeys: []api.B64{api.B64(pubs(newKey())[0])}})
 	// Signed for server A, sent to server B.
-	auth := api.Sign(snd, a.addr.Fingerprint, http.MethodPost, "/v1/chunks", api.BodyHash(req), time.Now()).String()
+	auth := api.Sign(snd, a.Address.Fingerprint, http.MethodPost, "/v1/chunks", api.BodyHash(req), time.Now()).String()
 	if status, _ := rawRequest(t, cb, http.MethodPost, "/v1/chunks", req, auth); status != http.StatusForbidden {
 		t.Fatalf("request signed for another server accepted: %d", status)
 	}
@@ -84,7 +85,7 @@ func TestRequestSignedForAnotherIDRefused(t *testing.T) {
 	// A valid signature for ID 1 sent to the path of ID 2.
 	c.VerifyIdentity(bg)
 	path1, path2 := chunkPath(cr.RecipientIDs[0], "/ack"), chunkPath(cr.RecipientIDs[1], "/ack")
-	auth := api.Sign(rk1, ts.addr.Fingerprint, http.MethodPost, path1, api.BodyHash(nil), time.Now()).String()
+	auth := api.Sign(rk1, ts.Address.Fingerprint, http.MethodPost, path1, api.BodyHash(nil), time.Now()).String()
 	if status, _ := rawRequest(t, c, http.MethodPost, path2, nil, auth); status != http.StatusForbidden {
 		t.Fatalf("signature for another ID accepted: %d", status)
 	}
@@ -102,8 +103,8 @@ func TestUnknownIDIndistinguishableFromBadSignature(t *testing.T) {
 	unknown := make([]byte, 24)
 	known := chunkPath(cr.RecipientIDs[0], "/ack")
 	other := chunkPath(unknown, "/ack")
-	s1, b1 := rawRequest(t, c, http.MethodPost, known, nil, api.Sign(newKey(), ts.addr.Fingerprint, http.MethodPost, known, api.BodyHash(nil), time.Now()).String())
-	s2, b2 := rawRequest(t, c, http.MethodPost, other, nil, api.Sign(rk, ts.addr.Fingerprint, http.MethodPost, other, api.BodyHash(nil), time.Now()).String())
+	s1, b1 := rawRequest(t, c, http.MethodPost, known, nil, api.Sign(newKey(), ts.Address.Fingerprint, http.MethodPost, known, api.BodyHash(nil), time.Now()).String())
+	s2, b2 := rawRequest(t, c, http.MethodPost, other, nil, api.Sign(rk, ts.Address.Fingerprint, http.MethodPost, other, api.BodyHash(nil), time.Now()).String())
 	if s1 != s2 || b1 != b2 {
 		t.Fatalf("bad signature: %d %q; unknown ID: %d %q", s1, b1, s2, b2)
 	}
@@ -113,7 +114,7 @@ func TestMalformedRequestsRefused(t *testing.T) {
 	ts := newTestServer(t, nil)
 	c := ts.client()
 	c.VerifyIdentity(bg)
-	good := api.Sign(newKey(), ts.addr.Fingerprint, http.MethodPost, "/v1/chunks", api.BodyHash(nil), time.Now()).String()
+	good := api.Sign(newKey(), ts.Address.Fingerprint, http.MethodPost, "/v1/chunks", api.BodyHash(nil), time.Now()).String()
 	cases := []struct {
 		name, method, path, auth string
 		body                     []byte
@@ -132,14 +133,14 @@ func TestMalformedRequestsRefused(t *testing.T) {
 			t.Errorf("%s: %d %s, want %d", tc.name, status, body, tc.status)
 		}
 	}
-	if u, _ := ts.svc.Usage(bg); u.Chunks != 0 {
+	if u, _ := ts.Service.Usage(bg); u.Chunks != 0 {
 		t.Fatal("a malformed request stored something")
 	}
 }
 
 func TestClientCorrectsClockSkew(t *testing.T) {
 	ts := newTestServer(t, nil)
-	c := httpclient.NewClient(ts.addr, httpclient.ClientOptions{Now: func() time.Time { return time.Now().Add(-time.Hour) }})
+	c := httpclient.NewClient(ts.Address, httpclient.ClientOptions{Now: func() time.Time { return time.Now().Add(-time.Hour) }})
 	defer c.Close()
 	body, digest := randomChunk(size64K)
 	rk := newKey()
@@ -152,18 +153,15 @@ func TestClientCorrectsClockSkew(t *testing.T) {
 // port 443 would: the client verifies the identity by challenge, and the
 // download key signature stops the proxy from substituting its own key.
 func TestBehindReverseProxy(t *testing.T) {
-	ts := &testServer{t: t, dir: t.TempDir(), cfg: server.DefaultConfig(), clock: &fakeClock{}, opts: ServerOptions{Plain: true}}
-	newTestIdentity(ts)
-	ts.start("127.0.0.1:0")
-	t.Cleanup(ts.stop)
-	backend, _ := url.Parse("http://" + ts.addr.Host)
+	ts := startTestServer(t, nil, testrelay.Options{Server: httpserver.ServerOptions{Plain: true}})
+	backend, _ := url.Parse("http://" + ts.Address.Host)
 	proxy := httptest.NewUnstartedServer(httputil.NewSingleHostReverseProxy(backend))
 	proxy.EnableHTTP2 = true
 	proxy.StartTLS()
 	defer proxy.Close()
 	roots := x509.NewCertPool()
 	roots.AddCert(proxy.Certificate())
-	addr := ts.addr
+	addr := ts.Address
 	addr.Host = strings.TrimPrefix(proxy.URL, "https://")
 	// Without tls=web, a web certificate is refused even when it is valid:
 	// pinned addresses trust no certificate authority.

@@ -1,4 +1,4 @@
-package httpserver
+package httpserver_test
 
 import (
 	"bytes"
@@ -7,9 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -19,66 +17,33 @@ import (
 	"github.com/xftp/xftp/api/httpclient"
 	"github.com/xftp/xftp/blocklist"
 	"github.com/xftp/xftp/identity"
+	"github.com/xftp/xftp/internal/testrelay"
 	"github.com/xftp/xftp/server"
-	"github.com/xftp/xftp/storage/disk"
-	"github.com/xftp/xftp/storage/embedded"
 )
 
 // blockingServer is a relay with a blocklist on a loopback TLS listener;
 // wrap, if set, sees every request first (to fake answers).
 type blockingServer struct {
-	id   *identity.Identity
-	svc  *server.Service
-	addr api.Address
+	*testrelay.Relay
 	wrap atomic.Pointer[func(http.ResponseWriter, *http.Request) bool]
 }
 
 func newBlockingServer(t *testing.T) *blockingServer {
 	t.Helper()
-	dir := t.TempDir()
-	bs := &blockingServer{}
-	var err error
-	if bs.id, _, err = identity.LoadOrCreate(filepath.Join(dir, "identity.pem")); err != nil {
-		t.Fatal(err)
+	bs := &blockingServer{Relay: testrelay.StartWith(t, nil, testrelay.Options{Blocklist: true})}
+	bs.Wrap = func(routes http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if f := bs.wrap.Load(); f != nil && (*f)(w, r) {
+				return
+			}
+			routes.ServeHTTP(w, r)
+		})
 	}
-	store, err := disk.Open(filepath.Join(dir, "chunks"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	records, err := embedded.Open(filepath.Join(dir, "records.db"), time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	blocks, err := embedded.NewBlocklist(records)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if bs.svc, err = server.New(server.DefaultConfig(), server.Options{Identity: bs.id, Store: store, Records: records, Blocklist: blocks}); err != nil {
-		t.Fatal(err)
-	}
-	routes := NewHandler(bs.svc, HandlerOptions{}).Routes()
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if f := bs.wrap.Load(); f != nil && (*f)(w, r) {
-			return
-		}
-		routes.ServeHTTP(w, r)
-	})
-	srv, err := NewHTTPServer(h, bs.id, ServerOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bs.addr = api.Address{Fingerprint: bs.id.Fingerprint(), Host: ln.Addr().String()}
-	go srv.ServeTLS(ln, "", "")
-	t.Cleanup(func() { srv.Close(); records.Close() })
 	return bs
 }
 
 func (bs *blockingServer) client(t *testing.T) *httpclient.Client {
-	c := httpclient.NewClient(bs.addr, httpclient.ClientOptions{})
+	c := httpclient.NewClient(bs.Address, httpclient.ClientOptions{})
 	t.Cleanup(c.Close)
 	return c
 }
@@ -101,13 +66,13 @@ func TestBlockedChunkAnswers451WithVerifiedRecord(t *testing.T) {
 	body, digest := randomChunk(size64K)
 	rk := newKey()
 	snd, cr := uploadChunk(t, c, body, digest, rk)
-	if _, err := server.NewModeration(bs.svc).Block(bg, server.BlockRequest{
+	if _, err := server.NewModeration(bs.Service).Block(bg, server.BlockRequest{
 		ID: cr.RecipientIDs[0], Reason: blocklist.ReasonContent, Notice: "court order 42",
 		Restrictions: []blocklist.Restriction{blocklist.RestrictNoUploads}, TTL: time.Hour,
 	}); err != nil {
 		t.Fatal(err)
 	}
-	fp := bs.addr.Fingerprint
+	fp := bs.Address.Fingerprint
 	_, err := c.Download(bg, cr.RecipientIDs[0], rk, int64(len(body)))
 	rec := wantVerifiedBlock(t, err, fp, cr.RecipientIDs[0], "download")
 	if rec.Record.Notice != "court order 42" || rec.Record.Reason != blocklist.ReasonContent {
@@ -159,20 +124,20 @@ func TestForgedBlockingRecordsRejected(t *testing.T) {
 		}
 		return s
 	}
-	valid := sign(bs.id, rid).Marshal()
+	valid := sign(bs.Identity, rid).Marshal()
 	tampered := bytes.Clone(valid)
 	tampered[len(tampered)-1] ^= 1 // signature byte
 	// A record made for another chunk of this server (replayed).
 	otherChunk := make([]byte, server.IDSize)
 	rand.Read(otherChunk)
-	retargeted := sign(bs.id, otherChunk).Marshal()
+	retargeted := sign(bs.Identity, otherChunk).Marshal()
 	// A record of server B, presented by A.
-	fromB := sign(other.id, rid).Marshal()
+	fromB := sign(other.Identity, rid).Marshal()
 	// A's record with B's signature, under A's key or under B's key.
 	raw := valid[:len(valid)-96]
-	bSig := ed25519.Sign(other.id.Key, raw)
-	forgedRaw := append(append(bytes.Clone(raw), bs.id.Public()...), bSig...)
-	bKey := append(append(bytes.Clone(raw), other.id.Public()...), bSig...)
+	bSig := ed25519.Sign(other.Identity.Key, raw)
+	forgedRaw := append(append(bytes.Clone(raw), bs.Identity.Public()...), bSig...)
+	bKey := append(append(bytes.Clone(raw), other.Identity.Public()...), bSig...)
 	cases := []struct {
 		name string
 		body string
@@ -211,7 +176,7 @@ func TestForgedBlockingRecordsRejected(t *testing.T) {
 			if tc.want != nil && !errors.Is(err, tc.want) {
 				t.Fatalf("got %v, want it to wrap %v", err, tc.want)
 			}
-			if !strings.Contains(err.Error(), "sent an invalid blocking record") || !strings.Contains(err.Error(), bs.addr.Host) {
+			if !strings.Contains(err.Error(), "sent an invalid blocking record") || !strings.Contains(err.Error(), bs.Address.Host) {
 				t.Fatalf("message %q does not name the server and the fault", err)
 			}
 		})
@@ -224,7 +189,7 @@ func TestForgedBlockingRecordsRejected(t *testing.T) {
 	}
 	bs.wrap.Store(&f)
 	_, err := c.Download(bg, rid, rk, int64(len(body)))
-	wantVerifiedBlock(t, err, bs.addr.Fingerprint, rid, "genuine record")
+	wantVerifiedBlock(t, err, bs.Address.Fingerprint, rid, "genuine record")
 	// The same record replayed for a request about another ID is not.
 	var bre *httpclient.BlockingRecordError
 	if err := c.Ack(bg, otherChunk, rk); !errors.As(err, &bre) || !errors.Is(err, blocklist.ErrWrongChunk) {

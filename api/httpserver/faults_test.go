@@ -1,4 +1,4 @@
-package httpserver
+package httpserver_test
 
 import (
 	"bufio"
@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/xftp/xftp/api"
+	"github.com/xftp/xftp/api/httpserver"
 	"github.com/xftp/xftp/server"
 	"github.com/xftp/xftp/storage"
 )
@@ -84,13 +85,13 @@ func TestClockJumps(t *testing.T) {
 
 	ts.clock.Advance(-3 * time.Hour) // server clock jumps back
 	mustDownload(t, c, cr.RecipientIDs[0], rk, body)
-	if n, _ := ts.svc.SweepExpired(bg); n != 0 {
+	if n, _ := ts.Service.SweepExpired(bg); n != 0 {
 		t.Fatalf("a clock jump back expired %d chunks", n)
 	}
 	ts.clock.Advance(3*time.Hour + 3*time.Hour) // and forward past the expiry
 	_, err := download(c, cr.RecipientIDs[0], rk, size64K)
 	wantCode(t, err, api.CodeAuth)
-	if n, _ := ts.svc.SweepExpired(bg); n != 1 {
+	if n, _ := ts.Service.SweepExpired(bg); n != 1 {
 		t.Fatalf("swept %d chunks after the jump forward, want 1", n)
 	}
 }
@@ -99,7 +100,7 @@ func TestClockJumps(t *testing.T) {
 // limit over HTTP/1.1 and HTTP/2.
 func TestOversizedHeadersRefused(t *testing.T) {
 	ts := newTestServer(t, nil)
-	conn, err := tls.Dial("tcp", ts.addr.Host, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+	conn, err := tls.Dial("tcp", ts.Address.Host, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +121,7 @@ func TestOversizedHeadersRefused(t *testing.T) {
 			t.Fatalf("HTTP/2 oversized header: %d, want refusal", resp.StatusCode)
 		}
 	}
-	if u, _ := ts.svc.Usage(bg); u.Chunks != 0 {
+	if u, _ := ts.Service.Usage(bg); u.Chunks != 0 {
 		t.Fatal("an oversized request stored something")
 	}
 }
@@ -156,7 +157,7 @@ func TestSlowClientsDoNotStarveOthers(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			raw, err := abuser.DialContext(ctx, "tcp", ts.addr.Host)
+			raw, err := abuser.DialContext(ctx, "tcp", ts.Address.Host)
 			if err != nil {
 				return
 			}
@@ -179,9 +180,9 @@ func TestSlowClientsDoNotStarveOthers(t *testing.T) {
 	lat := measure()
 	cancel()
 	wg.Wait()
-	if n := opened.Load(); n > int32(DefaultLimits().ConnsPerSource) {
-		t.Fatalf("%d connections from one source were served, over the cap of %d", n, DefaultLimits().ConnsPerSource)
+	if n := opened.Load(); n > int32(httpserver.DefaultLimits().ConnsPerSource) {
+		t.Fatalf("%d connections from one source were served, over the cap of %d", n, httpserver.DefaultLimits().ConnsPerSource)
 	}
 	t.Logf("%d abusive connections accepted (cap %d per source); well-behaved 64 KiB download p50/p99: quiet %v/%v, under abuse %v/%v",
-		opened.Load(), DefaultLimits().ConnsPerSource, quiet[50], quiet[99], lat[50], lat[99])
+		opened.Load(), httpserver.DefaultLimits().ConnsPerSource, quiet[50], quiet[99], lat[50], lat[99])
 }

@@ -1,4 +1,4 @@
-package httpserver
+package httpserver_test
 
 import (
 	"context"
@@ -6,153 +6,61 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
+	"encoding/base64"
 	"errors"
-	"net"
 	"net/http"
-	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/xftp/xftp/api"
 	"github.com/xftp/xftp/api/httpclient"
-	"github.com/xftp/xftp/identity"
+	"github.com/xftp/xftp/api/httpserver"
+	"github.com/xftp/xftp/internal/testrelay"
 	"github.com/xftp/xftp/server"
 	"github.com/xftp/xftp/storage"
-	"github.com/xftp/xftp/storage/disk"
-	"github.com/xftp/xftp/storage/embedded"
 )
 
-// testServer is a real xftpd core on a loopback TLS HTTP/2 listener.
+// testServer is a relay (internal/testrelay) with a clock the test moves,
+// as these tests have always run it: a 10 s upload timeout and xftpd's
+// per-source connection cap.
 type testServer struct {
-	t       *testing.T
-	dir     string
-	id      *identity.Identity
-	cfg     server.Config
-	svc     *server.Service
-	records *embedded.Records
-	store   *disk.Store
-	srv     *http.Server
-	ln      net.Listener
-	addr    api.Address
-	clock   *fakeClock
-	opts    ServerOptions
-	// wrapStore, if set, wraps the body store (fault injection).
-	wrapStore func(storage.Store) storage.Store
-	// wrapHandler, if set, wraps the HTTP handler (an older server, say).
-	wrapHandler func(http.Handler) http.Handler
-}
-
-type fakeClock struct {
-	mu     sync.Mutex
-	offset time.Duration
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.offset)
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.offset += d
-	c.mu.Unlock()
+	*testrelay.Relay
+	t     *testing.T
+	cfg   server.Config
+	clock *testrelay.Clock
 }
 
 func newTestServer(t *testing.T, mod func(*server.Config)) *testServer {
 	t.Helper()
-	cfg := server.DefaultConfig()
-	if mod != nil {
-		mod(&cfg)
-	}
-	ts := &testServer{t: t, dir: t.TempDir(), cfg: cfg, clock: &fakeClock{}}
-	var err error
-	ts.id, _, err = identity.LoadOrCreate(filepath.Join(ts.dir, "identity.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts.start("127.0.0.1:0")
-	t.Cleanup(ts.stop)
-	return ts
+	return startTestServer(t, mod, testrelay.Options{})
 }
 
 // newWrappedServer is newTestServer (default configuration) with the body
 // store wrapped, for fault injection.
 func newWrappedServer(t *testing.T, wrap func(storage.Store) storage.Store) *testServer {
 	t.Helper()
-	ts := &testServer{t: t, dir: t.TempDir(), cfg: server.DefaultConfig(), clock: &fakeClock{}, wrapStore: wrap}
-	newTestIdentity(ts)
-	ts.start("127.0.0.1:0")
-	t.Cleanup(ts.stop)
+	return startTestServer(t, nil, testrelay.Options{WrapStore: wrap})
+}
+
+// startTestServer is newTestServer with more options.
+func startTestServer(t *testing.T, mod func(*server.Config), o testrelay.Options) *testServer {
+	t.Helper()
+	cfg := server.DefaultConfig()
+	if mod != nil {
+		mod(&cfg)
+	}
+	ts := &testServer{t: t, cfg: cfg, clock: &testrelay.Clock{}}
+	o.Now = ts.clock.Now
+	if o.Handler.UploadTimeout == 0 {
+		o.Handler.UploadTimeout = 10 * time.Second
+	}
+	o.ConnsPerSource = httpserver.DefaultLimits().ConnsPerSource
+	ts.Relay = testrelay.StartWith(t, &cfg, o)
 	return ts
 }
 
-func (ts *testServer) start(listen string) {
-	t := ts.t
-	var err error
-	if ts.store, err = disk.Open(filepath.Join(ts.dir, "chunks")); err != nil {
-		t.Fatal(err)
-	}
-	if ts.records, err = embedded.Open(filepath.Join(ts.dir, "records.db"), time.Second); err != nil {
-		t.Fatal(err)
-	}
-	var store storage.Store = ts.store
-	if ts.wrapStore != nil {
-		store = ts.wrapStore(store)
-	}
-	ts.svc, err = server.New(ts.cfg, server.Options{Identity: ts.id, Store: store, Records: ts.records, Now: ts.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := NewHandler(ts.svc, HandlerOptions{UploadTimeout: 10 * time.Second})
-	var routes http.Handler = h.Routes()
-	if ts.wrapHandler != nil {
-		routes = ts.wrapHandler(routes)
-	}
-	ts.srv, err = NewHTTPServer(routes, ts.id, ts.opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; ; i++ {
-		ts.ln, err = net.Listen("tcp", listen)
-		if err == nil || i == 50 {
-			break
-		}
-		time.Sleep(100 * time.Millisecond) // the old listener is closing
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts.addr = api.Address{Fingerprint: ts.id.Fingerprint(), Host: ts.ln.Addr().String(), Password: ts.cfg.Password}
-	ts.ln = LimitListener(ts.ln, DefaultLimits().ConnsPerSource)
-	go func() {
-		if ts.opts.Plain {
-			ts.srv.Serve(ts.ln)
-		} else {
-			ts.srv.ServeTLS(ts.ln, "", "")
-		}
-	}()
-}
-
-func (ts *testServer) stop() {
-	if ts.srv == nil {
-		return
-	}
-	ts.srv.Close()
-	ts.records.Close()
-	ts.srv = nil
-}
-
-// restart stops the server and starts a new one on the same data and port.
-func (ts *testServer) restart() {
-	host := ts.addr.Host
-	ts.stop()
-	ts.start(host)
-}
-
 func (ts *testServer) client() *httpclient.Client {
-	c := httpclient.NewClient(ts.addr, httpclient.ClientOptions{})
+	c := httpclient.NewClient(ts.Address, httpclient.ClientOptions{})
 	ts.t.Cleanup(c.Close)
 	return c
 }
@@ -188,14 +96,6 @@ var bg = context.Background()
 
 func contextWithCancel() (context.Context, context.CancelFunc) { return context.WithCancel(bg) }
 
-func newTestIdentity(ts *testServer) {
-	var err error
-	ts.id, _, err = identity.LoadOrCreate(filepath.Join(ts.dir, "identity.pem"))
-	if err != nil {
-		ts.t.Fatal(err)
-	}
-}
-
 // rawHTTP sends hand-made requests to test servers, over HTTP/2 with TLS
 // 1.3 as a Client does, trusting any certificate.
 var rawHTTP = &http.Client{Transport: &http.Transport{
@@ -206,6 +106,9 @@ var rawHTTP = &http.Client{Transport: &http.Transport{
 
 // rawBase is the URL prefix of c's server.
 func rawBase(c *httpclient.Client) string { return "https://" + c.Address().Host }
+
+// enc is the IDs' encoding in paths (base64url without padding).
+var enc = base64.RawURLEncoding.Strict()
 
 func chunkPath(id []byte, suffix string) string {
 	return "/v1/chunks/" + enc.EncodeToString(id) + suffix

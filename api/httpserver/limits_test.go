@@ -1,4 +1,4 @@
-package httpserver
+package httpserver_test
 
 import (
 	"bufio"
@@ -9,12 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xftp/xftp/api/httpserver"
 	"github.com/xftp/xftp/internal/testenv"
 )
 
 func TestCreateRateLimitPerSource(t *testing.T) {
 	ts := newTestServer(t, nil)
-	h := NewHandler(ts.svc, HandlerOptions{Limits: Limits{CreatesPerMinute: 3}})
+	h := httpserver.NewHandler(ts.Service, httpserver.HandlerOptions{Limits: httpserver.Limits{CreatesPerMinute: 3}})
 	srv := httptest.NewServer(h.Routes())
 	defer srv.Close()
 	status := func() (int, string) {
@@ -35,7 +36,7 @@ func TestCreateRateLimitPerSource(t *testing.T) {
 		t.Fatalf("4th create: %d, Retry-After %q; want 429 with Retry-After", s, retry)
 	}
 	// Other sources are not affected.
-	rl := NewRateLimiter(1)
+	rl := httpserver.NewRateLimiter(1)
 	now := time.Now()
 	if ok, _ := rl.Allow("10.0.0.1:1", now); !ok {
 		t.Fatal("first request refused")
@@ -54,7 +55,7 @@ func TestLimitListenerCapsConnectionsPerSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })}
-	go srv.Serve(LimitListener(ln, 2))
+	go srv.Serve(httpserver.LimitListener(ln, 2))
 	defer srv.Close()
 	dial := func() net.Conn {
 		c, err := net.Dial("tcp", ln.Addr().String())
@@ -98,19 +99,8 @@ func TestSourcesGroupIPv6By64(t *testing.T) {
 		"[2001:db8:1:2:ffff:1:2:3]:5443": "2001:db8:1:2::/64",
 		"[2001:db8:1:3::1]:5443":         "2001:db8:1:3::/64",
 	} {
-		if got := SourceOf(in); got != want {
+		if got := httpserver.SourceOf(in); got != want {
 			t.Errorf("SourceOf(%q) = %q, want %q", in, got, want)
 		}
-	}
-}
-
-func TestRateLimiterForgetsIdleSources(t *testing.T) {
-	l := NewRateLimiter(1)
-	now := time.Unix(1000, 0)
-	l.Allow("192.0.2.1:1", now)
-	l.Allow("192.0.2.2:1", now.Add(2*time.Minute))
-	l.Allow("192.0.2.2:1", now.Add(5*time.Minute))
-	if _, ok := l.sources["192.0.2.1"]; ok || len(l.sources) != 1 {
-		t.Fatalf("sources kept: %v", l.sources)
 	}
 }

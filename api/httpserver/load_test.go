@@ -1,4 +1,4 @@
-package httpserver
+package httpserver_test
 
 import (
 	"bytes"
@@ -6,20 +6,17 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/xftp/xftp/api/httpserver"
+	"github.com/xftp/xftp/internal/testrelay"
+
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
-
-	"github.com/xftp/xftp/identity"
-	"github.com/xftp/xftp/server"
-	"github.com/xftp/xftp/storage/disk"
-	"github.com/xftp/xftp/storage/embedded"
 )
 
 // loadServer is a relay with a short RequestTimeout and a large page at
@@ -28,51 +25,25 @@ import (
 type loadServer struct {
 	addr         string
 	open, opened atomic.Int64
-	h            *Handler
+	h            *httpserver.Handler
 }
 
-func startLoadServer(t *testing.T, o HandlerOptions) *loadServer {
+func startLoadServer(t *testing.T, o httpserver.HandlerOptions) *loadServer {
 	t.Helper()
-	dir := t.TempDir()
-	id, _, err := identity.LoadOrCreate(filepath.Join(dir, "identity.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := disk.Open(filepath.Join(dir, "chunks"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	records, err := embedded.Open(filepath.Join(dir, "records.db"), time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := server.New(server.DefaultConfig(), server.Options{Identity: id, Store: store, Records: records})
-	if err != nil {
-		t.Fatal(err)
-	}
 	page := make([]byte, 16<<20)
 	o.Web = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(page) })
-	ls := &loadServer{h: NewHandler(svc, o)}
-	srv, err := NewHTTPServer(ls.h.Routes(), id, ServerOptions{Plain: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.ConnState = func(_ net.Conn, s http.ConnState) {
-		switch s {
-		case http.StateNew:
-			ls.open.Add(1)
-			ls.opened.Add(1)
-		case http.StateClosed, http.StateHijacked:
-			ls.open.Add(-1)
-		}
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ls.addr = ln.Addr().String()
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close(); records.Close() })
+	ls := &loadServer{}
+	r := testrelay.StartWith(t, nil, testrelay.Options{Handler: o, Server: httpserver.ServerOptions{Plain: true},
+		ConnState: func(_ net.Conn, s http.ConnState) {
+			switch s {
+			case http.StateNew:
+				ls.open.Add(1)
+				ls.opened.Add(1)
+			case http.StateClosed, http.StateHijacked:
+				ls.open.Add(-1)
+			}
+		}})
+	ls.addr, ls.h = r.Address.Host, r.Handler
 	return ls
 }
 
@@ -109,7 +80,7 @@ func rawConn(t *testing.T, addr, req string) net.Conn {
 // once the request's deadline passes
 // (they were held forever outside /v1/chunks; issue 20, items 16 and 17).
 func TestSlowReadersAndMissingBodiesAreCut(t *testing.T) {
-	ls := startLoadServer(t, HandlerOptions{RequestTimeout: 300 * time.Millisecond})
+	ls := startLoadServer(t, httpserver.HandlerOptions{RequestTimeout: 300 * time.Millisecond})
 	for i, c := range []struct{ what, req string }{
 		{"slow reader of the page", "GET /d/big HTTP/1.1\r\nHost: x\r\n\r\n"},
 		{"body announced, never sent", "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 8192\r\n\r\n"},
@@ -118,40 +89,6 @@ func TestSlowReadersAndMissingBodiesAreCut(t *testing.T) {
 		rawConn(t, ls.addr, c.req) // never read from
 		// The page gets 4 x RequestTimeout; everything else one.
 		ls.waitClosed(t, int64(i+1), 20*time.Second, c.what)
-	}
-}
-
-// TestInflightIsSharedFairly: one source cannot take every request slot;
-// past 3/4 of them, a source holding 8 gets no more, and a newcomer does
-// (issue 20, item 20).
-func TestInflightIsSharedFairly(t *testing.T) {
-	f := inflight{perSource: 40, total: 64, bySource: map[string]int{}}
-	n := 0
-	for f.admit("a") {
-		n++
-	}
-	if n != 40 {
-		t.Fatalf("one source got %d slots, want its share of 40", n)
-	}
-	for i := 0; i < 8; i++ {
-		if !f.admit("b") {
-			t.Fatalf("a second source was refused its slot %d at 48 of 64", i)
-		}
-	}
-	if f.admit("b") {
-		t.Fatal("past 3/4 of the slots a source holding 8 got another")
-	}
-	for i := 0; i < 8; i++ {
-		if !f.admit(fmt.Sprint("newcomer", i)) {
-			t.Fatalf("newcomer %d refused at %d of 64", i, f.n)
-		}
-	}
-	if f.n != 56 {
-		t.Fatalf("%d in flight", f.n)
-	}
-	f.release("a")
-	if f.bySource["a"] != 39 || f.n != 55 {
-		t.Fatalf("release: %d for a, %d in all", f.bySource["a"], f.n)
 	}
 }
 
@@ -208,12 +145,12 @@ func TestConnectionCapsShareTheTotal(t *testing.T) {
 				return
 			}
 			mu.Lock()
-			accepted[SourceOf(c.RemoteAddr().String())]++
+			accepted[httpserver.SourceOf(c.RemoteAddr().String())]++
 			mu.Unlock()
 		}
 	}
 	fl := &fakeListener{remotes: make(chan string, 1000)}
-	l := LimitConns(fl, ConnLimits{PerSource: 64, Total: 41})
+	l := httpserver.LimitConns(fl, httpserver.ConnLimits{PerSource: 64, Total: 41})
 	var many []string
 	for range 40 {
 		many = append(many, "198.51.100.1:1")
@@ -223,15 +160,15 @@ func TestConnectionCapsShareTheTotal(t *testing.T) {
 		t.Fatalf("one source got %d of 41 connections, want 30 (3/4)", accepted["198.51.100.1"])
 	}
 	try(l, fl, "198.51.100.2:1", "198.51.100.2:2", "198.51.100.2:3", "198.51.100.2:4", "198.51.100.2:5")
-	if accepted["198.51.100.2"] != ReserveConns {
-		t.Fatalf("a second source got %d past 3/4, want %d", accepted["198.51.100.2"], ReserveConns)
+	if accepted["198.51.100.2"] != httpserver.ReserveConns {
+		t.Fatalf("a second source got %d past 3/4, want %d", accepted["198.51.100.2"], httpserver.ReserveConns)
 	}
 	var v6 []string
 	for i := range 300 {
 		v6 = append(v6, fmt.Sprintf("[2001:db8:1:%x::1]:1", i))
 	}
 	fl2 := &fakeListener{remotes: make(chan string, 1000)}
-	l2 := LimitConns(fl2, ConnLimits{PerSource: 64})
+	l2 := httpserver.LimitConns(fl2, httpserver.ConnLimits{PerSource: 64})
 	try(l2, fl2, v6...)
 	n := 0
 	for s, k := range accepted {
@@ -249,7 +186,7 @@ func TestConnectionCapsShareTheTotal(t *testing.T) {
 // deadline (8 sources held 65,408 such streams, 1.06 GiB; issue 20, item
 // 16).
 func TestZeroWindowStreamsAreCut(t *testing.T) {
-	ls := startLoadServer(t, HandlerOptions{RequestTimeout: 300 * time.Millisecond})
+	ls := startLoadServer(t, httpserver.HandlerOptions{RequestTimeout: 300 * time.Millisecond})
 	c, err := net.Dial("tcp", ls.addr)
 	if err != nil {
 		t.Fatal(err)
@@ -279,11 +216,7 @@ func TestZeroWindowStreamsAreCut(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	inflight := func() int {
-		ls.h.inflight.mu.Lock()
-		defer ls.h.inflight.mu.Unlock()
-		return ls.h.inflight.n
-	}
+	inflight := ls.h.InFlight
 	deadline := time.Now().Add(20 * time.Second)
 	for seen := false; !seen || inflight() != 0; seen = seen || inflight() == streams {
 		if time.Now().After(deadline) {

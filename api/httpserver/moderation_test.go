@@ -1,86 +1,38 @@
-package httpserver
+package httpserver_test
 
 import (
 	"bytes"
 	"crypto/ed25519"
 	"errors"
 	"io"
-	"net"
-	"net/http/httptest"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/xftp/xftp/api"
 	"github.com/xftp/xftp/api/httpclient"
+	"github.com/xftp/xftp/api/httpserver"
 	"github.com/xftp/xftp/blocklist"
-	"github.com/xftp/xftp/identity"
+	"github.com/xftp/xftp/internal/testrelay"
 	"github.com/xftp/xftp/reports"
-	"github.com/xftp/xftp/server"
-	"github.com/xftp/xftp/storage/disk"
-	"github.com/xftp/xftp/storage/embedded"
 )
 
 // moderationServer is a relay with a blocklist and a report store, its
 // admin API, and a per-source report limit of reportsPerMinute.
 type moderationServer struct {
-	id    *identity.Identity
-	addr  api.Address
+	*testrelay.Relay
 	admin *httpclient.AdminClient
 }
 
 func newModerationServer(t *testing.T, reportsPerMinute int) *moderationServer {
 	t.Helper()
-	dir := t.TempDir()
-	ms := &moderationServer{}
-	var err error
-	if ms.id, _, err = identity.LoadOrCreate(filepath.Join(dir, "identity.pem")); err != nil {
-		t.Fatal(err)
-	}
-	store, err := disk.Open(filepath.Join(dir, "chunks"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	records, err := embedded.Open(filepath.Join(dir, "records.db"), time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	blocks, err := embedded.NewBlocklist(records)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rs, err := embedded.NewReports(records, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := server.New(server.DefaultConfig(), server.Options{Identity: ms.id, Store: store, Records: records,
-		Blocklist: blocks, Reports: rs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := NewHTTPServer(NewHandler(svc, HandlerOptions{Limits: Limits{ReportsPerMinute: reportsPerMinute}}).Routes(), ms.id, ServerOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ms.addr = api.Address{Fingerprint: ms.id.Fingerprint(), Host: ln.Addr().String()}
-	go srv.ServeTLS(ln, "", "")
-	ah, err := NewAdminHandler(server.NewModeration(svc), testToken, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ats := httptest.NewServer(ah.Routes())
-	t.Cleanup(func() { ats.Close(); srv.Close(); records.Close() })
-	ms.admin = httpclient.NewAdminClient(ats.URL, testToken)
-	return ms
+	r := testrelay.StartWith(t, nil, testrelay.Options{Blocklist: true, Reports: true, AdminToken: testToken,
+		Handler: httpserver.HandlerOptions{Limits: httpserver.Limits{ReportsPerMinute: reportsPerMinute}}})
+	return &moderationServer{Relay: r, admin: httpclient.NewAdminClient(r.AdminURL, testToken)}
 }
 
 func TestStatusReportAppealOverHTTP(t *testing.T) {
 	ms := newModerationServer(t, 3)
-	c := httpclient.NewClient(ms.addr, httpclient.ClientOptions{})
+	c := httpclient.NewClient(ms.Address, httpclient.ClientOptions{})
 	t.Cleanup(c.Close)
 	sender := newKey()
 	rks := []ed25519.PrivateKey{newKey(), newKey(), newKey(), newKey()} // 2 real + 2 padding
@@ -152,7 +104,7 @@ func TestStatusReportAppealOverHTTP(t *testing.T) {
 	}
 	// The sender's status now answers the signed record for its ID.
 	_, err = c.Status(bg, created.SenderID, sender)
-	rec := wantVerifiedBlock(t, err, ms.id.Fingerprint(), created.SenderID, "status of the blocked chunk")
+	rec := wantVerifiedBlock(t, err, ms.Identity.Fingerprint(), created.SenderID, "status of the blocked chunk")
 	if !bytes.Equal(rec.Record.AppealCode, cs.Case) {
 		t.Fatal("record does not carry the case code")
 	}
@@ -166,10 +118,10 @@ func TestStatusReportAppealOverHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := blocklist.VerifyUnblock(p, ms.id.Fingerprint(), rec.Record.AppealCode); err != nil {
+	if err := blocklist.VerifyUnblock(p, ms.Identity.Fingerprint(), rec.Record.AppealCode); err != nil {
 		t.Fatalf("proof from the admin API: %v", err)
 	}
-	if ap.Server != ms.id.Fingerprint().String() || ap.Unblocked != nil {
+	if ap.Server != ms.Identity.Fingerprint().String() || ap.Unblocked != nil {
 		t.Fatalf("appeal answer: %+v", ap)
 	}
 	_, err = ms.admin.Appeal(bg, api.AdminAppealRequest{Case: bytes.Repeat([]byte{1}, blocklist.AppealCodeSize)})

@@ -1,4 +1,4 @@
-package httpserver
+package httpserver_test
 
 import (
 	"bytes"
@@ -42,7 +42,7 @@ func TestCreateUploaded(t *testing.T) {
 		t.Fatalf("upload after create-and-upload: %v", err)
 	}
 	assertNoBodies(t, ts, 1)
-	if u, _ := ts.svc.Usage(bg); u.Chunks != 1 || u.Bytes != size64K {
+	if u, _ := ts.Service.Usage(bg); u.Chunks != 1 || u.Bytes != size64K {
 		t.Fatalf("usage: %+v", u)
 	}
 	if err := c.Delete(bg, cr.SenderID, snd); err != nil {
@@ -79,7 +79,7 @@ func TestCreateUploadedRefusedLeavesNothing(t *testing.T) {
 		t.Fatal("a body shorter than its length was accepted")
 	}
 	assertNoBodies(t, ts, 0)
-	if u, _ := ts.svc.Usage(bg); u.Chunks != 0 || u.Bytes != 0 {
+	if u, _ := ts.Service.Usage(bg); u.Chunks != 0 || u.Bytes != 0 {
 		t.Fatalf("usage after refused uploads: %+v", u)
 	}
 	// Quota: two fit, the third is refused before its body is stored.
@@ -131,7 +131,7 @@ func TestCreateUploadedSignature(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	auth := api.Sign(snd, ts.addr.Fingerprint, http.MethodPut, "/v1/chunks", api.BodyHash(signed), time.Now()).String()
+	auth := api.Sign(snd, ts.Address.Fingerprint, http.MethodPut, "/v1/chunks", api.BodyHash(signed), time.Now()).String()
 	if got := put(other, auth); got != http.StatusForbidden {
 		t.Fatalf("a changed create request: %d, want 403", got)
 	}
@@ -142,7 +142,7 @@ func TestCreateUploadedSignature(t *testing.T) {
 		t.Fatalf("a create request over 64 KiB: %d, want 413", got)
 	}
 	// Signed as a POST create: not valid for PUT.
-	post := api.Sign(snd, ts.addr.Fingerprint, http.MethodPost, "/v1/chunks", api.BodyHash(signed), time.Now()).String()
+	post := api.Sign(snd, ts.Address.Fingerprint, http.MethodPost, "/v1/chunks", api.BodyHash(signed), time.Now()).String()
 	if got := put(signed, post); got != http.StatusForbidden {
 		t.Fatalf("a create signature on PUT: %d, want 403", got)
 	}
@@ -169,7 +169,7 @@ func TestCreateUploadedFailureRemovesRecord(t *testing.T) {
 		// wait for it, within a bound.
 		var u storage.Usage
 		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-			if u, _ = ts.svc.Usage(bg); u.Chunks == 0 && u.Bytes == 0 {
+			if u, _ = ts.Service.Usage(bg); u.Chunks == 0 && u.Bytes == 0 {
 				assertNoBodies(t, ts, 0)
 				return
 			}
@@ -233,7 +233,7 @@ func TestCreateRetryIsIdempotent(t *testing.T) {
 		t.Fatalf("the retried two-step create: %+v, %v", post, err)
 	}
 	assertNoBodies(t, ts, 1)
-	if u, _ := ts.svc.Usage(bg); u.Chunks != 1 || u.Bytes != size64K {
+	if u, _ := ts.Service.Usage(bg); u.Chunks != 1 || u.Bytes != size64K {
 		t.Fatalf("usage after retries: %+v", u)
 	}
 	mustDownload(t, c, first.RecipientIDs[1], r2, body)
@@ -356,7 +356,7 @@ func TestCreateRetryOutlivesFailingFirstAttempt(t *testing.T) {
 	}()
 	// Wait (bounded) until the server holds the first attempt's record.
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if u, _ := ts.svc.Usage(bg); u.Chunks == 1 {
+		if u, _ := ts.Service.Usage(bg); u.Chunks == 1 {
 			break
 		}
 		if time.Now().After(deadline) {

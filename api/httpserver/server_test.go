@@ -1,4 +1,4 @@
-package httpserver
+package httpserver_test
 
 import (
 	"bytes"
@@ -19,6 +19,7 @@ import (
 
 	"github.com/xftp/xftp/api"
 	"github.com/xftp/xftp/api/httpclient"
+	"github.com/xftp/xftp/api/httpserver"
 	"github.com/xftp/xftp/identity"
 	"github.com/xftp/xftp/server"
 )
@@ -163,7 +164,7 @@ func TestWrongLengthUpload(t *testing.T) {
 func assertNoBodies(t *testing.T, ts *testServer, want int) {
 	t.Helper()
 	n := 0
-	filepath.Walk(filepath.Join(ts.dir, "chunks"), func(p string, fi os.FileInfo, err error) error {
+	filepath.Walk(filepath.Join(ts.Dir, "chunks"), func(p string, fi os.FileInfo, err error) error {
 		if err == nil && !fi.IsDir() {
 			if strings.HasPrefix(fi.Name(), ".tmp") {
 				t.Errorf("temporary file left: %s", fi.Name())
@@ -204,7 +205,7 @@ func TestCorruptStoredChunkIsNotServed(t *testing.T) {
 			rk := newKey()
 			_, cr := uploadChunk(t, c, body, digest, rk)
 			files := 0
-			filepath.Walk(filepath.Join(ts.dir, "chunks"), func(p string, fi os.FileInfo, err error) error {
+			filepath.Walk(filepath.Join(ts.Dir, "chunks"), func(p string, fi os.FileInfo, err error) error {
 				if err != nil || fi.IsDir() {
 					return nil
 				}
@@ -249,7 +250,7 @@ func TestDeleteThenAuth(t *testing.T) {
 	wantCode(t, err, api.CodeAuth)
 	wantCode(t, c.Delete(bg, cr.SenderID, snd), api.CodeAuth)
 	assertNoBodies(t, ts, 0)
-	if u, _ := ts.svc.Usage(bg); u.Bytes != 0 || u.Chunks != 0 {
+	if u, _ := ts.Service.Usage(bg); u.Bytes != 0 || u.Chunks != 0 {
 		t.Fatalf("usage after delete: %+v", u)
 	}
 }
@@ -293,7 +294,7 @@ func TestExpiry(t *testing.T) {
 	// follows the server's through CLOCK answers.
 	_, err := download(c, cr.RecipientIDs[0], rk, size64K)
 	wantCode(t, err, api.CodeAuth)
-	n, err := ts.svc.SweepExpired(bg)
+	n, err := ts.Service.SweepExpired(bg)
 	if err != nil || n != 1 {
 		t.Fatalf("SweepExpired = %d, %v", n, err)
 	}
@@ -307,13 +308,13 @@ func TestExpirySweptAtStartup(t *testing.T) {
 	body, digest := randomChunk(size64K)
 	uploadChunk(t, c, body, digest, newKey())
 	ts.clock.Advance(2 * time.Hour)
-	ts.restart()
+	ts.Restart()
 	ctx, cancel := contextWithCancel()
 	done := make(chan struct{})
-	go func() { ts.svc.Run(ctx); close(done) }()
+	go func() { ts.Service.Run(ctx); close(done) }()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if u, _ := ts.svc.Usage(bg); u.Chunks == 0 {
+		if u, _ := ts.Service.Usage(bg); u.Chunks == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -351,9 +352,9 @@ func TestRestartKeepsState(t *testing.T) {
 	body, digest := randomChunk(size64K)
 	rk := newKey()
 	_, cr := uploadChunk(t, c, body, digest, rk)
-	fp := ts.id.Fingerprint()
-	ts.restart()
-	id, created, err := identity.LoadOrCreate(filepath.Join(ts.dir, "identity.pem"))
+	fp := ts.Identity.Fingerprint()
+	ts.Restart()
+	id, created, err := identity.LoadOrCreate(filepath.Join(ts.Dir, "identity.pem"))
 	if err != nil || created || id.Fingerprint() != fp {
 		t.Fatalf("identity changed across restart (created %v, err %v)", created, err)
 	}
@@ -375,7 +376,7 @@ func TestUploadPasswordMatrix(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			ts := newTestServer(t, func(c *server.Config) { c.Password = tc.server; c.AllowNew = tc.allowNew })
-			addr := ts.addr
+			addr := ts.Address
 			addr.Password = tc.client
 			c := httpclient.NewClient(addr, httpclient.ClientOptions{})
 			defer c.Close()
@@ -406,7 +407,7 @@ func TestReuploadIgnored(t *testing.T) {
 
 func TestWrongFingerprintFailsBeforeAnyCommand(t *testing.T) {
 	ts := newTestServer(t, nil)
-	addr := ts.addr
+	addr := ts.Address
 	addr.Fingerprint[0] ^= 1
 	c := httpclient.NewClient(addr, httpclient.ClientOptions{})
 	defer c.Close()
@@ -414,7 +415,7 @@ func TestWrongFingerprintFailsBeforeAnyCommand(t *testing.T) {
 	if !errors.Is(err, identity.ErrWrongIdentity) {
 		t.Fatalf("got %v, want ErrWrongIdentity", err)
 	}
-	if u, _ := ts.svc.Usage(bg); u.Chunks != 0 {
+	if u, _ := ts.Service.Usage(bg); u.Chunks != 0 {
 		t.Fatal("a command reached the server despite the wrong fingerprint")
 	}
 }
@@ -427,7 +428,7 @@ func TestConcurrentClients(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c := httpclient.NewClient(ts.addr, httpclient.ClientOptions{})
+			c := httpclient.NewClient(ts.Address, httpclient.ClientOptions{})
 			defer c.Close()
 			body, digest := randomChunk(256 << 10)
 			snd := newKey()
@@ -459,7 +460,7 @@ func TestObserveReportsRoutesNotIDs(t *testing.T) {
 	ts := newTestServer(t, nil)
 	var mu sync.Mutex
 	var ops []string
-	h := NewHandler(ts.svc, HandlerOptions{Observe: func(op string, status int, d time.Duration) {
+	h := httpserver.NewHandler(ts.Service, httpserver.HandlerOptions{Observe: func(op string, status int, d time.Duration) {
 		mu.Lock()
 		ops = append(ops, fmt.Sprintf("%s %d", op, status))
 		mu.Unlock()
