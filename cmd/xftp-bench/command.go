@@ -119,7 +119,7 @@ before it. MB is 10^6 bytes. See docs/BENCHMARKS.md.`,
 	fl.StringVar(&cfg.XftpBin, "xftp", "", "xftp binary (default: go build ./cmd/xftp)")
 	fl.StringVar(&cfg.MinioBin, "minio", "", "minio binary when XFTP_TEST_S3_* is not set (default: ~/.cache/xftp/minio-*/minio)")
 	fl.BoolVar(&cfg.Keep, "keep", false, "keep the scratch directory (logs, data)")
-	cmd.AddCommand(profileCommand(), soakCommand(), scaleoutCommand())
+	cmd.AddCommand(profileCommand(), soakCommand(), scaleoutCommand(), attackCommand())
 	return cmd
 }
 

@@ -10,7 +10,7 @@ import (
 
 // Roles this binary plays when it starts itself as a server process.
 const (
-	roleEnv = "XFTP_BENCH_ROLE" // "ceiling" or "relay"
+	roleEnv = "XFTP_BENCH_ROLE" // "ceiling", "relay" or "attacker"
 	dirEnv  = "XFTP_BENCH_DIR"
 )
 
@@ -36,6 +36,8 @@ func runRole(role string) error {
 		return runCeilingServer()
 	case "relay":
 		return runRelay()
+	case "attacker":
+		return runAttackerRole()
 	}
 	return fmt.Errorf("unknown role %q", role)
 }

@@ -59,6 +59,28 @@ type machine struct {
 	Took       string `json:"took"`
 }
 
+// thisMachine describes the machine a run starts on at started.
+func thisMachine(started time.Time) machine {
+	return machine{
+		NumCPU: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), CPU: cpuModel(), Go: runtime.Version(),
+		Kernel: readTrim("/proc/sys/kernel/osrelease"), LoadStart: loadAvg(), Started: started.UTC().Format(time.RFC3339),
+	}
+}
+
+// scratchDir makes a run's scratch directory. The returned func removes
+// it, unless keep: then its name goes to logw and it stays.
+func scratchDir(prefix string, keep bool, logw io.Writer) (string, func(), error) {
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return "", nil, err
+	}
+	if keep {
+		fmt.Fprintln(logw, "scratch directory:", dir)
+		return dir, func() {}, nil
+	}
+	return dir, func() { os.RemoveAll(dir) }, nil
+}
+
 type report struct {
 	Machine machine `json:"machine"`
 	Config  *config `json:"config"`
@@ -94,19 +116,12 @@ func relate(rw *row, base row, name string) {
 
 func run(ctx context.Context, cfg *config, out, logw io.Writer) error {
 	start := time.Now()
-	rep := &report{Config: cfg, Machine: machine{
-		NumCPU: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), CPU: cpuModel(), Go: runtime.Version(),
-		Kernel: readTrim("/proc/sys/kernel/osrelease"), LoadStart: loadAvg(), Started: start.UTC().Format(time.RFC3339),
-	}}
-	dir, err := os.MkdirTemp("", "xftp-bench-")
+	rep := &report{Config: cfg, Machine: thisMachine(start)}
+	dir, cleanup, err := scratchDir("xftp-bench-", cfg.Keep, logw)
 	if err != nil {
 		return err
 	}
-	if cfg.Keep {
-		fmt.Fprintln(logw, "scratch directory:", dir)
-	} else {
-		defer os.RemoveAll(dir)
-	}
+	defer cleanup()
 	logf := func(format string, a ...any) { fmt.Fprintf(logw, "# "+format+"\n", a...) }
 	logf("load average %s; building xftpd and xftp", rep.Machine.LoadStart)
 	if err := buildBinaries(ctx, cfg, dir); err != nil {

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -301,29 +300,17 @@ func mib(b int64) float64 { return float64(b) / (1 << 20) }
 // report even when the run stopped early.
 func soak(ctx context.Context, cfg *soakConfig, out, logw io.Writer) (*soakReport, error) {
 	started := time.Now()
-	rep := &soakReport{Config: cfg, Machine: machine{
-		NumCPU: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), CPU: cpuModel(), Go: runtime.Version(),
-		Kernel: readTrim("/proc/sys/kernel/osrelease"), LoadStart: loadAvg(), Started: started.UTC().Format(time.RFC3339),
-	}}
-	dir, err := os.MkdirTemp("", "xftp-bench-soak-")
+	rep := &soakReport{Config: cfg, Machine: thisMachine(started)}
+	dir, cleanup, err := scratchDir("xftp-bench-soak-", cfg.Keep, logw)
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Keep {
-		fmt.Fprintln(logw, "scratch directory:", dir)
-	} else {
-		defer os.RemoveAll(dir)
-	}
-	// A soak needs no xftp client binary; a path that is set keeps
-	// buildBinaries from building it.
-	bc := config{XftpdBin: cfg.XftpdBin, XftpBin: "(not used)"}
-	if bc.XftpdBin == "" {
-		fmt.Fprintf(logw, "# load average %s; building xftpd\n", rep.Machine.LoadStart)
-	}
-	if err := buildBinaries(ctx, &bc, dir); err != nil {
+	defer cleanup()
+	xftpd, err := buildXftpd(ctx, cfg.XftpdBin, dir, logw)
+	if err != nil {
 		return nil, err
 	}
-	srv, addr, err := startXftpd(bc.XftpdBin, dir, "xftpd-soak", backendConfig{})
+	srv, addr, err := startXftpd(xftpd, dir, "xftpd-soak", backendConfig{})
 	if err != nil {
 		return nil, err
 	}

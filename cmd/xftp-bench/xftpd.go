@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -55,6 +56,18 @@ func productModuleDir(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("finding the xftp module (run xftp-bench inside the repository, or pass --xftpd and --xftp): %v", err)
 	}
 	return dir, nil
+}
+
+// buildXftpd returns bin, or if it is empty, xftpd built into dir.
+func buildXftpd(ctx context.Context, bin, dir string, logw io.Writer) (string, error) {
+	if bin != "" {
+		return bin, nil
+	}
+	fmt.Fprintf(logw, "# load average %s; building xftpd\n", loadAvg())
+	// A path that is set keeps buildBinaries from building the client.
+	bc := config{XftpBin: "(not used)"}
+	err := buildBinaries(ctx, &bc, dir)
+	return bc.XftpdBin, err
 }
 
 // childEnv is the environment without XFTPD_* settings from the caller,
