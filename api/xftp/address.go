@@ -51,8 +51,19 @@ func ParseAddress(s string) (Address, error) {
 		hosts, port = hostport[:i], hostport[i+1:]
 	}
 	for _, h := range strings.Split(hosts, ",") {
-		h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
-		if h == "" || strings.ContainsAny(h, "/?#@ ") {
+		// Brackets only around a whole host (an IPv6 address); a colon
+		// only inside them.
+		inner, bracketed := strings.CutPrefix(h, "[")
+		if bracketed {
+			inner, bracketed = strings.CutSuffix(inner, "]")
+			if !bracketed {
+				return a, fmt.Errorf("xftp: bad host %q in XFTP address", h)
+			}
+		} else if strings.Contains(h, ":") {
+			return a, fmt.Errorf("xftp: bad host %q in XFTP address (an IPv6 address goes in brackets)", h)
+		}
+		h = inner
+		if h == "" || strings.ContainsAny(h, "/?#@ []") {
 			return a, fmt.Errorf("xftp: bad host %q in XFTP address", h)
 		}
 		a.Hosts = append(a.Hosts, h)
