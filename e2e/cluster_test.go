@@ -24,60 +24,8 @@ import (
 	"github.com/xftp/xftp/api"
 	"github.com/xftp/xftp/chunk"
 	"github.com/xftp/xftp/client"
+	"github.com/xftp/xftp/internal/testenv"
 )
-
-// redisBinaries returns the paths of redis-server and redis-cli.
-func redisBinaries(t *testing.T) (server, cli string) {
-	t.Helper()
-	server = os.Getenv("XFTP_TEST_REDIS_SERVER")
-	if server == "" {
-		p, err := exec.LookPath("redis-server")
-		if err != nil {
-			needEnv(t, "XFTP_TEST_REDIS_SERVER")
-		}
-		server = p
-	}
-	cli = filepath.Join(filepath.Dir(server), "redis-cli")
-	if _, err := os.Stat(cli); err != nil {
-		if cli, err = exec.LookPath("redis-cli"); err != nil {
-			t.Fatal("redis-cli not found next to redis-server")
-		}
-	}
-	return server, cli
-}
-
-// redisProc is one redis-server (a cluster node, a Sentinel's master or
-// replica, or a Sentinel) that a test may kill.
-type redisProc struct {
-	port int
-	cmd  *exec.Cmd
-}
-
-func (p *redisProc) addr() string { return "127.0.0.1:" + strconv.Itoa(p.port) }
-
-func (p *redisProc) kill() {
-	if p.cmd != nil {
-		p.cmd.Process.Kill()
-		p.cmd.Wait()
-		p.cmd = nil
-	}
-}
-
-func startRedisProc(t *testing.T, bin, dir string, port int, args ...string) *redisProc {
-	t.Helper()
-	os.MkdirAll(dir, 0o700)
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = dir
-	log, _ := os.Create(filepath.Join(dir, "redis.log"))
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &redisProc{port: port, cmd: cmd}
-	t.Cleanup(func() { p.kill(); log.Close() })
-	waitDial(t, p.addr())
-	return p
-}
 
 // clusterPorts returns n free ports whose cluster bus ports (+10000) are
 // free too.
@@ -122,12 +70,12 @@ type redisCluster struct {
 
 func startRedisCluster(t *testing.T) *redisCluster {
 	t.Helper()
-	bin, cli := redisBinaries(t)
+	cli := testenv.RedisCLI(t)
 	dir := t.TempDir()
 	c := &redisCluster{}
 	var addrs []string
 	for _, port := range clusterPorts(t, 6) {
-		p := startRedisProc(t, bin, filepath.Join(dir, strconv.Itoa(port)), port,
+		p := startRedisProc(t, filepath.Join(dir, strconv.Itoa(port)), port,
 			"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 			"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000")
 		c.nodes = append(c.nodes, p)
@@ -223,7 +171,7 @@ func clusterRedis(addrs string) string {
 // whose records live in the 6-node Redis Cluster, then counts its keys on
 // each master.
 func TestClusterEndToEnd(t *testing.T) {
-	addrs := needEnv(t, "XFTP_TEST_REDIS_CLUSTER")
+	addrs := strings.Join(testenv.RedisCluster(t), ",")
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
 	cfg, prefix := redisConfig(t, dir, clusterRedis(addrs))
@@ -426,12 +374,11 @@ func TestSentinelFailoverUnderLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: a failover takes seconds")
 	}
-	bin, _ := redisBinaries(t)
 	dir := t.TempDir()
 	base := []string{"--bind", "127.0.0.1", "--save", "", "--appendonly", "no"}
 	mp, rp := freePort(t), freePort(t)
-	master := startRedisProc(t, bin, filepath.Join(dir, "master"), mp, append([]string{"--port", strconv.Itoa(mp)}, base...)...)
-	startRedisProc(t, bin, filepath.Join(dir, "replica"), rp,
+	master := startRedisProc(t, filepath.Join(dir, "master"), mp, append([]string{"--port", strconv.Itoa(mp)}, base...)...)
+	startRedisProc(t, filepath.Join(dir, "replica"), rp,
 		append([]string{"--port", strconv.Itoa(rp), "--replicaof", "127.0.0.1", strconv.Itoa(mp)}, base...)...)
 	var sentinels []string
 	for i := range 3 {
@@ -441,7 +388,7 @@ func TestSentinelFailoverUnderLoad(t *testing.T) {
 		conf := filepath.Join(sdir, "sentinel.conf")
 		os.WriteFile(conf, []byte(fmt.Sprintf("port %d\nbind 127.0.0.1\nsentinel monitor xftp 127.0.0.1 %d 2\n"+
 			"sentinel down-after-milliseconds xftp 1000\nsentinel failover-timeout xftp 5000\n", sp, mp)), 0o600)
-		startRedisProc(t, bin, sdir, sp, conf, "--sentinel")
+		startRedisProc(t, sdir, sp, conf, "--sentinel")
 		sentinels = append(sentinels, fmt.Sprintf("127.0.0.1:%d", sp))
 	}
 	// The replica must be in sync before the master dies.

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/xftp/xftp/internal/testenv"
 )
 
 type junit struct {
@@ -25,7 +27,7 @@ type junit struct {
 // TestH2Spec runs the HTTP/2 conformance suite against a real xftpd and
 // fails on any failure not documented in testdata/h2spec-known-failures.txt.
 func TestH2Spec(t *testing.T) {
-	h2spec := needEnv(t, "XFTP_TEST_H2SPEC")
+	h2spec := testenv.H2Spec(t)
 	d := startDaemon(t, t.TempDir())
 	host := hostOf(d.addr)
 	report := filepath.Join(t.TempDir(), "h2spec.xml")

@@ -14,6 +14,7 @@ import (
 
 	"github.com/xftp/xftp/chunk"
 	"github.com/xftp/xftp/client"
+	"github.com/xftp/xftp/internal/testenv"
 )
 
 // withoutDockerenv is a shell script that runs its arguments in a private
@@ -51,7 +52,7 @@ func (m *erasureMinio) start() {
 	m.t.Cleanup(func() { os.RemoveAll(root) }) // only empty folders: the mounts were private
 	cwd, _ := os.Getwd()
 	args := append([]string{"-m", "--propagation", "private", "sh", "-c", withoutDockerenv, "sh", root, cwd,
-		needEnv(m.t, "XFTP_TEST_MINIO_BIN"), "server"}, m.args...)
+		testenv.MinIOBinary(m.t), "server"}, m.args...)
 	m.cmd = exec.Command("unshare", args...)
 	// MINIO_CI_CD: the drives are folders on the root disk, which MinIO
 	// otherwise refuses in an erasure set ("drive not found").
@@ -153,7 +154,7 @@ records:
 redis:
   address: %s
   prefix: "%s:"
-`, strings.Join(eps, ", "), needEnv(t, "XFTP_TEST_REDIS"), randomName("erasure-"))), 0o600)
+`, strings.Join(eps, ", "), testenv.Redis(t), randomName("erasure-"))), 0o600)
 	t.Setenv("XFTPD_S3_SECRET_KEY", "xftp-erasure-secret")
 	return startDaemon(t, filepath.Join(dir, "data"), "--config", cfg)
 }

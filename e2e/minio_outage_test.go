@@ -16,6 +16,7 @@ import (
 
 	"github.com/xftp/xftp/api"
 	"github.com/xftp/xftp/api/httpclient"
+	"github.com/xftp/xftp/internal/testenv"
 )
 
 // minioServer is a private MinIO for a test that stops and restarts it.
@@ -29,7 +30,7 @@ type minioServer struct {
 
 func startMinio(t *testing.T) *minioServer {
 	t.Helper()
-	m := &minioServer{t: t, bin: needEnv(t, "XFTP_TEST_MINIO_BIN"), dir: t.TempDir(), port: freePort(t),
+	m := &minioServer{t: t, bin: testenv.MinIOBinary(t), dir: t.TempDir(), port: freePort(t),
 		user: "xftpoutage", key: randomName("secret-")}
 	m.start()
 	t.Cleanup(m.stop)
@@ -78,7 +79,7 @@ records:
 redis:
   address: %s
   prefix: "%s:"
-`, m.addr(), m.user, needEnv(t, "XFTP_TEST_REDIS"), randomName("outage-"))), 0o600)
+`, m.addr(), m.user, testenv.Redis(t), randomName("outage-"))), 0o600)
 	t.Setenv("XFTPD_S3_SECRET_KEY", m.key)
 	d := startDaemon(t, filepath.Join(dir, "data"), "--config", cfg)
 	file := filepath.Join(dir, "f.bin")

@@ -19,12 +19,12 @@ func TestModerationEndToEnd(t *testing.T) { runModeration(t) }
 // TestModerationEndToEndRedis is the same with records, blocklist and
 // reports in Redis.
 func TestModerationEndToEndRedis(t *testing.T) {
-	rd := startTestRedis(t)
+	rd := startAOFRedis(t)
 	var pfx [6]byte
 	rand.Read(pfx[:])
 	cfg := filepath.Join(t.TempDir(), "xftpd.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf("records:\n  backend: redis\nredis:\n  address: %s\n  prefix: \"xftp-e2e-mod-%s:\"\n",
-		rd.addr, hex.EncodeToString(pfx[:]))), 0o600)
+		rd.addr(), hex.EncodeToString(pfx[:]))), 0o600)
 	runModeration(t, "--config", cfg)
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/xftp/xftp/api"
 	"github.com/xftp/xftp/api/httpclient"
+	"github.com/xftp/xftp/internal/testenv"
 )
 
 // replicaPair starts two xftpd replicas sharing one MinIO bucket, one Redis
@@ -29,7 +30,7 @@ func replicaPair(t *testing.T, redisAddr string) (a, b *daemon) {
 	dirA, dirB := filepath.Join(t.TempDir(), "a"), filepath.Join(t.TempDir(), "b")
 	os.MkdirAll(dirA, 0o700)
 	os.MkdirAll(dirB, 0o700)
-	t.Setenv("XFTPD_S3_SECRET_KEY", needEnv(t, "XFTP_TEST_S3_SECRET_KEY"))
+	t.Setenv("XFTPD_S3_SECRET_KEY", testenv.MinIO(t).SecretKey)
 	a = startDaemon(t, dirA, "--config", scaleOutConfig(t, dirA, bucket, redisAddr, prefix))
 	key, err := os.ReadFile(filepath.Join(dirA, "identity.pem"))
 	if err != nil {
@@ -78,7 +79,7 @@ func digestFile(t *testing.T, p string) [32]byte {
 }
 
 func TestScaleOutReplicasShareState(t *testing.T) {
-	a, b := replicaPair(t, needEnv(t, "XFTP_TEST_REDIS"))
+	a, b := replicaPair(t, testenv.Redis(t))
 	dir := t.TempDir()
 	file := filepath.Join(dir, "shared.bin")
 	writeRandom(t, file, 9<<20)
@@ -99,7 +100,7 @@ func TestScaleOutReplicasShareState(t *testing.T) {
 // through (kill -9); the client's retries reach the other replica through
 // the load balancer and finish, and every chunk is served.
 func TestScaleOutReplicaKilledMidUpload(t *testing.T) {
-	a, b := replicaPair(t, needEnv(t, "XFTP_TEST_REDIS"))
+	a, b := replicaPair(t, testenv.Redis(t))
 	lb := startBalancer(t, hostOf(a.addr), hostOf(b.addr))
 	lbAddr := withHost(a.addr, lb.addr())
 	dir := t.TempDir()
@@ -146,7 +147,7 @@ func TestScaleOutReplicaKilledMidUpload(t *testing.T) {
 // Retry-After and /readyz says not ready; when Redis comes back (AOF), the
 // server recovers by itself and nothing acknowledged is lost.
 func TestBackendOutage(t *testing.T) {
-	redis := startRedis(t)
+	redis := startAOFRedis(t)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "xftpd.yaml")
 	os.WriteFile(cfg, []byte("records:\n  backend: redis\nredis:\n  address: "+redis.addr()+"\n"), 0o600)
@@ -169,7 +170,7 @@ func TestBackendOutage(t *testing.T) {
 		_, err := c.Create(ctx, snd, 64<<10, [32]byte{}, []ed25519.PublicKey{rcp.Public().(ed25519.PublicKey)})
 		return err
 	}
-	redis.stop()
+	redis.kill()
 	var ae *api.Error
 	if err := create(); !errors.As(err, &ae) || ae.Status != 503 || ae.Code != api.CodeUnavailable || ae.RetryAfter <= 0 {
 		t.Fatalf("create with Redis down: %v, want 503 UNAVAILABLE with Retry-After", err)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,13 +13,6 @@ import (
 
 	"github.com/xftp/xftp/internal/testenv"
 )
-
-// needEnv returns the environment variable, or fails the test under CI
-// (the test command starts the services) and skips it elsewhere.
-func needEnv(t *testing.T, name string) string {
-	t.Helper()
-	return testenv.Need(t, name)
-}
 
 func randomName(prefix string) string {
 	b := make([]byte, 6)
@@ -47,56 +39,12 @@ records:
 redis:
   address: %s
   prefix: "%s"
-`, needEnv(t, "XFTP_TEST_S3_ENDPOINT"), bucket, needEnv(t, "XFTP_TEST_S3_ACCESS_KEY"), redisAddr, redisPrefix)
+`, testenv.MinIO(t).Endpoint, bucket, testenv.MinIO(t).AccessKey, redisAddr, redisPrefix)
 	p := filepath.Join(dir, "xftpd.yaml")
 	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return p
-}
-
-// redisServer is a private redis-server for tests that stop and restart it.
-type redisServer struct {
-	t    *testing.T
-	bin  string
-	dir  string
-	port int
-	cmd  *exec.Cmd
-}
-
-func startRedis(t *testing.T) *redisServer {
-	t.Helper()
-	bin := os.Getenv("XFTP_TEST_REDIS_SERVER")
-	if bin == "" {
-		if p, err := exec.LookPath("redis-server"); err == nil {
-			bin = p
-		} else {
-			needEnv(t, "XFTP_TEST_REDIS_SERVER")
-		}
-	}
-	r := &redisServer{t: t, bin: bin, dir: t.TempDir(), port: freePort(t)}
-	r.start()
-	t.Cleanup(r.stop)
-	return r
-}
-
-func (r *redisServer) addr() string { return fmt.Sprintf("127.0.0.1:%d", r.port) }
-
-func (r *redisServer) start() {
-	r.cmd = exec.Command(r.bin, "--port", fmt.Sprint(r.port), "--bind", "127.0.0.1", "--save", "",
-		"--appendonly", "yes", "--appendfsync", "always", "--dir", r.dir)
-	if err := r.cmd.Start(); err != nil {
-		r.t.Fatal(err)
-	}
-	waitDial(r.t, r.addr())
-}
-
-func (r *redisServer) stop() {
-	if r.cmd != nil {
-		r.cmd.Process.Kill()
-		r.cmd.Wait()
-		r.cmd = nil
-	}
 }
 
 func freePort(t *testing.T) int {

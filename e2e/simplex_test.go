@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/xftp/xftp/internal/testenv"
 )
 
 // SimpleX interop: files go both ways between xftp and SimpleX's own
@@ -65,7 +67,7 @@ func sameBytes(t *testing.T, path string, want []byte, what string) {
 }
 
 func TestSimplexInterop(t *testing.T) {
-	xw := needEnv(t, "XFTP_TEST_XFTPWEB")
+	xw := testenv.XFTPWeb(t)
 	dir := t.TempDir()
 	var addrs []string
 	for i := range 3 {

@@ -8,103 +8,18 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
-
-	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/xftp/xftp/api"
 	"github.com/xftp/xftp/api/httpclient"
 	"github.com/xftp/xftp/blocklist"
 	"github.com/xftp/xftp/chunk"
 )
-
-// testRedis is a Redis for the test: our own AOF instance when
-// XFTP_TEST_REDIS_SERVER names a redis-server binary (restartable), else
-// the shared one at XFTP_TEST_REDIS (not restartable).
-type testRedis struct {
-	addr, bin, dir string
-	cmd            *exec.Cmd
-}
-
-func startTestRedis(t *testing.T) *testRedis {
-	t.Helper()
-	if bin := os.Getenv("XFTP_TEST_REDIS_SERVER"); bin != "" {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		ln.Close()
-		r := &testRedis{addr: addr, bin: bin, dir: t.TempDir()}
-		r.start(t)
-		t.Cleanup(func() { r.stop(t) })
-		return r
-	}
-	if addr := os.Getenv("XFTP_TEST_REDIS"); addr != "" {
-		return &testRedis{addr: addr}
-	}
-	const msg = "neither XFTP_TEST_REDIS_SERVER (path of redis-server) nor XFTP_TEST_REDIS (host:port) is set"
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg + ": CI must run the takedown end-to-end test against a real Redis")
-	}
-	t.Skip(msg + "; skipping the takedown end-to-end test (under CI it fails)")
-	return nil
-}
-
-func (r *testRedis) start(t *testing.T) {
-	t.Helper()
-	_, port, _ := net.SplitHostPort(r.addr)
-	r.cmd = exec.Command(r.bin, "--appendonly", "yes", "--dir", r.dir, "--port", port, "--bind", "127.0.0.1", "--save", "")
-	if err := r.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	c := goredis.NewClient(&goredis.Options{Addr: r.addr})
-	defer c.Close()
-	for i := 0; ; i++ {
-		if c.Ping(context.Background()).Err() == nil {
-			return
-		}
-		if i == 100 {
-			t.Fatalf("redis-server at %s did not come up", r.addr)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func (r *testRedis) stop(t *testing.T) {
-	if r.cmd == nil || r.cmd.Process == nil {
-		return
-	}
-	r.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { r.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		r.cmd.Process.Kill()
-		<-done
-	}
-	r.cmd = nil
-}
-
-// restart stops Redis (flushing its AOF) and starts it again on the same
-// directory and port.
-func (r *testRedis) restart(t *testing.T) bool {
-	if r.bin == "" {
-		return false
-	}
-	r.stop(t)
-	r.start(t)
-	return true
-}
 
 // xftpIn runs xftp with XFTP_HOME set to home (one user's restriction store).
 func xftpIn(t *testing.T, home string, args ...string) result {
@@ -116,7 +31,7 @@ func xftpIn(t *testing.T, home string, args ...string) result {
 func listenOf(addr string) string { return addr[strings.Index(addr, "@")+1:] }
 
 func TestTakedownEndToEnd(t *testing.T) {
-	rd := startTestRedis(t)
+	rd := startAOFRedis(t)
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
 	var pfx [6]byte
@@ -131,7 +46,7 @@ redis:
   prefix: "xftp-e2e-%s:"
 admin:
   listen: 127.0.0.1:0
-`, rd.addr, hex.EncodeToString(pfx[:]))), 0o600)
+`, rd.addr(), hex.EncodeToString(pfx[:]))), 0o600)
 	d := startDaemon(t, data, "--config", cfg)
 	adminURL := func() string {
 		b, err := os.ReadFile(filepath.Join(data, "admin.address"))
@@ -253,25 +168,19 @@ admin:
 	d = startDaemon(t, data, "--config", cfg, "--listen", listenOf(d.addr))
 	mustFail(t, xftpIn(t, fresh, "download", rcv2, "-o", out, "-q"), "download after xftpd restart", "blocked by the operator")
 	// ... and a Redis restart (AOF).
-	if rd.restart(t) {
-		var last result
-		for i := 0; i < 50; i++ { // xftpd reconnects
-			if last = xftpIn(t, other, "download", rcv2, "-o", out, "-q"); strings.Contains(last.stderr, "blocked by the operator") {
-				break
-			}
-			time.Sleep(200 * time.Millisecond)
+	rd.restart()
+	var last result
+	for i := 0; i < 50; i++ { // xftpd reconnects
+		if last = xftpIn(t, other, "download", rcv2, "-o", out, "-q"); strings.Contains(last.stderr, "blocked by the operator") {
+			break
 		}
-		mustFail(t, last, "download after Redis restart", "blocked by the operator")
-		c2 := httpclient.NewClient(mustAddress(t, d.addr), httpclient.ClientOptions{})
-		defer c2.Close()
-		c = c2
-		wantCreateBlocked("after restarts")
-	} else {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("XFTP_TEST_REDIS_SERVER is not set: CI must test that blocks survive a Redis restart")
-		}
-		t.Log("XFTP_TEST_REDIS_SERVER not set: the Redis restart step is not tested")
+		time.Sleep(200 * time.Millisecond)
 	}
+	mustFail(t, last, "download after Redis restart", "blocked by the operator")
+	c2 := httpclient.NewClient(mustAddress(t, d.addr), httpclient.ClientOptions{})
+	defer c2.Close()
+	c = c2
+	wantCreateBlocked("after restarts")
 
 	// Unblock restores service: the digest can be created again, and the
 	// recipient, after clearing its restrictions, uploads and downloads.

@@ -20,6 +20,7 @@ import (
 
 	xftpwire "github.com/xftp/xftp/api/xftp"
 	"github.com/xftp/xftp/api/xftpclient"
+	"github.com/xftp/xftp/internal/testenv"
 )
 
 // SimpleX's own XFTP client (xftp-web, built by scripts/test into
@@ -30,8 +31,8 @@ func TestXFTPWebEmbedded(t *testing.T) { runXFTPWeb(t) }
 
 func TestXFTPWebS3Redis(t *testing.T) {
 	dir := t.TempDir()
-	t.Setenv("XFTPD_S3_SECRET_KEY", needEnv(t, "XFTP_TEST_S3_SECRET_KEY"))
-	cfg := scaleOutConfig(t, dir, randomName("xftpweb-"), needEnv(t, "XFTP_TEST_REDIS"), randomName("xw")+":")
+	t.Setenv("XFTPD_S3_SECRET_KEY", testenv.MinIO(t).SecretKey)
+	cfg := scaleOutConfig(t, dir, randomName("xftpweb-"), testenv.Redis(t), randomName("xw")+":")
 	runXFTPWeb(t, "--config", cfg)
 }
 
@@ -41,7 +42,7 @@ var vitestPassed = regexp.MustCompile(`(?m)^\s*Tests\s+\d+ passed \(\d+\)\s*$`)
 // node runs a Node script of xftp-web's folder (or ours) with a deadline.
 func node(t *testing.T, timeout time.Duration, script string, args ...string) string {
 	t.Helper()
-	dir := needEnv(t, "XFTP_TEST_XFTPWEB")
+	dir := testenv.XFTPWeb(t)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "node", append([]string{script}, args...)...)
@@ -83,7 +84,7 @@ func runXFTPWeb(t *testing.T, daemonArgs ...string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, "npx", "vitest", "run", "--config", "vitest.server.config.ts")
-		cmd.Dir = needEnv(t, "XFTP_TEST_XFTPWEB")
+		cmd.Dir = testenv.XFTPWeb(t)
 		cmd.Env = append(os.Environ(), "XFTP_SERVER="+addr, "CI=true", "NO_COLOR=1", "FORCE_COLOR=0")
 		out, err := cmd.CombinedOutput()
 		if err != nil || !vitestPassed.Match(out) {
@@ -223,7 +224,7 @@ func TestXFTPWebMixedWithCLI(t *testing.T) {
 		// node reports through t.Fatalf, which must not run off the test
 		// goroutine: run the command here and hand back its output.
 		cmd := exec.Command("node", "roundtrip.mjs", addr, webFile)
-		cmd.Dir = needEnv(t, "XFTP_TEST_XFTPWEB")
+		cmd.Dir = testenv.XFTPWeb(t)
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			webDone <- fmt.Sprintf("%v\n%s", err, tail(string(out)))
@@ -256,7 +257,7 @@ func TestXFTPManyRecipientsRedis(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "xftpd.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf("records:\n  backend: redis\nredis:\n  address: %s\n  prefix: %q\n",
-		needEnv(t, "XFTP_TEST_REDIS"), randomName("xr")+":")), 0o600)
+		testenv.Redis(t), randomName("xr")+":")), 0o600)
 	data := filepath.Join(dir, "data")
 	startDaemon(t, data, "--config", cfg)
 	addr, err := xftpwire.ParseAddress(xftpAddress(t, data))
@@ -301,7 +302,7 @@ func TestXFTPManyRecipientsRedis(t *testing.T) {
 // downloads through replica B. B was given the identity key only: it makes
 // the same XFTP CA from it, so both have one address.
 func TestXFTPReplicas(t *testing.T) {
-	a, b := replicaPair(t, needEnv(t, "XFTP_TEST_REDIS"))
+	a, b := replicaPair(t, testenv.Redis(t))
 	addrA, addrB := xftpAddress(t, a.data), xftpAddress(t, b.data)
 	if kh := func(s string) string { return s[:strings.Index(s, "@")] }; kh(addrA) != kh(addrB) {
 		t.Fatalf("replicas with one identity have different XFTP key hashes: %s %s", addrA, addrB)

@@ -67,12 +67,12 @@ func (s *countingStore) Delete(ctx context.Context, k string) error {
 // docs/SCALING.md. A cluster's hook on the ClusterClient sees each command
 // once, as the standalone one does.
 func TestRoundTrips(t *testing.T) {
-	for _, d := range []struct{ name, env string }{{"Standalone", "XFTP_TEST_REDIS"}, {"Cluster", "XFTP_TEST_REDIS_CLUSTER"}} {
-		t.Run(d.name, func(t *testing.T) {
-			addrs := testenv.Need(t, d.env)
-			roundTrips(t, redis.ClientOptions{Addresses: strings.Split(addrs, ","), Cluster: d.name == "Cluster"})
-		})
-	}
+	t.Run("Standalone", func(t *testing.T) {
+		roundTrips(t, redis.ClientOptions{Addresses: []string{testenv.Redis(t)}})
+	})
+	t.Run("Cluster", func(t *testing.T) {
+		roundTrips(t, redis.ClientOptions{Addresses: testenv.RedisCluster(t), Cluster: true})
+	})
 }
 
 func roundTrips(t *testing.T, o redis.ClientOptions) {

@@ -11,7 +11,6 @@ import (
 	"io"
 	mrand "math/rand/v2"
 	"net"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -24,18 +23,6 @@ import (
 	"github.com/xftp/xftp/storage/storagetest"
 )
 
-// testAddr returns the Redis named by XFTP_TEST_REDIS. Without it the test
-// is skipped, or fails under CI=true.
-func testAddr(t *testing.T) string {
-	t.Helper()
-	return need(t, "XFTP_TEST_REDIS")
-}
-
-func need(t *testing.T, name string) string {
-	t.Helper()
-	return testenv.Need(t, name)
-}
-
 // A deployment is one kind of Redis the tests run against.
 type deployment struct {
 	name string
@@ -44,18 +31,18 @@ type deployment struct {
 
 var deployments = []deployment{
 	{"Standalone", func(t *testing.T) ClientOptions {
-		return ClientOptions{Addresses: []string{testAddr(t)}}
+		return ClientOptions{Addresses: []string{testenv.Redis(t)}}
 	}},
 	{"Cluster", clusterOptions},
 	{"Sentinel", func(t *testing.T) ClientOptions {
-		addrs := need(t, "XFTP_TEST_REDIS_SENTINEL")
-		return ClientOptions{Addresses: strings.Split(addrs, ","), MasterName: need(t, "XFTP_TEST_REDIS_SENTINEL_MASTER")}
+		sentinels, master := testenv.RedisSentinel(t)
+		return ClientOptions{Addresses: sentinels, MasterName: master}
 	}},
 }
 
-// clusterOptions names the 6-node cluster of XFTP_TEST_REDIS_CLUSTER.
+// clusterOptions names the 6-node cluster of testenv.RedisCluster.
 func clusterOptions(t *testing.T) ClientOptions {
-	return ClientOptions{Addresses: strings.Split(need(t, "XFTP_TEST_REDIS_CLUSTER"), ","), Cluster: true}
+	return ClientOptions{Addresses: testenv.RedisCluster(t), Cluster: true}
 }
 
 // forEach runs fn as a subtest on every deployment.
@@ -118,7 +105,7 @@ func newPrefix(t *testing.T, c goredis.UniversalClient) string {
 }
 
 func openTemp(t *testing.T) (*Records, goredis.UniversalClient) {
-	return openOn(t, ClientOptions{Addresses: []string{testAddr(t)}})
+	return openOn(t, ClientOptions{Addresses: []string{testenv.Redis(t)}})
 }
 
 func openOn(t *testing.T, o ClientOptions) (*Records, goredis.UniversalClient) {
@@ -359,7 +346,7 @@ func (p *proxy) stop() {
 }
 
 func TestUnavailable(t *testing.T) {
-	addr := testAddr(t)
+	addr := testenv.Redis(t)
 	ctx := t.Context()
 	t.Run("Open", func(t *testing.T) {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -518,7 +505,7 @@ func TestCheckClient(t *testing.T) {
 	if _, err := Open(ctx, single, "xftptest:"); err == nil || !strings.Contains(err.Error(), "redis.cluster: true") {
 		t.Fatalf("single-node client at a cluster node: %v", err)
 	}
-	cluster := dial(t, ClientOptions{Addresses: []string{testAddr(t)}, Cluster: true})
+	cluster := dial(t, ClientOptions{Addresses: []string{testenv.Redis(t)}, Cluster: true})
 	if _, err := Open(ctx, cluster, "xftptest:"); err == nil || !strings.Contains(err.Error(), "unset redis.cluster") {
 		t.Fatalf("cluster client at a standalone server: %v", err)
 	}
@@ -604,7 +591,7 @@ func TestStaleSenderKey(t *testing.T) {
 // and checks that Open moves it: found by its IDs and sender key, counted
 // in Usage, deleted normally, and no old key left.
 func TestMigrateOldLayout(t *testing.T) {
-	c := newClient(t, testAddr(t))
+	c := newClient(t, testenv.Redis(t))
 	ctx := t.Context()
 	prefix := newPrefix(t, c)
 	old := "{" + strings.TrimSuffix(prefix, ":") + "}:"
@@ -678,10 +665,7 @@ func TestMigrateOldLayout(t *testing.T) {
 // BenchmarkRecipientLookup: a recipient's lookup reads its own field, not
 // the chunk's recipient list (compare the sub-benchmarks' ns/op).
 func BenchmarkRecipientLookup(b *testing.B) {
-	addr := os.Getenv("XFTP_TEST_REDIS")
-	if addr == "" {
-		b.Skip("XFTP_TEST_REDIS not set")
-	}
+	addr := testenv.Redis(b)
 	for _, n := range []int{10, 10000} {
 		b.Run(fmt.Sprintf("recipients=%d", n), func(b *testing.B) {
 			c, err := NewClient(ClientOptions{Addresses: []string{addr}})

@@ -27,6 +27,8 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/xftp/xftp/internal/testenv"
 )
 
 var bin string // the built xftpd and xftp
@@ -47,25 +49,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-// chromium finds the browser: XFTP_TEST_CHROMIUM, else Debian's chromium.
-// Under CI=true a missing browser fails the test: scripts/test installs it.
-func chromium(t *testing.T) string {
-	if p := os.Getenv("XFTP_TEST_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	const msg = "no Chromium (apt-get install chromium, or set XFTP_TEST_CHROMIUM)"
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg + ": CI must run the browser test")
-	}
-	t.Skip(msg + "; skipping the browser test (under CI it fails)")
-	return ""
 }
 
 // webPKI is a test CA and a certificate it issued for host, written as PEM
@@ -287,7 +270,7 @@ func screenshot(t *testing.T, ctx context.Context, name string) []byte {
 	if !bytes.HasPrefix(png, []byte("\x89PNG")) {
 		t.Fatalf("%s: not a PNG", name)
 	}
-	dir := os.Getenv("XFTP_TEST_ARTIFACTS") // keep them, e.g. for CI artifacts
+	dir := testenv.Artifacts() // keep them, e.g. for CI artifacts
 	if dir == "" {
 		dir = t.TempDir()
 	}
@@ -322,7 +305,7 @@ func noCSPViolations(t *testing.T, ctx context.Context) {
 }
 
 func TestDownloadPage(t *testing.T) {
-	exe := chromium(t)
+	exe := testenv.Chromium(t)
 	pki := newWebPKI(t, "localhost")
 	// Chunks on one relay, the page served by another: the page's
 	// requests to the chunk relay are cross-origin (CORS).

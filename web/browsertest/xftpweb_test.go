@@ -25,10 +25,12 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/xftp/xftp/internal/testenv"
 )
 
 // TestXFTPWebInBrowser runs SimpleX's own XFTP web client, xftp-web (built
-// by scripts/test, see xftpWebDir), in a real Chromium page against
+// by scripts/test, see testenv.XFTPWeb), in a real Chromium page against
 // xftpd: the page comes from a small static server on another loopback
 // origin (http://127.0.0.1:P, with an import map for xftp-web's npm
 // dependencies), so every XFTP request to https://localhost:R is
@@ -40,8 +42,8 @@ import (
 // that drops xftpd's Access-Control-* headers shows that without them the
 // browser refuses the very first request.
 func TestXFTPWebInBrowser(t *testing.T) {
-	exe := chromium(t)
-	xftpWeb := xftpWebDir(t)
+	exe := testenv.Chromium(t)
+	xftpWeb := testenv.XFTPWeb(t)
 	pki := newWebPKI(t, "localhost")
 	r := startRelay(t, "localhost", pki)
 	addr := xftpAddressOf(t, r)
@@ -169,27 +171,6 @@ func TestXFTPWebInBrowser(t *testing.T) {
 		t.Fatalf("the browser reported no CORS error for the proxy without CORS (requests: %+v)", nl.to("https://localhost:"+strip))
 	}
 	t.Logf("without CORS headers: %v", corsErrors)
-}
-
-// xftpWebDir is the built xftp-web folder: XFTP_TEST_XFTPWEB, else
-// XFTP_TEST_XFTP_WEB (the name scripts/test exports). Under CI=true a
-// missing one fails the test: scripts/test builds it.
-func xftpWebDir(t *testing.T) string {
-	dir := os.Getenv("XFTP_TEST_XFTPWEB")
-	if dir == "" {
-		dir = os.Getenv("XFTP_TEST_XFTP_WEB")
-	}
-	if dir == "" {
-		const msg = "no built xftp-web (XFTP_TEST_XFTP_WEB; scripts/test builds it)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg + ": CI must run the xftp-web browser test")
-		}
-		t.Skip(msg + "; skipping (under CI it fails)")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "dist", "agent.js")); err != nil {
-		t.Fatalf("%s is not a built xftp-web (npx tsc makes dist/): %v", dir, err)
-	}
-	return dir
 }
 
 // xftpAddressOf waits for the relay's xftp:// address in its data folder.
