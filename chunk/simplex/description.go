@@ -528,6 +528,7 @@ func parseReplicas(n *yaml.Node, defSize int64) ([]Chunk, error) {
 		}
 	}
 	chunks := make([]Chunk, maxNo)
+	primary := make([]int, maxNo) // index in Replicas of the first line with the digest, +1
 	for _, p := range parts {
 		c := &chunks[p.no-1]
 		c.No = p.no
@@ -536,6 +537,9 @@ func parseReplicas(n *yaml.Node, defSize int64) ([]Chunk, error) {
 				return nil, descErr("different size or digest in chunk replicas")
 			}
 			c.Digest = p.digest
+			if primary[p.no-1] == 0 {
+				primary[p.no-1] = len(c.Replicas) + 1
+			}
 		}
 		if p.size != 0 {
 			if c.Size != 0 && c.Size != p.size {
@@ -556,8 +560,23 @@ func parseReplicas(n *yaml.Node, defSize int64) ([]Chunk, error) {
 		if c.Size == 0 {
 			c.Size = defSize
 		}
+		c.Replicas = replicaOrder(c.Replicas, primary[i]-1)
 	}
 	return chunks, nil
+}
+
+// replicaOrder puts a chunk's replicas in the order Marshal implies: the
+// replica whose line carries the digest first (Marshal writes the digest
+// on the first replica), then the others by server (Marshal groups lines
+// by server, so their order across servers does not survive it). Parsing
+// what Marshal wrote then gives back the same description.
+func replicaOrder(rs []Replica, first int) []Replica {
+	out := make([]Replica, 0, len(rs))
+	out = append(out, rs[first])
+	out = append(out, rs[:first]...)
+	out = append(out, rs[first+1:]...)
+	slices.SortStableFunc(out[1:], func(a, b Replica) int { return compareServers(a.Server, b.Server) })
+	return out
 }
 
 type replicaLine struct {

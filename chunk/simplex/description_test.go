@@ -9,6 +9,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -336,5 +337,55 @@ func TestServer(t *testing.T) {
 	p10, _ := ParseServer("xftp://" + kh + "@127.0.0.10")
 	if compareServers(x, y) >= 0 || compareServers(p9, p10) >= 0 {
 		t.Error("server order follows the address strings, not SimpleX's")
+	}
+}
+
+// TestReplicaOrderSurvivesMarshal: Marshal groups replica lines by server
+// and writes a chunk's digest on its first replica, so Parse must take the
+// replica whose line carries the digest as the first and order the rest by
+// server, or parse→marshal→parse changes the description and marshal moves
+// the digest to another line. The fuzzer found the first case by changing
+// one letter of a server's host in desc-replicas.yaml ("a." to "z.", which
+// sorts that server last); the second is one IPv6 address written two ways
+// on servers with the same key hash, which grouping must not merge.
+func TestReplicaOrderSurvivesMarshal(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(vectors, "desc-replicas.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const srvA = "xftp://AAMGCQwPEhUYGx4hJCcqLTAzNjk8P0JFSEtOUVRXWl0=@a.example.com"
+	const srvC = "xftp://AQoTHCUuN0BJUltkbXZ_iJGao6y1vsfQ2eLr9P0GDxg=@c.example.com"
+	for name, in := range map[string]string{
+		"digest line's server sorts last": strings.Replace(string(b), "@a.example.com", "@z.example.com", 1),
+		"one IPv6 address written two ways": strings.NewReplacer(
+			srvA, "xftp://AAMGCQwPEhUYGx4hJCcqLTAzNjk8P0JFSEtOUVRXWl0=@[::1]",
+			srvC, "xftp://AAMGCQwPEhUYGx4hJCcqLTAzNjk8P0JFSEtOUVRXWl0=@[0::1]").Replace(string(b)),
+	} {
+		d, err := Parse([]byte(in))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		out, err := d.Marshal()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		d2, err := Parse(out)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !reflect.DeepEqual(d, d2) {
+			t.Errorf("%s: parse→marshal→parse changed the description", name)
+		}
+		if out2, _ := d2.Marshal(); !bytes.Equal(out, out2) {
+			t.Errorf("%s: marshal is not stable:\n%s\n%s", name, out, out2)
+		}
+	}
+	// The digest's line stays the chunk's first replica.
+	d, err := Parse([]byte(strings.Replace(string(b), "@a.example.com", "@z.example.com", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := d.Chunks[0].Replicas[0].Server.Hosts[0]; h != "z.example.com" {
+		t.Errorf("chunk 1's first replica is on %s, not on the server whose line carries its digest", h)
 	}
 }

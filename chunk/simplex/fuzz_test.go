@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 )
 
@@ -21,7 +22,7 @@ func seedDescriptions(f *testing.F) {
 }
 
 // FuzzParse: Parse never panics, and what it accepts marshals to text that
-// parses to the same bytes again.
+// parses to the same description and the same bytes again.
 func FuzzParse(f *testing.F) {
 	seedDescriptions(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -36,6 +37,9 @@ func FuzzParse(f *testing.F) {
 		d2, err := Parse(out)
 		if err != nil {
 			t.Fatalf("marshalled description does not parse: %v\n%s", err, out)
+		}
+		if !reflect.DeepEqual(d, d2) {
+			t.Fatalf("marshal/parse changed the description:\n%s\n%s", b, out)
 		}
 		out2, _ := d2.Marshal()
 		if !bytes.Equal(out, out2) {

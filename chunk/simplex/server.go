@@ -162,5 +162,10 @@ func compareHosts(a, b string) int {
 	if ra != rb {
 		return ra - rb
 	}
-	return bytes.Compare(ka, kb)
+	if c := bytes.Compare(ka, kb); c != 0 {
+		return c
+	}
+	// The same IPv6 address written two ways ("[::1]", "[0::1]") is two
+	// servers here: grouping must never merge replicas whose addresses differ.
+	return strings.Compare(a, b)
 }
