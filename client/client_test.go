@@ -89,7 +89,7 @@ func TestRoundTripBoundarySizes(t *testing.T) {
 	for _, n := range sizes {
 		dir := t.TempDir()
 		in := writeRandomFile(t, dir, n, uint64(n))
-		up, err := Upload(ctx, UploadRequest{Path: in, Servers: servers(a, b), Recipients: 2}, Options{})
+		up, err := UploadFile(ctx, UploadFileRequest{Path: in, Servers: servers(a, b), Recipients: 2}, Options{})
 		if err != nil {
 			t.Fatalf("%d bytes: upload: %v", n, err)
 		}
@@ -102,7 +102,7 @@ func TestRoundTripBoundarySizes(t *testing.T) {
 		}
 		for r, d := range up.Recipients {
 			out := filepath.Join(dir, "out")
-			res, err := Download(ctx, DownloadRequest{Description: d, Output: out}, Options{})
+			res, err := DownloadFile(ctx, DownloadFileRequest{Description: d, Output: out}, Options{})
 			if err != nil {
 				t.Fatalf("%d bytes, recipient %d: download: %v", n, r+1, err)
 			}
@@ -120,7 +120,7 @@ func TestRoundTripBoundarySizes(t *testing.T) {
 func TestChunksSpreadAcrossServers(t *testing.T) {
 	relays := []*testrelay.Relay{testrelay.Start(t, nil), testrelay.Start(t, nil), testrelay.Start(t, nil)}
 	in := writeRandomFile(t, t.TempDir(), 700<<10, 1) // 2 x 256 KiB + 3 x 64 KiB
-	up, err := Upload(context.Background(), UploadRequest{Path: in, Servers: servers(relays...), Recipients: 1, DataShards: 1}, Options{})
+	up, err := UploadFile(context.Background(), UploadFileRequest{Path: in, Servers: servers(relays...), Recipients: 1, DataShards: 1}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func TestChunksSpreadAcrossServers(t *testing.T) {
 
 // download runs Download into dir/out and returns the error.
 func download(t *testing.T, d *chunk.Description, dir string) error {
-	_, err := Download(context.Background(), DownloadRequest{Description: d, Output: filepath.Join(dir, "out")}, Options{Attempts: 2})
+	_, err := DownloadFile(context.Background(), DownloadFileRequest{Description: d, Output: filepath.Join(dir, "out")}, Options{Attempts: 2})
 	return err
 }
 
@@ -152,7 +152,7 @@ func TestTamperDetection(t *testing.T) {
 	r := testrelay.Start(t, nil)
 	dir := t.TempDir()
 	in := writeRandomFile(t, dir, 300<<10, 2)
-	up, err := Upload(context.Background(), UploadRequest{Path: in, Servers: servers(r), Recipients: 1}, Options{})
+	up, err := UploadFile(context.Background(), UploadFileRequest{Path: in, Servers: servers(r), Recipients: 1}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,13 +219,13 @@ func TestTransientFailuresAreRetried(t *testing.T) {
 			retries.Add(1)
 		}
 	}}
-	up, err := Upload(context.Background(), UploadRequest{Path: in, Servers: servers(r), Recipients: 1}, o)
+	up, err := UploadFile(context.Background(), UploadFileRequest{Path: in, Servers: servers(r), Recipients: 1}, o)
 	if err != nil {
 		t.Fatalf("upload with transient failures: %v", err)
 	}
 	fails.Store(2)
 	out := filepath.Join(dir, "out")
-	if _, err := Download(context.Background(), DownloadRequest{Description: up.Recipients[0], Output: out}, o); err != nil {
+	if _, err := DownloadFile(context.Background(), DownloadFileRequest{Description: up.Recipients[0], Output: out}, o); err != nil {
 		t.Fatalf("download with transient failures: %v", err)
 	}
 	if fileDigest(t, out) != fileDigest(t, in) || retries.Load() < 5 {
@@ -237,7 +237,7 @@ func TestDeadServerFailsClearly(t *testing.T) {
 	r := testrelay.Start(t, nil)
 	dir := t.TempDir()
 	in := writeRandomFile(t, dir, 10, 4)
-	up, err := Upload(context.Background(), UploadRequest{Path: in, Servers: servers(r), Recipients: 1}, Options{})
+	up, err := UploadFile(context.Background(), UploadFileRequest{Path: in, Servers: servers(r), Recipients: 1}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +252,7 @@ func TestWrongPartyRefused(t *testing.T) {
 	r := testrelay.Start(t, nil)
 	dir := t.TempDir()
 	in := writeRandomFile(t, dir, 10, 5)
-	up, err := Upload(context.Background(), UploadRequest{Path: in, Servers: servers(r), Recipients: 1}, Options{})
+	up, err := UploadFile(context.Background(), UploadFileRequest{Path: in, Servers: servers(r), Recipients: 1}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,11 +268,11 @@ func TestDownloadWithoutOutputPicksFreeName(t *testing.T) {
 	r := testrelay.Start(t, nil)
 	dir := t.TempDir()
 	in := writeRandomFile(t, dir, 1000, 6)
-	up, err := Upload(context.Background(), UploadRequest{Path: in, Servers: servers(r), Recipients: 1}, Options{})
+	up, err := UploadFile(context.Background(), UploadFileRequest{Path: in, Servers: servers(r), Recipients: 1}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := Download(context.Background(), DownloadRequest{Description: up.Recipients[0], Dir: dir, Keep: true}, Options{})
+	res, err := DownloadFile(context.Background(), DownloadFileRequest{Description: up.Recipients[0], Dir: dir, Keep: true}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +300,7 @@ func TestManyRecipientsAndNoPasswordInDescriptions(t *testing.T) {
 	r := testrelay.Start(t, &cfg)
 	dir := t.TempDir()
 	in := writeRandomFile(t, dir, 1000, 7)
-	up, err := Upload(context.Background(), UploadRequest{Path: in, Servers: servers(r), Recipients: 450}, Options{})
+	up, err := UploadFile(context.Background(), UploadFileRequest{Path: in, Servers: servers(r), Recipients: 450}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -314,7 +314,7 @@ func TestManyRecipientsAndNoPasswordInDescriptions(t *testing.T) {
 		}
 	}
 	out := filepath.Join(dir, "out")
-	if _, err := Download(context.Background(), DownloadRequest{Description: up.Recipients[449], Output: out}, Options{}); err != nil {
+	if _, err := DownloadFile(context.Background(), DownloadFileRequest{Description: up.Recipients[449], Output: out}, Options{}); err != nil {
 		t.Fatalf("the 450th recipient cannot download: %v", err)
 	}
 }

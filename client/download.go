@@ -5,48 +5,38 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/xftp/xftp/api"
 	"github.com/xftp/xftp/blocklist"
 	"github.com/xftp/xftp/chunk"
 )
 
-// DownloadRequest says what to download and where to.
+// DownloadRequest says what to download and where to. The engine writes
+// into Dest and touches no file: DownloadFile is the same download into a
+// file, with temporary names, never overwriting, and resume.
 type DownloadRequest struct {
+	// Description is a recipient's description (a redirect is followed).
 	Description *chunk.Description
-	// Output is the file to write. If empty, the file's own name is used
-	// in Dir (never overwriting: a numbered name is chosen instead).
-	Output string
-	// Dir is where a file without Output goes (default ".").
-	Dir string
+	// Dest receives the file: each verified part is written at its offset,
+	// from several goroutines, as it arrives, so Dest holds unverified
+	// data only if the download fails (it holds parts of the file, each
+	// checked against the description, but not all of them). Bytes past
+	// the file's size (Downloaded.Size) may be written too (padding,
+	// zeros); a file is truncated to Size.
+	Dest io.WriterAt
 	// Keep leaves the recipient IDs on the servers; by default each chunk
 	// is acknowledged (and so deleted for this recipient) after the whole
 	// file is written.
 	Keep bool
-	// Resume keeps a failed or interrupted download's verified part next to
-	// the output (a hidden .xftp-*.partial file and its .state) and
-	// continues from it when the same description is downloaded again.
-	Resume bool
-	// NoClobber fails instead of replacing an existing Output.
-	NoClobber bool
-	// Dest, if set, receives the file instead of Output or Dir: each
-	// verified part is written at its offset, from several goroutines, as
-	// it arrives. Bytes past the file's size (Downloaded.Size) may be
-	// written too (padding, zeros); a file is truncated to Size. Nothing is
-	// resumed: Resume and NoClobber do not apply.
-	Dest io.WriterAt
 }
 
 // Downloaded is the result of a download.
 type Downloaded struct {
+	// Path is the file written (DownloadFile, DownloadSimplexFile); empty
+	// for a download into an io.WriterAt.
 	Path string
 	Name string // the name the sender gave the file
 	Size int64
@@ -59,33 +49,47 @@ type Downloaded struct {
 // ErrNotRecipient means a sender's description was given for a download.
 var ErrNotRecipient = errors.New("this is a sender's description; downloads need a recipient's (rcvN.xftp)")
 
-// Download fetches, verifies and decrypts a file. The output appears only
-// when complete and verified: data is written to a temporary file in the
-// target directory, synced, and renamed into place. Like the temporary
-// file, the output is readable by its owner only (mode 0600).
-func Download(ctx context.Context, req DownloadRequest, o Options) (res *Downloaded, err error) {
+// Download fetches, verifies and decrypts a file into req.Dest. It touches
+// no local file unless Options name local state (Restrictions).
+func Download(ctx context.Context, req DownloadRequest, o Options) (*Downloaded, error) {
+	if req.Dest == nil {
+		return nil, errors.New("no destination given")
+	}
+	return downloadWith(ctx, req.Description, req.Keep, o, func(ctx context.Context, d *chunk.Description, o *Options, p *pool) (*Downloaded, error) {
+		return fetchInto(ctx, d, o, p, req.Dest, nil, nil)
+	})
+}
+
+// fetchFunc fetches a recipient's (not a redirect's) file whose servers
+// the restrictions allow, through p, to where the caller wants it.
+type fetchFunc func(ctx context.Context, d *chunk.Description, o *Options, p *pool) (*Downloaded, error)
+
+// downloadWith checks d, follows a redirect, fetches the file with fetch and
+// acknowledges its chunks unless keep: what every download shares, wherever
+// its data goes.
+func downloadWith(ctx context.Context, d *chunk.Description, keep bool, o Options, fetch fetchFunc) (res *Downloaded, err error) {
 	o.defaults()
 	defer func() { o.restrict(err) }() // only a block that stopped the download restricts
 	start := time.Now()
-	d := req.Description
+	if d == nil {
+		return nil, errors.New("no description given")
+	}
 	if err := d.Validate(); err != nil {
 		return nil, err
 	}
 	if d.Party == chunk.PartyRedirect {
 		// The redirect's own chunks are kept until the file it points to
 		// is downloaded: an interrupted download must find them again.
-		inner, received, err := followRedirect(ctx, req, o)
+		inner, received, err := followRedirect(ctx, d, o)
 		if err != nil {
 			return nil, err
 		}
-		outer := req
-		outer.Description = inner
-		res, err := Download(ctx, outer, o)
+		res, err := downloadWith(ctx, inner, keep, o, fetch)
 		if err == nil {
 			res.Received += received
 			res.Elapsed = time.Since(start)
 		}
-		if err == nil && !req.Keep {
+		if err == nil && !keep {
 			rd := *d
 			rd.Party = chunk.PartyRecipient
 			if p, perr := newDownloadPool(&o); perr == nil {
@@ -101,123 +105,36 @@ func Download(ctx context.Context, req DownloadRequest, o Options) (res *Downloa
 	if err := o.checkServers(descriptionServers(d), blocklist.RestrictNoSenderFiles); err != nil {
 		return nil, err
 	}
-	dir := req.Dir
-	if req.Output != "" {
-		dir = filepath.Dir(req.Output)
-	}
-	if dir == "" {
-		dir = "."
-	}
 	p, err := newDownloadPool(&o)
 	if err != nil {
 		return nil, err
 	}
 	defer p.close()
-	if req.Dest != nil {
-		return downloadTo(ctx, req, o, p, start)
-	}
-	var tmp *os.File
-	var prog *downloadProgress
-	if req.Resume {
-		tmp, prog, err = openPartial(dir, d)
-	} else {
-		tmp, err = os.CreateTemp(dir, ".xftp-download-*")
-	}
-	if err != nil {
+	if res, err = fetch(ctx, d, &o, p); err != nil {
 		return nil, err
 	}
-	defer func() {
-		if err == nil {
-			return
-		}
-		if prog != nil && prog.any() && resumable(err) {
-			if serr := prog.save(tmp, true); serr == nil {
-				err = fmt.Errorf("%w (the verified part is kept: run the same download again to continue)", err)
-				prog.unlock(tmp)
-				tmp.Close()
-				return
-			}
-		}
-		// The state goes first: a state without its partial is ignored,
-		// a partial without its state is started over.
-		prog.remove()
-		tmp.Close()
-		os.Remove(tmp.Name())
-	}()
-	opener, err := chunk.NewOpener(d.Key, d.ChunkSizes(), tmp)
-	if err != nil {
-		return nil, err
-	}
-	dl, err := newDownloader(d, &o, p, opener)
-	if err != nil {
-		return nil, err
-	}
-	dl.progressFile, dl.partial = prog, tmp
-	if err := dl.run(ctx); err != nil {
-		return nil, err
-	}
-	hdr, err := opener.Header()
-	if err != nil {
-		return nil, err
-	}
-	if err := tmp.Truncate(hdr.Size); err != nil {
-		return nil, err
-	}
-	// Chunks taken from a partial file were verified when they were
-	// fetched, by an earlier run: check them again before the file is
-	// used, and fetch again any that changed since.
-	switch bad, err := prog.verifyRestored(d, hdr, tmp); {
-	case err != nil:
-		return nil, fmt.Errorf("checking the resumed part: %w", err)
-	case len(bad) > 0:
-		o.warn(fmt.Sprintf("%d chunk(s) of the partial download no longer match the description; fetching them again", len(bad)))
-		if err := dl.run(ctx); err != nil {
-			return nil, err
-		}
-	}
-	if err := tmp.Sync(); err != nil {
-		return nil, err
-	}
-	if err := tmp.Close(); err != nil {
-		return nil, err
-	}
-	prog.remove()
-	out := req.Output
-	if out == "" {
-		if out, err = freeName(dir, hdr.Name); err != nil {
-			return nil, err
-		}
-		// Link rather than rename: it fails instead of overwriting a file
-		// that appeared meanwhile.
-		if err := os.Link(tmp.Name(), out); err != nil {
-			return nil, err
-		}
-		os.Remove(tmp.Name())
-	} else if req.NoClobber {
-		if err := os.Link(tmp.Name(), out); err != nil {
-			return nil, err
-		}
-		os.Remove(tmp.Name())
-	} else if err := os.Rename(tmp.Name(), out); err != nil {
-		return nil, err
-	}
-	if !req.Keep {
+	if !keep {
 		ackAll(ctx, p, d, o)
 	}
-	return &Downloaded{Path: out, Name: hdr.Name, Size: hdr.Size, Received: dl.done.Load(), Elapsed: time.Since(start)}, nil
+	res.Elapsed = time.Since(start)
+	return res, nil
 }
 
-// downloadTo is Download into req.Dest.
-func downloadTo(ctx context.Context, req DownloadRequest, o Options, p *pool, start time.Time) (*Downloaded, error) {
-	d := req.Description
-	opener, err := chunk.NewOpener(d.Key, d.ChunkSizes(), req.Dest)
+// fetchInto fetches d's chunks into w and returns the file's name and
+// size. A resumed download (file front end) gives the log of the chunks
+// already in w, which are skipped, and check, called once all chunks are
+// in: it returns the chunks to fetch again (marked not written in log).
+func fetchInto(ctx context.Context, d *chunk.Description, o *Options, p *pool, w io.WriterAt, log chunkLog,
+	check func(chunk.Header) (again int, err error)) (*Downloaded, error) {
+	opener, err := chunk.NewOpener(d.Key, d.ChunkSizes(), w)
 	if err != nil {
 		return nil, err
 	}
-	dl, err := newDownloader(d, &o, p, opener)
+	dl, err := newDownloader(d, o, p, opener)
 	if err != nil {
 		return nil, err
 	}
+	dl.log = log
 	if err := dl.run(ctx); err != nil {
 		return nil, err
 	}
@@ -225,10 +142,16 @@ func downloadTo(ctx context.Context, req DownloadRequest, o Options, p *pool, st
 	if err != nil {
 		return nil, err
 	}
-	if !req.Keep {
-		ackAll(ctx, p, d, o)
+	if check != nil {
+		if again, err := check(hdr); err != nil {
+			return nil, err
+		} else if again > 0 {
+			if err := dl.run(ctx); err != nil {
+				return nil, err
+			}
+		}
 	}
-	return &Downloaded{Name: hdr.Name, Size: hdr.Size, Received: dl.done.Load(), Elapsed: time.Since(start)}, nil
+	return &Downloaded{Name: hdr.Name, Size: hdr.Size, Received: dl.done.Load()}, nil
 }
 
 // ackAll acknowledges every chunk; failures are harmless (the chunks expire)
@@ -243,42 +166,6 @@ func ackAll(ctx context.Context, p *pool, d *chunk.Description, o Options) {
 		}
 		return nil
 	})
-}
-
-// safeName makes a sender-chosen file name harmless to create and show:
-// no control or format characters (bidi overrides make "evil\u202egpj.exe"
-// show as "evilexe.jpg"; zero-width characters hide), no leading dot
-// (hidden files), not empty.
-func safeName(name string) string {
-	name = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == '/' || r == '\\' || r == utf8.RuneError {
-			return '_'
-		}
-		return r
-	}, filepath.Base(name))
-	name = strings.TrimLeft(name, ".")
-	if name == "" {
-		name = "xftp-file"
-	}
-	return name
-}
-
-// freeName returns a path in dir for name that does not exist yet.
-func freeName(dir, name string) (string, error) {
-	name = safeName(name)
-	ext := filepath.Ext(name)
-	base := name[:len(name)-len(ext)]
-	for i := 0; i < 1000; i++ {
-		cand := name
-		if i > 0 {
-			cand = fmt.Sprintf("%s (%d)%s", base, i, ext)
-		}
-		p := filepath.Join(dir, cand)
-		if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("no free file name for %q in %s", name, dir)
 }
 
 // Delete removes every chunk of a sender's description from its servers.

@@ -30,7 +30,7 @@ func startRelays(t *testing.T, n int) []*testrelay.Relay {
 func roundTrip(t *testing.T, d *chunk.Description, dir, in string) error {
 	t.Helper()
 	out := filepath.Join(dir, fmt.Sprintf("out-%d", time.Now().UnixNano()))
-	if _, err := Download(context.Background(), DownloadRequest{Description: d, Output: out, Keep: true}, Options{Attempts: 2}); err != nil {
+	if _, err := DownloadFile(context.Background(), DownloadFileRequest{Description: d, Output: out, Keep: true}, Options{Attempts: 2}); err != nil {
 		return err
 	}
 	defer os.Remove(out)
@@ -46,7 +46,7 @@ func TestErasureRoundTrips(t *testing.T) {
 		t.Run(fmt.Sprintf("%d+%d", km[0], km[1]), func(t *testing.T) {
 			dir := t.TempDir()
 			in := writeRandomFile(t, dir, 9<<20+777, uint64(km[0]*10+km[1]))
-			up, err := Upload(context.Background(), UploadRequest{Path: in, Servers: servers(relays[:max(km[0]+km[1], 1)]...),
+			up, err := UploadFile(context.Background(), UploadFileRequest{Path: in, Servers: servers(relays[:max(km[0]+km[1], 1)]...),
 				Recipients: 1, DataShards: km[0], ParityShards: km[1]}, Options{})
 			if err != nil {
 				t.Fatal(err)
@@ -87,7 +87,7 @@ func sixServers(t *testing.T, size int64) ([]*testrelay.Relay, *chunk.Descriptio
 	relays := startRelays(t, 6)
 	dir := t.TempDir()
 	in := writeRandomFile(t, dir, size, 42)
-	up, err := Upload(context.Background(), UploadRequest{Path: in, Servers: servers(relays...), Recipients: 1}, Options{})
+	up, err := UploadFile(context.Background(), UploadFileRequest{Path: in, Servers: servers(relays...), Recipients: 1}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func TestErasureHedgesASlowServer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	out := filepath.Join(dir, "out")
-	if _, err := Download(ctx, DownloadRequest{Description: d, Output: out, Keep: true}, Options{}); err != nil {
+	if _, err := DownloadFile(ctx, DownloadFileRequest{Description: d, Output: out, Keep: true}, Options{}); err != nil {
 		t.Fatalf("download with a stalled server: %v", err)
 	}
 	if fileDigest(t, out) != fileDigest(t, in) {
@@ -213,11 +213,11 @@ func TestUploadResumes(t *testing.T) {
 	dir := t.TempDir()
 	in := writeRandomFile(t, dir, 200<<20, 9)
 	state := filepath.Join(dir, "upload.state")
-	req := UploadRequest{Path: in, Servers: servers(relays...), Recipients: 2, StateFile: state}
+	req := UploadFileRequest{Path: in, Servers: servers(relays...), Recipients: 2, StateFile: state}
 	ctx, cancel := context.WithCancel(context.Background())
 	var first atomic.Int32
 	var finishedBytes atomic.Int64
-	_, err := Upload(ctx, req, Options{Progress: func(e Event) {
+	_, err := UploadFile(ctx, req, Options{Progress: func(e Event) {
 		if e.Retry {
 			return
 		}
@@ -231,7 +231,7 @@ func TestUploadResumes(t *testing.T) {
 	}
 	finished := first.Load()
 	run.Store(1)
-	up, err := Upload(context.Background(), req, Options{})
+	up, err := UploadFile(context.Background(), req, Options{})
 	if err != nil {
 		t.Fatalf("resumed upload: %v", err)
 	}
@@ -275,16 +275,16 @@ func TestDownloadResumes(t *testing.T) {
 			}
 			dir := t.TempDir()
 			in := writeRandomFile(t, dir, 60<<20, 11)
-			up, err := Upload(context.Background(), UploadRequest{Path: in, Servers: servers(relays...), Recipients: 1,
+			up, err := UploadFile(context.Background(), UploadFileRequest{Path: in, Servers: servers(relays...), Recipients: 1,
 				DataShards: shards[0], ParityShards: shards[1]}, Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			out := filepath.Join(dir, "out")
-			req := DownloadRequest{Description: up.Recipients[0], Output: out, Resume: true}
+			req := DownloadFileRequest{Description: up.Recipients[0], Output: out, Resume: true}
 			ctx, cancel := context.WithCancel(context.Background())
 			var n atomic.Int32
-			_, err = Download(ctx, req, Options{Parallel: 2, Progress: func(e Event) {
+			_, err = DownloadFile(ctx, req, Options{Parallel: 2, Progress: func(e Event) {
 				if !e.Retry && n.Add(1) == 8 {
 					cancel()
 				}
@@ -307,7 +307,7 @@ func TestDownloadResumes(t *testing.T) {
 				t.Fatal("the interrupted download recorded no chunk as written")
 			}
 			before := gets.Load()
-			if _, err := Download(context.Background(), req, Options{}); err != nil {
+			if _, err := DownloadFile(context.Background(), req, Options{}); err != nil {
 				t.Fatalf("resumed download: %v", err)
 			}
 			if fileDigest(t, out) != fileDigest(t, in) {
@@ -362,7 +362,7 @@ func TestRedirect(t *testing.T) {
 	relays := startRelays(t, 2)
 	dir := t.TempDir()
 	in := writeRandomFile(t, dir, 5<<20, 21)
-	up, err := Upload(context.Background(), UploadRequest{Path: in, Servers: servers(relays...), Recipients: 1}, Options{})
+	up, err := UploadFile(context.Background(), UploadFileRequest{Path: in, Servers: servers(relays...), Recipients: 1}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -382,12 +382,12 @@ func TestRedirect(t *testing.T) {
 		t.Fatalf("download through a redirect: %v", err)
 	}
 	// A redirect to something that is not a description fails clearly.
-	bogus, err := Upload(context.Background(), UploadRequest{Path: in, Servers: servers(relays[0]), Recipients: 1}, Options{})
+	bogus, err := UploadFile(context.Background(), UploadFileRequest{Path: in, Servers: servers(relays[0]), Recipients: 1}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	bogus.Recipients[0].Party = chunk.PartyRedirect
-	if _, err := Download(context.Background(), DownloadRequest{Description: bogus.Recipients[0], Output: filepath.Join(dir, "x")}, Options{}); err == nil || !strings.Contains(err.Error(), "not a description") {
+	if _, err := DownloadFile(context.Background(), DownloadFileRequest{Description: bogus.Recipients[0], Output: filepath.Join(dir, "x")}, Options{}); err == nil || !strings.Contains(err.Error(), "not a description") {
 		t.Fatalf("redirect to a non-description: %v", err)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -38,8 +37,25 @@ type downloader struct {
 	latency map[string]time.Duration // per server, smoothed
 	failed  map[string]bool          // servers that failed in this download
 
-	progressFile *downloadProgress // set when resuming
-	partial      *os.File
+	log chunkLog // nil unless resuming
+}
+
+// chunkLog records which data chunks a resumable download has written to
+// its destination (partial.go), so that a later run skips them.
+type chunkLog interface {
+	// done reports whether chunk i is written.
+	done(i int) bool
+	// mark records chunk i as written (after making it durable).
+	mark(i int) error
+}
+
+func (dl *downloader) written(i int) bool { return dl.log != nil && dl.log.done(i) }
+
+func (dl *downloader) markWritten(i int) error {
+	if dl.log == nil {
+		return nil
+	}
+	return dl.log.mark(i)
 }
 
 // maxStripeMemory bounds what one stripe of a parity download may hold in
@@ -70,14 +86,14 @@ func newDownloader(d *chunk.Description, o *Options, p *pool, opener *chunk.Open
 func (dl *downloader) run(ctx context.Context) error {
 	if dl.erasure.ParityShards() == 0 {
 		return forEach(ctx, len(dl.d.Chunks), dl.o.Parallel, func(ctx context.Context, i int) error {
-			if dl.progressFile.done(i) {
+			if dl.written(i) {
 				dl.progress(i+1, dl.d.Chunks[i].Size)
 				return nil
 			}
 			if err := dl.streamChunk(ctx, i); err != nil {
 				return err
 			}
-			return dl.progressFile.mark(dl.partial, i)
+			return dl.markWritten(i)
 		})
 	}
 	// Enough stripes at once to keep Parallel requests busy.
@@ -86,7 +102,7 @@ func (dl *downloader) run(ctx context.Context) error {
 		st := dl.stripes[s]
 		all := true
 		for _, i := range st.Data {
-			all = all && dl.progressFile.done(i)
+			all = all && dl.written(i)
 		}
 		if all {
 			for j, i := range st.Data {
@@ -98,7 +114,7 @@ func (dl *downloader) run(ctx context.Context) error {
 			return err
 		}
 		for _, i := range st.Data {
-			if err := dl.progressFile.mark(dl.partial, i); err != nil {
+			if err := dl.markWritten(i); err != nil {
 				return err
 			}
 		}

@@ -75,8 +75,8 @@ func TestSimplexPartialStateIsVersioned(t *testing.T) {
 	d := testSimplexUpload(t, fn, path, 1).Recipients[0]
 	failGets(fn, d.Chunks[2].Digest) // the first run keeps chunks 1 and 2
 	dir := t.TempDir()
-	req := SimplexDownloadRequest{Description: d, Dir: dir, Resume: true, dial: fn.dial}
-	if _, err := DownloadSimplex(context.Background(), req, Options{Parallel: 1, Attempts: 1}); err == nil {
+	req := SimplexDownloadFileRequest{Description: d, Dir: dir, Resume: true, dial: fn.dial}
+	if _, err := DownloadSimplexFile(context.Background(), req, Options{Parallel: 1, Attempts: 1}); err == nil {
 		t.Fatal("the first run did not fail")
 	}
 	states, _ := filepath.Glob(filepath.Join(dir, ".xftp-simplex-*.partial.state"))

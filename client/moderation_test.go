@@ -102,7 +102,7 @@ func TestUploadChecksEarlierUploadsAndAppealLifts(t *testing.T) {
 		Warn: func(s string) { mu.Lock(); warnings = append(warnings, s); mu.Unlock() }}
 	ctx := context.Background()
 	a := writeRandomFile(t, dir, 1000, 21)
-	upA, err := Upload(ctx, UploadRequest{Path: a, Servers: servers(r.Relay), Recipients: 1}, o)
+	upA, err := UploadFile(ctx, UploadFileRequest{Path: a, Servers: servers(r.Relay), Recipients: 1}, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func TestUploadChecksEarlierUploadsAndAppealLifts(t *testing.T) {
 	b := writeRandomFile(t, dir, 1000, 22)
 	hangCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	if _, err := Upload(hangCtx, UploadRequest{Path: b, Servers: servers(r.Relay), Recipients: 1}, o); err != nil {
+	if _, err := UploadFile(hangCtx, UploadFileRequest{Path: b, Servers: servers(r.Relay), Recipients: 1}, o); err != nil {
 		t.Fatalf("upload while status hangs: %v", err)
 	}
 
@@ -137,7 +137,7 @@ func TestUploadChecksEarlierUploadsAndAppealLifts(t *testing.T) {
 	r.mode.Store("block")
 	r.creates.Store(0)
 	c := writeRandomFile(t, dir, 1000, 23)
-	_, err = Upload(ctx, UploadRequest{Path: c, Servers: servers(r.Relay), Recipients: 1}, o)
+	_, err = UploadFile(ctx, UploadFileRequest{Path: c, Servers: servers(r.Relay), Recipients: 1}, o)
 	var re *RestrictedError
 	if !errors.As(err, &re) || r.creates.Load() != 0 {
 		t.Fatalf("upload after an earlier upload was blocked: %v (%d creates)", err, r.creates.Load())
@@ -183,7 +183,7 @@ func TestUploadChecksEarlierUploadsAndAppealLifts(t *testing.T) {
 	if err != nil || len(lifted) != 1 || lifted[0].Server != fp.String() {
 		t.Fatalf("lift: %+v, %v", lifted, err)
 	}
-	if _, err := Upload(ctx, UploadRequest{Path: c, Servers: servers(r.Relay), Recipients: 1}, o); err != nil {
+	if _, err := UploadFile(ctx, UploadFileRequest{Path: c, Servers: servers(r.Relay), Recipients: 1}, o); err != nil {
 		t.Fatalf("upload after the appeal: %v", err)
 	}
 	if rs, _ := store.List(); len(rs) != 0 {
@@ -198,7 +198,7 @@ func TestWatchIsBounded(t *testing.T) {
 	r := testrelay.Start(t, nil)
 	dir := t.TempDir()
 	ctx := context.Background()
-	up, err := Upload(ctx, UploadRequest{Path: writeRandomFile(t, dir, 1000, 31), Servers: servers(r), Recipients: 1}, Options{})
+	up, err := UploadFile(ctx, UploadFileRequest{Path: writeRandomFile(t, dir, 1000, 31), Servers: servers(r), Recipients: 1}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +235,7 @@ func TestEarlierUploadsAreNotCheckedByDefault(t *testing.T) {
 		Sent: OpenSentIndex(filepath.Join(home, "sent.json"), nil)}
 	ctx := context.Background()
 	for i := range 3 {
-		if _, err := Upload(ctx, UploadRequest{Path: writeRandomFile(t, dir, 1000, uint64(40+i)), Servers: servers(r.Relay), Recipients: 1}, o); err != nil {
+		if _, err := UploadFile(ctx, UploadFileRequest{Path: writeRandomFile(t, dir, 1000, uint64(40+i)), Servers: servers(r.Relay), Recipients: 1}, o); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -247,7 +247,7 @@ func TestEarlierUploadsAreNotCheckedByDefault(t *testing.T) {
 	}
 
 	o.CheckEarlierUploads = true
-	if _, err := Upload(ctx, UploadRequest{Path: writeRandomFile(t, dir, 1000, 49), Servers: servers(r.Relay), Recipients: 1}, o); err != nil {
+	if _, err := UploadFile(ctx, UploadFileRequest{Path: writeRandomFile(t, dir, 1000, 49), Servers: servers(r.Relay), Recipients: 1}, o); err != nil {
 		t.Fatal(err)
 	}
 	st, others := r.connections()

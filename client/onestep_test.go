@@ -51,7 +51,7 @@ func TestUploadRenewsSenderKeyInUse(t *testing.T) {
 	}
 	dir := t.TempDir()
 	in := writeRandomFile(t, dir, 5<<20, 31)
-	up, err := Upload(context.Background(), UploadRequest{Path: in, Servers: servers(relays...), Recipients: 1}, Options{})
+	up, err := UploadFile(context.Background(), UploadFileRequest{Path: in, Servers: servers(relays...), Recipients: 1}, Options{})
 	if err != nil {
 		t.Fatalf("upload with sender keys in use: %v", err)
 	}

@@ -21,6 +21,7 @@ import (
 // written and synced in its partial file.
 type downloadProgress struct {
 	file    localFile // the state file
+	f       *os.File  // the partial file
 	mu      sync.Mutex
 	Version int          `json:"version"`
 	Done    map[int]bool `json:"done"`
@@ -75,7 +76,7 @@ func openPartial(dir string, d *chunk.Description) (*os.File, *downloadProgress,
 		return nil, nil, fmt.Errorf("another download of this file is running in %s", dir)
 	}
 	p := &downloadProgress{file: localFile{path: base + ".state", version: partialVersion}, Version: partialVersion,
-		Done: map[int]bool{}, Inode: fileID(f), File: hex.EncodeToString(h[:])}
+		Done: map[int]bool{}, Inode: fileID(f), File: hex.EncodeToString(h[:]), f: f}
 	// A state that cannot be read (damaged, or of another version) is not
 	// trusted, like one for another partial: the partial starts over.
 	var saved downloadProgress
@@ -152,8 +153,8 @@ func (p *downloadProgress) any() bool {
 }
 
 // unlock releases the partial for the next download.
-func (p *downloadProgress) unlock(f *os.File) {
-	unlockFile(f)
+func (p *downloadProgress) unlock() {
+	unlockFile(p.f)
 }
 
 func (p *downloadProgress) done(i int) bool {
@@ -167,17 +168,17 @@ func (p *downloadProgress) done(i int) bool {
 
 // mark records chunk i as written and, at most every 200 ms, syncs the
 // partial file and saves the state (so the state never claims unsynced data).
-func (p *downloadProgress) mark(f *os.File, i int) error {
+func (p *downloadProgress) mark(i int) error {
 	if p == nil {
 		return nil
 	}
 	p.mu.Lock()
 	p.Done[i] = true
 	p.mu.Unlock()
-	return p.save(f, false)
+	return p.save(false)
 }
 
-func (p *downloadProgress) save(f *os.File, force bool) error {
+func (p *downloadProgress) save(force bool) error {
 	if p == nil {
 		return nil
 	}
@@ -186,10 +187,10 @@ func (p *downloadProgress) save(f *os.File, force bool) error {
 	if !force && time.Since(p.last) < 200*time.Millisecond {
 		return nil
 	}
-	if err := f.Sync(); err != nil {
+	if err := p.f.Sync(); err != nil {
 		return err
 	}
-	p.Size = fileSize(f)
+	p.Size = fileSize(p.f)
 	p.last = time.Now()
 	return p.file.save(p)
 }

@@ -25,7 +25,7 @@ func BenchmarkProxyDownload(b *testing.B) {
 			o := proxiedOptions(route, 0)
 			out := filepath.Join(b.TempDir(), "out")
 			for b.Loop() {
-				if _, err := Download(context.Background(), DownloadRequest{Description: desc, Output: out, Keep: true}, o); err != nil {
+				if _, err := DownloadFile(context.Background(), DownloadFileRequest{Description: desc, Output: out, Keep: true}, o); err != nil {
 					b.Fatal(err)
 				}
 			}

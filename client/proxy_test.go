@@ -176,7 +176,7 @@ func uploadTo(t testing.TB, d *testrelay.Relay, size int64) (*chunk.Description,
 	t.Helper()
 	dir := t.TempDir()
 	in := writeRandomFile(t, dir, size, uint64(size))
-	up, err := Upload(context.Background(), UploadRequest{Path: in, Servers: servers(d), Recipients: 1}, Options{})
+	up, err := UploadFile(context.Background(), UploadFileRequest{Path: in, Servers: servers(d), Recipients: 1}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +186,7 @@ func uploadTo(t testing.TB, d *testrelay.Relay, size int64) (*chunk.Description,
 func proxyDownload(t *testing.T, d *chunk.Description, o Options, keep bool) (string, error) {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "out")
-	_, err := Download(context.Background(), DownloadRequest{Description: d, Output: out, Keep: keep}, o)
+	_, err := DownloadFile(context.Background(), DownloadFileRequest{Description: d, Output: out, Keep: keep}, o)
 	return out, err
 }
 

@@ -1,12 +1,10 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
 
 	"github.com/xftp/xftp/chunk"
 )
@@ -37,16 +35,8 @@ func RedirectWithSender(ctx context.Context, d *chunk.Description, servers []str
 	if err != nil {
 		return nil, nil, err
 	}
-	dir, err := os.MkdirTemp("", "xftp-redirect-")
-	if err != nil {
-		return nil, nil, err
-	}
-	defer os.RemoveAll(dir)
-	p := filepath.Join(dir, "description.xftp")
-	if err := os.WriteFile(p, b, 0o600); err != nil {
-		return nil, nil, err
-	}
-	res, err := Upload(ctx, UploadRequest{Path: p, Servers: servers, Recipients: 1}, o)
+	res, err := Upload(ctx, UploadRequest{Source: bytes.NewReader(b), Size: int64(len(b)), Name: "description.xftp",
+		Servers: servers, Recipients: 1}, o)
 	if err != nil {
 		return nil, nil, fmt.Errorf("uploading the description as a redirect: %w", err)
 	}
@@ -55,39 +45,28 @@ func RedirectWithSender(ctx context.Context, d *chunk.Description, servers []str
 	return r, res.Sender, nil
 }
 
-// followRedirect downloads the description a redirect points to.
-func followRedirect(ctx context.Context, req DownloadRequest, o Options) (_ *chunk.Description, received int64, err error) {
+// followRedirect downloads the description a redirect points to, into
+// memory.
+func followRedirect(ctx context.Context, d *chunk.Description, o Options) (_ *chunk.Description, received int64, err error) {
 	// Refuse before fetching anything: a redirect to a large file would
-	// otherwise be downloaded whole into the temporary directory first.
-	// Encryption and the chunk plan add less than one large chunk.
-	if req.Description.Size > maxRedirectTarget+chunk.Size4M {
+	// otherwise be downloaded whole first. Encryption and the chunk plan
+	// add less than one large chunk.
+	if d.Size > maxRedirectTarget+chunk.Size4M {
 		return nil, 0, errors.New("a redirect points to a file too large to be a description")
 	}
-	dir, err := os.MkdirTemp("", "xftp-redirect-")
-	if err != nil {
-		return nil, 0, err
-	}
-	defer os.RemoveAll(dir)
-	rd := *req.Description
+	rd := *d
 	rd.Party = chunk.PartyRecipient
 	o.Progress = nil
-	res, err := Download(ctx, DownloadRequest{Description: &rd, Output: filepath.Join(dir, "description"), Keep: true}, o)
+	// The plaintext written is at most the chunks' size, d.Size.
+	buf := make(memWriterAt, d.Size)
+	res, err := Download(ctx, DownloadRequest{Description: &rd, Dest: buf, Keep: true}, o)
 	if err != nil {
 		return nil, 0, fmt.Errorf("fetching the redirected description: %w", err)
 	}
-	f, err := os.Open(res.Path)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxRedirectTarget+1))
-	if err != nil {
-		return nil, 0, err
-	}
-	if len(b) > maxRedirectTarget {
+	if res.Size > maxRedirectTarget {
 		return nil, 0, errors.New("a redirect points to a file too large to be a description")
 	}
-	inner, err := chunk.Parse(b)
+	inner, err := chunk.Parse(buf[:res.Size])
 	if err != nil {
 		return nil, 0, fmt.Errorf("a redirect points to something that is not a description: %w", err)
 	}

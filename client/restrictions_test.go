@@ -81,7 +81,7 @@ func TestVerifiedBlockIsFinalAndRestrictsLaterTransfers(t *testing.T) {
 	var warnings []string
 	o := Options{Restrictions: store, Warn: func(s string) { warnings = append(warnings, s) }}
 	ctx := context.Background()
-	up, err := Upload(ctx, UploadRequest{Path: in, Servers: servers(r.Relay), Recipients: 1}, o)
+	up, err := UploadFile(ctx, UploadFileRequest{Path: in, Servers: servers(r.Relay), Recipients: 1}, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func TestVerifiedBlockIsFinalAndRestrictsLaterTransfers(t *testing.T) {
 	r.suffix.Store("/download")
 	r.mode.Store("valid")
 	r.requests.Store(0)
-	_, err = Download(ctx, DownloadRequest{Description: up.Recipients[0], Output: filepath.Join(dir, "out")}, o)
+	_, err = DownloadFile(ctx, DownloadFileRequest{Description: up.Recipients[0], Output: filepath.Join(dir, "out")}, o)
 	var be *BlockedError
 	if !errors.As(err, &be) {
 		t.Fatalf("download of a blocked chunk: %v", err)
@@ -121,7 +121,7 @@ func TestVerifiedBlockIsFinalAndRestrictsLaterTransfers(t *testing.T) {
 	// The next upload to that operator is refused before any request.
 	r.mode.Store("")
 	r.requests.Store(0)
-	_, err = Upload(ctx, UploadRequest{Path: in, Servers: servers(r.Relay), Recipients: 1}, o)
+	_, err = UploadFile(ctx, UploadFileRequest{Path: in, Servers: servers(r.Relay), Recipients: 1}, o)
 	var re *RestrictedError
 	if !errors.As(err, &re) || re.Restriction != blocklist.RestrictNoUploads || r.requests.Load() != 0 {
 		t.Fatalf("upload to a restricted operator: %v (%d requests)", err, r.requests.Load())
@@ -130,14 +130,14 @@ func TestVerifiedBlockIsFinalAndRestrictsLaterTransfers(t *testing.T) {
 		t.Fatalf("message %q does not say how to override", err)
 	}
 	// So is a download of a file relayed through it (no_sender_files).
-	_, err = Download(ctx, DownloadRequest{Description: up.Recipients[0], Output: filepath.Join(dir, "out")}, o)
+	_, err = DownloadFile(ctx, DownloadFileRequest{Description: up.Recipients[0], Output: filepath.Join(dir, "out")}, o)
 	if !errors.As(err, &re) || re.Restriction != blocklist.RestrictNoSenderFiles {
 		t.Fatalf("download via a restricted operator: %v", err)
 	}
 	// Overriding warns and proceeds.
 	o2 := o
 	o2.IgnoreRestrictions = true
-	if _, err := Upload(ctx, UploadRequest{Path: in, Servers: servers(r.Relay), Recipients: 1}, o2); err != nil {
+	if _, err := UploadFile(ctx, UploadFileRequest{Path: in, Servers: servers(r.Relay), Recipients: 1}, o2); err != nil {
 		t.Fatalf("upload ignoring restrictions: %v", err)
 	}
 	if len(warnings) != 1 || !strings.Contains(warnings[0], "ignoring") {
@@ -147,7 +147,7 @@ func TestVerifiedBlockIsFinalAndRestrictsLaterTransfers(t *testing.T) {
 	if n, err := store.Clear(&r.Address.Fingerprint); err != nil || n != 1 {
 		t.Fatalf("clear: %d, %v", n, err)
 	}
-	if _, err := Upload(ctx, UploadRequest{Path: in, Servers: servers(r.Relay), Recipients: 1}, o); err != nil {
+	if _, err := UploadFile(ctx, UploadFileRequest{Path: in, Servers: servers(r.Relay), Recipients: 1}, o); err != nil {
 		t.Fatalf("upload after clear: %v", err)
 	}
 }
@@ -158,13 +158,13 @@ func TestForgedBlockIsAnErrorOfTheServer(t *testing.T) {
 	in := writeRandomFile(t, dir, 10, 12)
 	store := OpenRestrictions(filepath.Join(dir, "restrictions.json"), nil)
 	o := Options{Restrictions: store}
-	up, err := Upload(context.Background(), UploadRequest{Path: in, Servers: servers(r.Relay), Recipients: 1}, o)
+	up, err := UploadFile(context.Background(), UploadFileRequest{Path: in, Servers: servers(r.Relay), Recipients: 1}, o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	r.suffix.Store("/download")
 	r.mode.Store("forged")
-	_, err = Download(context.Background(), DownloadRequest{Description: up.Recipients[0], Output: filepath.Join(dir, "out")}, o)
+	_, err = DownloadFile(context.Background(), DownloadFileRequest{Description: up.Recipients[0], Output: filepath.Join(dir, "out")}, o)
 	var be *blocklist.BlockedError
 	if err == nil || errors.As(err, &be) || !errors.Is(err, httpclient.ErrInvalidBlockingRecord) {
 		t.Fatalf("forged block: %v", err)
@@ -181,7 +181,7 @@ func TestSenderDeleteReportsTheBlock(t *testing.T) {
 	r := startBlockingRelay(t)
 	dir := t.TempDir()
 	in := writeRandomFile(t, dir, 300<<10, 13) // several chunks
-	up, err := Upload(context.Background(), UploadRequest{Path: in, Servers: servers(r.Relay), Recipients: 1}, Options{})
+	up, err := UploadFile(context.Background(), UploadFileRequest{Path: in, Servers: servers(r.Relay), Recipients: 1}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,12 +279,12 @@ func TestBlockMetOnTheWayRestrictsNothing(t *testing.T) {
 	store := OpenRestrictions(filepath.Join(dir, "home", "restrictions.json"), nil)
 	o := Options{Restrictions: store}
 	ctx := context.Background()
-	other, err := Upload(ctx, UploadRequest{Path: writeRandomFile(t, t.TempDir(), 1000, 71), Servers: servers(blocked.Relay), Recipients: 1}, o)
+	other, err := UploadFile(ctx, UploadFileRequest{Path: writeRandomFile(t, t.TempDir(), 1000, 71), Servers: servers(blocked.Relay), Recipients: 1}, o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	in := writeRandomFile(t, dir, 1000, 72)
-	up, err := Upload(ctx, UploadRequest{Path: in, Servers: servers(good), Recipients: 1}, o)
+	up, err := UploadFile(ctx, UploadFileRequest{Path: in, Servers: servers(good), Recipients: 1}, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,7 +293,7 @@ func TestBlockMetOnTheWayRestrictsNothing(t *testing.T) {
 	blocked.suffix.Store("/download")
 	blocked.mode.Store("valid")
 	out := filepath.Join(dir, "out")
-	if _, err := Download(ctx, DownloadRequest{Description: d, Output: out}, o); err != nil {
+	if _, err := DownloadFile(ctx, DownloadFileRequest{Description: d, Output: out}, o); err != nil {
 		t.Fatal(err)
 	}
 	if fileDigest(t, out) != fileDigest(t, in) {
@@ -303,7 +303,7 @@ func TestBlockMetOnTheWayRestrictsNothing(t *testing.T) {
 		t.Fatalf("a block that stopped nothing was recorded: %+v, %v", rs, err)
 	}
 	// A block that does stop a download is recorded, and said.
-	_, err = Download(ctx, DownloadRequest{Description: other.Recipients[0], Output: out + "2"}, o)
+	_, err = DownloadFile(ctx, DownloadFileRequest{Description: other.Recipients[0], Output: out + "2"}, o)
 	if err == nil || !strings.Contains(err.Error(), "now refused by this client") {
 		t.Fatalf("download stopped by a block: %v", err)
 	}

@@ -30,7 +30,7 @@ func uploadWithKey(t *testing.T, path string, key []byte, srv []string) *chunk.D
 	if err := os.WriteFile(state, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	up, err := Upload(context.Background(), UploadRequest{Path: path, Servers: srv, Recipients: 1, StateFile: state}, Options{})
+	up, err := UploadFile(context.Background(), UploadFileRequest{Path: path, Servers: srv, Recipients: 1, StateFile: state}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func interruptedDownload(t *testing.T, d *chunk.Description, out string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var n atomic.Int32
-	_, err := Download(ctx, DownloadRequest{Description: d, Output: out, Resume: true}, Options{Parallel: 1, Progress: func(e Event) {
+	_, err := DownloadFile(ctx, DownloadFileRequest{Description: d, Output: out, Resume: true}, Options{Parallel: 1, Progress: func(e Event) {
 		if !e.Retry && n.Add(1) == 3 {
 			cancel()
 		}
@@ -63,7 +63,7 @@ func TestResumeIsBoundToTheWholeDescription(t *testing.T) {
 	relays := startRelays(t, 1)
 	srv := servers(relays...)
 	real := writeRandomFile(t, t.TempDir(), 700000, 61)
-	up, err := Upload(context.Background(), UploadRequest{Path: real, Servers: srv, Recipients: 1}, Options{})
+	up, err := UploadFile(context.Background(), UploadFileRequest{Path: real, Servers: srv, Recipients: 1}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func TestResumeIsBoundToTheWholeDescription(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out")
 	interruptedDownload(t, planted, out)
-	if _, err := Download(context.Background(), DownloadRequest{Description: d, Output: out, Resume: true}, Options{}); err != nil {
+	if _, err := DownloadFile(context.Background(), DownloadFileRequest{Description: d, Output: out, Resume: true}, Options{}); err != nil {
 		t.Fatal(err)
 	}
 	if fileDigest(t, out) != fileDigest(t, real) {
@@ -90,7 +90,7 @@ func TestResumeIsBoundToTheWholeDescription(t *testing.T) {
 func TestResumeChecksThePartialAgain(t *testing.T) {
 	relays := startRelays(t, 1)
 	in := writeRandomFile(t, t.TempDir(), 700000, 63)
-	up, err := Upload(context.Background(), UploadRequest{Path: in, Servers: servers(relays...), Recipients: 1}, Options{})
+	up, err := UploadFile(context.Background(), UploadFileRequest{Path: in, Servers: servers(relays...), Recipients: 1}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +113,7 @@ func TestResumeChecksThePartialAgain(t *testing.T) {
 	f.Close()
 	var mu sync.Mutex
 	var warns []string
-	if _, err := Download(context.Background(), DownloadRequest{Description: up.Recipients[0], Output: out, Resume: true},
+	if _, err := DownloadFile(context.Background(), DownloadFileRequest{Description: up.Recipients[0], Output: out, Resume: true},
 		Options{Warn: func(s string) { mu.Lock(); warns = append(warns, s); mu.Unlock() }}); err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +144,7 @@ func TestWideStripesAreRefused(t *testing.T) {
 	if err := d.Validate(); err != nil {
 		t.Fatalf("the test description: %v", err)
 	}
-	_, err := Download(context.Background(), DownloadRequest{Description: d, Output: filepath.Join(t.TempDir(), "out")}, Options{Attempts: 1})
+	_, err := DownloadFile(context.Background(), DownloadFileRequest{Description: d, Output: filepath.Join(t.TempDir(), "out")}, Options{Attempts: 1})
 	if err == nil || !strings.Contains(err.Error(), "per stripe in memory") {
 		t.Fatalf("download of a 65+1 striping: %v", err)
 	}

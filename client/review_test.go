@@ -19,10 +19,10 @@ func TestResumeRestartsExpiringChunks(t *testing.T) {
 	dir := t.TempDir()
 	in := writeRandomFile(t, dir, 30<<20, 31)
 	state := filepath.Join(dir, "state")
-	req := UploadRequest{Path: in, Servers: servers(relays...), Recipients: 1, StateFile: state}
+	req := UploadFileRequest{Path: in, Servers: servers(relays...), Recipients: 1, StateFile: state}
 	ctx, cancel := context.WithCancel(context.Background())
 	var n atomic.Int32
-	_, err := Upload(ctx, req, Options{Parallel: 1, Progress: func(e Event) {
+	_, err := UploadFile(ctx, req, Options{Parallel: 1, Progress: func(e Event) {
 		if !e.Retry && n.Add(1) == 5 {
 			cancel()
 		}
@@ -48,7 +48,7 @@ func TestResumeRestartsExpiringChunks(t *testing.T) {
 	}
 	b, _ = json.Marshal(st)
 	os.WriteFile(state, b, 0o600)
-	up, err := Upload(context.Background(), req, Options{})
+	up, err := UploadFile(context.Background(), req, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func TestResumeRestartsExpiringChunks(t *testing.T) {
 func TestUploadRefusesTheSameServerTwice(t *testing.T) {
 	r := startRelays(t, 1)[0]
 	in := writeRandomFile(t, t.TempDir(), 10, 32)
-	_, err := Upload(context.Background(), UploadRequest{Path: in, Servers: []string{r.Address.String(), r.Address.String()}, Recipients: 1}, Options{})
+	_, err := UploadFile(context.Background(), UploadFileRequest{Path: in, Servers: []string{r.Address.String(), r.Address.String()}, Recipients: 1}, Options{})
 	if err == nil || !strings.Contains(err.Error(), "twice") {
 		t.Fatalf("same server twice: %v", err)
 	}
@@ -74,15 +74,15 @@ func TestResumeIgnoresStateWithoutItsPartial(t *testing.T) {
 	relays := startRelays(t, 1)
 	dir := t.TempDir()
 	in := writeRandomFile(t, dir, 30<<20, 33)
-	up, err := Upload(context.Background(), UploadRequest{Path: in, Servers: servers(relays...), Recipients: 1}, Options{})
+	up, err := UploadFile(context.Background(), UploadFileRequest{Path: in, Servers: servers(relays...), Recipients: 1}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "out")
-	req := DownloadRequest{Description: up.Recipients[0], Output: out, Resume: true, Keep: true}
+	req := DownloadFileRequest{Description: up.Recipients[0], Output: out, Resume: true, Keep: true}
 	ctx, cancel := context.WithCancel(context.Background())
 	var n atomic.Int32
-	Download(ctx, req, Options{Parallel: 1, Progress: func(e Event) {
+	DownloadFile(ctx, req, Options{Parallel: 1, Progress: func(e Event) {
 		if !e.Retry && n.Add(1) == 4 {
 			cancel()
 		}
@@ -92,7 +92,7 @@ func TestResumeIgnoresStateWithoutItsPartial(t *testing.T) {
 		t.Fatalf("partials: %v", partials)
 	}
 	os.Remove(partials[0])
-	if _, err := Download(context.Background(), req, Options{}); err != nil {
+	if _, err := DownloadFile(context.Background(), req, Options{}); err != nil {
 		t.Fatal(err)
 	}
 	if fileDigest(t, out) != fileDigest(t, in) {
@@ -106,7 +106,7 @@ func TestRedirectDownloadResumes(t *testing.T) {
 	relays := startRelays(t, 1)
 	dir := t.TempDir()
 	in := writeRandomFile(t, dir, 20<<20, 34)
-	up, err := Upload(context.Background(), UploadRequest{Path: in, Servers: servers(relays...), Recipients: 1}, Options{})
+	up, err := UploadFile(context.Background(), UploadFileRequest{Path: in, Servers: servers(relays...), Recipients: 1}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,22 +115,22 @@ func TestRedirectDownloadResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "out")
-	req := DownloadRequest{Description: r, Output: out, Resume: true}
+	req := DownloadFileRequest{Description: r, Output: out, Resume: true}
 	ctx, cancel := context.WithCancel(context.Background())
 	var n atomic.Int32
-	Download(ctx, req, Options{Parallel: 1, Progress: func(e Event) {
+	DownloadFile(ctx, req, Options{Parallel: 1, Progress: func(e Event) {
 		if !e.Retry && n.Add(1) == 2 {
 			cancel()
 		}
 	}})
-	if _, err := Download(context.Background(), req, Options{}); err != nil {
+	if _, err := DownloadFile(context.Background(), req, Options{}); err != nil {
 		t.Fatalf("resumed download through a redirect: %v", err)
 	}
 	if fileDigest(t, out) != fileDigest(t, in) {
 		t.Fatal("output differs")
 	}
 	// Now everything is acknowledged: the redirect is used up.
-	if _, err := Download(context.Background(), DownloadRequest{Description: r, Output: out + "2"}, Options{Attempts: 1}); err == nil {
+	if _, err := DownloadFile(context.Background(), DownloadFileRequest{Description: r, Output: out + "2"}, Options{Attempts: 1}); err == nil {
 		t.Fatal("the redirect still works after a completed download (not acknowledged)")
 	}
 }
@@ -141,13 +141,13 @@ func TestParityDownloadKeepsPartialWhenServersVanish(t *testing.T) {
 	relays := startRelays(t, 3)
 	dir := t.TempDir()
 	in := writeRandomFile(t, dir, 40<<20, 35)
-	up, err := Upload(context.Background(), UploadRequest{Path: in, Servers: servers(relays...), Recipients: 1,
+	up, err := UploadFile(context.Background(), UploadFileRequest{Path: in, Servers: servers(relays...), Recipients: 1,
 		DataShards: 2, ParityShards: 1}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var n atomic.Int32
-	_, err = Download(context.Background(), DownloadRequest{Description: up.Recipients[0], Output: filepath.Join(dir, "out"), Resume: true},
+	_, err = DownloadFile(context.Background(), DownloadFileRequest{Description: up.Recipients[0], Output: filepath.Join(dir, "out"), Resume: true},
 		Options{Parallel: 2, Attempts: 1, Progress: func(e Event) {
 			if !e.Retry && n.Add(1) == 4 {
 				for _, r := range relays {

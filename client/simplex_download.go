@@ -7,15 +7,9 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"crypto/subtle"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"slices"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/xftp/xftp/api/xftp"
@@ -23,33 +17,44 @@ import (
 )
 
 // SimplexDownloadRequest says what SimpleX file to download and where to.
+// The engine writes into Dest and touches no file: DownloadSimplexFile is
+// the same download into a file, with resume.
 type SimplexDownloadRequest struct {
 	// Description is a recipient's description (simplex.Parse or
 	// simplex.ParseLink); a redirect is followed.
 	Description *simplex.Description
-	// Output, Dir, Keep and Resume are as in DownloadRequest: the file's
-	// own (sanitized) name in Dir when Output is empty, never overwriting;
-	// FACK after the file is written unless Keep; with Resume an
-	// interrupted download keeps its verified chunks next to the output
-	// and continues from them when the same description is downloaded
-	// again.
-	Output string
-	Dir    string
-	Keep   bool
-	Resume bool
+	// Dest receives the file, written in order from offset 0. A SimpleX
+	// file is authenticated as a whole (its digest and its tag come at
+	// the end), so Dest holds data that failed verification if the
+	// download fails: use it only once DownloadSimplex returns no error.
+	Dest io.WriterAt
+	// Keep is as in DownloadRequest: FACK after the file is written unless
+	// Keep.
+	Keep bool
 
 	dial xftpDialer // tests
 }
 
-// DownloadSimplex fetches, verifies and decrypts a SimpleX file. Every
-// chunk is checked against its SHA-256 digest, the encrypted file against
-// its SHA-512 digest and the file against its Poly1305 tag before the
-// output appears: data goes to temporary files in the target directory,
-// and the verified file is renamed into place (mode 0600).
+// DownloadSimplex fetches, verifies and decrypts a SimpleX file into
+// req.Dest. Every chunk is checked against its SHA-256 digest before it is
+// decrypted, and the file against its SHA-512 digest and its Poly1305 tag
+// at the end; chunks are fetched Options.Parallel at a time and held in
+// memory until their turn.
 func DownloadSimplex(ctx context.Context, req SimplexDownloadRequest, o Options) (*Downloaded, error) {
+	if req.Dest == nil {
+		return nil, errors.New("no destination given")
+	}
+	return downloadSimplexWith(ctx, req.Description, req.Keep, req.dial, o, func(ctx context.Context, d *simplex.Description, p *xftpPool, o *Options) (*Downloaded, error) {
+		return streamSimplex(ctx, d, p, o, req.Dest)
+	})
+}
+
+// downloadSimplexWith checks d, follows a redirect, fetches the file with
+// fetch and acknowledges its chunks unless keep.
+func downloadSimplexWith(ctx context.Context, d *simplex.Description, keep bool, dial xftpDialer, o Options,
+	fetch func(ctx context.Context, d *simplex.Description, p *xftpPool, o *Options) (*Downloaded, error)) (*Downloaded, error) {
 	o.defaults()
 	start := time.Now()
-	d := req.Description
 	if d == nil {
 		return nil, errors.New("no description")
 	}
@@ -62,7 +67,7 @@ func DownloadSimplex(ctx context.Context, req SimplexDownloadRequest, o Options)
 	if len(o.Proxy.Proxies) > 0 {
 		return nil, ErrSimplexProxy
 	}
-	p := newXFTPPool(req.dial)
+	p := newXFTPPool(dial)
 	defer p.close()
 	file := d
 	if d.Redirect != nil {
@@ -72,11 +77,11 @@ func DownloadSimplex(ctx context.Context, req SimplexDownloadRequest, o Options)
 		}
 		file = inner
 	}
-	res, err := downloadSimplexFile(ctx, file, req, p, &o)
+	res, err := fetch(ctx, file, p, &o)
 	if err != nil {
 		return nil, err
 	}
-	if !req.Keep {
+	if !keep {
 		ackSimplex(ctx, p, &o, file)
 		if file != d {
 			ackSimplex(ctx, p, &o, d)
@@ -85,6 +90,84 @@ func DownloadSimplex(ctx context.Context, req SimplexDownloadRequest, o Options)
 	res.Elapsed = time.Since(start)
 	return res, nil
 }
+
+// streamSimplex fetches d's chunks Parallel at a time into memory and
+// decrypts them, in order, into w.
+func streamSimplex(ctx context.Context, d *simplex.Description, p *xftpPool, o *Options, w io.WriterAt) (*Downloaded, error) {
+	pr, pw := io.Pipe()
+	type result struct {
+		hdr simplex.Header
+		err error
+	}
+	decrypted := make(chan result, 1)
+	out := countingWriter{w: io.NewOffsetWriter(w, 0)}
+	go func() {
+		bw := bufio.NewWriterSize(&out, 256<<10)
+		hdr, err := simplex.Decrypt(bw, pr, d.Size, d.Key, d.Nonce)
+		if err == nil {
+			err = bw.Flush()
+		}
+		pr.CloseWithError(err) // a failed decryption stops the fetching
+		decrypted <- result{hdr, err}
+	}()
+	digest := sha512.New()
+	var received int64
+	err := func() error {
+		defer pw.Close()
+		for first := 0; first < len(d.Chunks); first += o.Parallel {
+			batch := d.Chunks[first:min(first+o.Parallel, len(d.Chunks))]
+			bufs := make([]memWriterAt, len(batch))
+			err := forEach(ctx, len(batch), o.Parallel, func(ctx context.Context, k int) error {
+				c := batch[k]
+				bufs[k] = make(memWriterAt, c.Size)
+				return fetchSimplexChunk(ctx, p, o, c, bufs[k], 0, func(err error) {
+					o.emit(Event{Op: "download", Chunk: c.No, Chunks: len(d.Chunks), Bytes: c.Size, Done: received, Total: d.Size, Retry: true, Err: err})
+				})
+			})
+			if err != nil {
+				return err
+			}
+			for k, b := range bufs {
+				digest.Write(b)
+				if _, err := pw.Write(b); err != nil {
+					return err
+				}
+				received += int64(len(b))
+				o.emit(Event{Op: "download", Chunk: batch[k].No, Chunks: len(d.Chunks), Bytes: batch[k].Size, Done: received, Total: d.Size})
+			}
+		}
+		if subtle.ConstantTimeCompare(digest.Sum(nil), d.Digest) != 1 {
+			return errSimplexFileDigest
+		}
+		return nil
+	}()
+	if err != nil {
+		pw.CloseWithError(err)
+		<-decrypted
+		return nil, err
+	}
+	r := <-decrypted
+	if r.err != nil {
+		return nil, r.err
+	}
+	return &Downloaded{Name: r.hdr.Name, Size: out.n, Received: received}, nil
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// errSimplexFileDigest: every chunk matched its digest but the whole file
+// does not match the description's.
+var errSimplexFileDigest = errors.New("the file does not match its digest in the description (every chunk matched its own: the description is inconsistent)")
 
 // ackSimplex acknowledges every chunk; failures are harmless (the chunks
 // expire) and are not reported as a failed download.
@@ -225,211 +308,4 @@ func chunkOffsets(d *simplex.Description) []int64 {
 		off += c.Size
 	}
 	return offs
-}
-
-// simplexPartial is a resumable download's state: the encrypted file's
-// chunks fetched so far, bound to the whole description.
-type simplexPartial struct {
-	Version int    `json:"version"`
-	Binding string `json:"binding"`
-	Done    []int  `json:"done"` // chunk numbers
-	file    localFile
-	mu      sync.Mutex
-}
-
-// simplexPartialVersion is the version of a SimpleX partial's state file.
-const simplexPartialVersion = 1
-
-// simplexBinding is SHA-256 of the description's YAML: a partial is used
-// only for the very same description (key, nonce, digests, every replica).
-func simplexBinding(d *simplex.Description) (string, error) {
-	y, err := d.Marshal()
-	if err != nil {
-		return "", err
-	}
-	s := sha256.Sum256(append([]byte("xftp simplex partial\n"), y...))
-	return hex.EncodeToString(s[:]), nil
-}
-
-func (s *simplexPartial) save() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.file.save(s)
-}
-
-func (s *simplexPartial) mark(no int) error {
-	s.mu.Lock()
-	s.Done = append(s.Done, no)
-	s.mu.Unlock()
-	return s.save()
-}
-
-func downloadSimplexFile(ctx context.Context, d *simplex.Description, req SimplexDownloadRequest, p *xftpPool, o *Options) (res *Downloaded, err error) {
-	dir := req.Dir
-	if req.Output != "" {
-		dir = filepath.Dir(req.Output)
-	}
-	if dir == "" {
-		dir = "."
-	}
-	var enc *os.File
-	var state *simplexPartial
-	done := map[int]bool{}
-	if req.Resume {
-		bind, err := simplexBinding(d)
-		if err != nil {
-			return nil, err
-		}
-		name := filepath.Join(dir, ".xftp-simplex-"+bind[:32]+".partial")
-		state = &simplexPartial{Version: simplexPartialVersion, Binding: bind,
-			file: localFile{path: name + ".state", version: simplexPartialVersion}}
-		var old simplexPartial
-		if found, err := state.file.load(&old); found && err == nil && old.Binding == bind {
-			for _, n := range old.Done {
-				if n >= 1 && n <= len(d.Chunks) {
-					done[n] = true
-				}
-			}
-		}
-		if enc, err = os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600); err != nil {
-			return nil, err
-		}
-		// Locked while in use (closing the file unlocks it): a second
-		// download of the same description must not share the partial.
-		if err := lockFile(enc); err != nil {
-			enc.Close()
-			return nil, fmt.Errorf("another download of this file is running in %s", dir)
-		}
-		if fi, err := enc.Stat(); err != nil || fi.Size() != d.Size {
-			clear(done) // not the partial the state describes
-		}
-	} else if enc, err = os.CreateTemp(dir, ".xftp-download-*.encrypted"); err != nil {
-		return nil, err
-	}
-	keep := false
-	defer func() {
-		enc.Close()
-		if keep {
-			return
-		}
-		if state != nil {
-			state.file.remove()
-		}
-		os.Remove(enc.Name())
-	}()
-	if err := enc.Truncate(d.Size); err != nil {
-		return nil, err
-	}
-	offs := chunkOffsets(d)
-	// Chunks kept from an earlier run are checked again: the partial file
-	// is ours, but it sat on disk.
-	var resumed int
-	for no := range done {
-		c := d.Chunks[no-1]
-		h := sha256.New()
-		if _, err := io.Copy(h, io.NewSectionReader(enc, offs[no-1], c.Size)); err != nil || subtle.ConstantTimeCompare(h.Sum(nil), c.Digest) != 1 {
-			delete(done, no)
-			continue
-		}
-		resumed++
-	}
-	if state != nil {
-		for no := range done {
-			state.Done = append(state.Done, no)
-		}
-		slices.Sort(state.Done)
-		if err := state.save(); err != nil {
-			return nil, err
-		}
-	}
-	var doneBytes atomic.Int64
-	for no := range done {
-		doneBytes.Add(d.Chunks[no-1].Size)
-	}
-	var todo []int
-	for i := range d.Chunks {
-		if !done[i+1] {
-			todo = append(todo, i)
-		}
-	}
-	err = forEach(ctx, len(todo), o.Parallel, func(ctx context.Context, k int) error {
-		i := todo[k]
-		c := d.Chunks[i]
-		retryEvent := func(err error) {
-			if o.Progress != nil {
-				o.Progress(Event{Op: "download", Chunk: c.No, Chunks: len(d.Chunks), Bytes: c.Size, Done: doneBytes.Load(), Total: d.Size, Retry: true, Err: err})
-			}
-		}
-		if err := fetchSimplexChunk(ctx, p, o, c, enc, offs[i], retryEvent); err != nil {
-			return err
-		}
-		if state != nil {
-			if err := state.mark(c.No); err != nil {
-				return err
-			}
-		}
-		n := doneBytes.Add(c.Size)
-		if o.Progress != nil {
-			o.Progress(Event{Op: "download", Chunk: c.No, Chunks: len(d.Chunks), Bytes: c.Size, Done: n, Total: d.Size})
-		}
-		return nil
-	})
-	if err != nil {
-		if state != nil && doneBytes.Load() > 0 {
-			keep = true
-			return nil, fmt.Errorf("%w (the verified chunks are kept: run the same download again to continue)", err)
-		}
-		return nil, err
-	}
-	h := sha512.New()
-	if _, err := io.Copy(h, io.NewSectionReader(enc, 0, d.Size)); err != nil {
-		return nil, err
-	}
-	if subtle.ConstantTimeCompare(h.Sum(nil), d.Digest) != 1 {
-		return nil, errors.New("the file does not match its digest in the description (every chunk matched its own: the description is inconsistent)")
-	}
-	out, err := os.CreateTemp(dir, ".xftp-download-*")
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		if out != nil {
-			out.Close()
-			os.Remove(out.Name())
-		}
-	}()
-	bw := bufio.NewWriterSize(out, 256<<10)
-	hdr, err := simplex.Decrypt(bw, bufio.NewReaderSize(io.NewSectionReader(enc, 0, d.Size), 256<<10), d.Size, d.Key, d.Nonce)
-	if err != nil {
-		return nil, err
-	}
-	if err := bw.Flush(); err != nil {
-		return nil, err
-	}
-	fi, err := out.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if err := out.Sync(); err != nil {
-		return nil, err
-	}
-	if err := out.Close(); err != nil {
-		return nil, err
-	}
-	path := req.Output
-	if path == "" {
-		if path, err = freeName(dir, hdr.Name); err != nil {
-			return nil, err
-		}
-		// Link rather than rename: it fails instead of overwriting a file
-		// that appeared meanwhile.
-		if err := os.Link(out.Name(), path); err != nil {
-			return nil, err
-		}
-		os.Remove(out.Name())
-	} else if err := os.Rename(out.Name(), path); err != nil {
-		return nil, err
-	}
-	out = nil
-	return &Downloaded{Path: path, Name: hdr.Name, Size: fi.Size()}, nil
 }

@@ -37,7 +37,7 @@ func TestSimplexRelays(t *testing.T) {
 	dir := t.TempDir()
 	path, data := writeRandom(t, dir, "three.bin", 9<<20)
 	ctx := context.Background()
-	res, err := UploadSimplex(ctx, SimplexUploadRequest{Path: path, Servers: addrs, Recipients: 2}, Options{})
+	res, err := UploadSimplexFile(ctx, SimplexUploadFileRequest{Path: path, Servers: addrs, Recipients: 2}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +51,7 @@ func TestSimplexRelays(t *testing.T) {
 	if d.Redirect == nil {
 		t.Fatal("a multi-chunk file's link is not a redirect")
 	}
-	got, err := DownloadSimplex(ctx, SimplexDownloadRequest{Description: d, Dir: t.TempDir(), Resume: true}, Options{})
+	got, err := DownloadSimplexFile(ctx, SimplexDownloadFileRequest{Description: d, Dir: t.TempDir(), Resume: true}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func TestSimplexRelays(t *testing.T) {
 		t.Fatal("downloaded file differs")
 	}
 	// Acknowledged, the redirect's chunk too.
-	if _, err := DownloadSimplex(ctx, SimplexDownloadRequest{Description: d, Dir: t.TempDir()}, Options{}); !errors.Is(err, xftp.ErrAuth) {
+	if _, err := DownloadSimplexFile(ctx, SimplexDownloadFileRequest{Description: d, Dir: t.TempDir()}, Options{}); !errors.Is(err, xftp.ErrAuth) {
 		t.Fatalf("download after ack: %v", err)
 	}
 	gone, err := DeleteSimplex(ctx, res.Sender, Options{})
@@ -69,7 +69,7 @@ func TestSimplexRelays(t *testing.T) {
 	if _, err := DeleteSimplex(ctx, res.RedirectSenders[0], Options{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := DownloadSimplex(ctx, SimplexDownloadRequest{Description: res.Recipients[1], Dir: t.TempDir()}, Options{}); !errors.Is(err, xftp.ErrAuth) {
+	if _, err := DownloadSimplexFile(ctx, SimplexDownloadFileRequest{Description: res.Recipients[1], Dir: t.TempDir()}, Options{}); !errors.Is(err, xftp.ErrAuth) {
 		t.Fatalf("download after delete: %v", err)
 	}
 }
@@ -79,7 +79,7 @@ func TestSimplexRelays(t *testing.T) {
 func TestSimplexRelayResume(t *testing.T) {
 	_, addrs := startXFTPRelays(t, 1)
 	path, data := writeRandom(t, t.TempDir(), "r.bin", 16<<20-100) // 4 chunks of 4 MiB
-	res, err := UploadSimplex(context.Background(), SimplexUploadRequest{Path: path, Servers: addrs, RedirectThreshold: -1}, Options{})
+	res, err := UploadSimplexFile(context.Background(), SimplexUploadFileRequest{Path: path, Servers: addrs, RedirectThreshold: -1}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func TestSimplexRelayResume(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "out.bin")
 	ctx, cancel := context.WithCancel(context.Background())
 	var first atomic.Int64
-	_, err = DownloadSimplex(ctx, SimplexDownloadRequest{Description: d, Output: out, Resume: true}, Options{Parallel: 1, Progress: func(e Event) {
+	_, err = DownloadSimplexFile(ctx, SimplexDownloadFileRequest{Description: d, Output: out, Resume: true}, Options{Parallel: 1, Progress: func(e Event) {
 		if !e.Retry && first.Add(1) == 2 {
 			cancel()
 		}
@@ -99,7 +99,7 @@ func TestSimplexRelayResume(t *testing.T) {
 		t.Fatal("an interrupted download left its output")
 	}
 	var second atomic.Int64
-	if _, err := DownloadSimplex(context.Background(), SimplexDownloadRequest{Description: d, Output: out, Resume: true}, Options{Progress: func(e Event) {
+	if _, err := DownloadSimplexFile(context.Background(), SimplexDownloadFileRequest{Description: d, Output: out, Resume: true}, Options{Progress: func(e Event) {
 		if !e.Retry {
 			second.Add(1)
 		}
@@ -122,7 +122,7 @@ func TestSimplexRelayResume(t *testing.T) {
 func TestSimplexRelayStoredCorruption(t *testing.T) {
 	rs, addrs := startXFTPRelays(t, 1)
 	path, _ := writeRandom(t, t.TempDir(), "c.bin", 100<<10)
-	res, err := UploadSimplex(context.Background(), SimplexUploadRequest{Path: path, Servers: addrs}, Options{})
+	res, err := UploadSimplexFile(context.Background(), SimplexUploadFileRequest{Path: path, Servers: addrs}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestSimplexRelayStoredCorruption(t *testing.T) {
 		t.Fatal("no stored body found")
 	}
 	dir := t.TempDir()
-	_, err = DownloadSimplex(context.Background(), SimplexDownloadRequest{Description: res.Recipients[0], Output: filepath.Join(dir, "out")}, Options{Attempts: 2, RetryFor: -1})
+	_, err = DownloadSimplexFile(context.Background(), SimplexDownloadFileRequest{Description: res.Recipients[0], Output: filepath.Join(dir, "out")}, Options{Attempts: 2, RetryFor: -1})
 	if err == nil {
 		t.Fatal("a corrupted body downloaded")
 	}
@@ -160,7 +160,7 @@ func TestSimplexWrongIdentity(t *testing.T) {
 	a := rs[0].XFTP
 	a.KeyHash[0] ^= 1
 	path, _ := writeRandom(t, t.TempDir(), "w.bin", 10)
-	_, err := UploadSimplex(context.Background(), SimplexUploadRequest{Path: path, Servers: []string{a.String()}}, Options{})
+	_, err := UploadSimplexFile(context.Background(), SimplexUploadFileRequest{Path: path, Servers: []string{a.String()}}, Options{})
 	if !errors.Is(err, xftpclient.ErrIdentity) || strings.Contains(err.Error(), "giving up") {
 		t.Fatalf("err = %v", err)
 	}
@@ -176,14 +176,14 @@ func TestSimplexUploadPassword(t *testing.T) {
 		t.Fatal("the relay's XFTP address has no password")
 	}
 	path, data := writeRandom(t, t.TempDir(), "p.bin", 1000)
-	res, err := UploadSimplex(context.Background(), SimplexUploadRequest{Path: path, Servers: []string{r.XFTP.String()}}, Options{})
+	res, err := UploadSimplexFile(context.Background(), SimplexUploadFileRequest{Path: path, Servers: []string{r.XFTP.String()}}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(string(must(res.Recipients[0].Marshal())), "s3cret") || strings.Contains(string(must(res.Sender.Marshal())), "s3cret") {
 		t.Fatal("a description carries the upload password")
 	}
-	got, err := DownloadSimplex(context.Background(), SimplexDownloadRequest{Description: res.Recipients[0], Dir: t.TempDir()}, Options{})
+	got, err := DownloadSimplexFile(context.Background(), SimplexDownloadFileRequest{Description: res.Recipients[0], Dir: t.TempDir()}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +192,7 @@ func TestSimplexUploadPassword(t *testing.T) {
 	}
 	noPass := r.XFTP
 	noPass.Password = ""
-	if _, err := UploadSimplex(context.Background(), SimplexUploadRequest{Path: path, Servers: []string{noPass.String()}}, Options{}); !errors.Is(err, xftp.ErrAuth) {
+	if _, err := UploadSimplexFile(context.Background(), SimplexUploadFileRequest{Path: path, Servers: []string{noPass.String()}}, Options{}); !errors.Is(err, xftp.ErrAuth) {
 		t.Fatalf("upload without the password: %v", err)
 	}
 }

@@ -226,7 +226,7 @@ func writeRandom(t *testing.T, dir string, name string, n int64) (string, []byte
 
 func testSimplexUpload(t *testing.T, fn *fakeNet, path string, recipients int) *SimplexUploaded {
 	t.Helper()
-	res, err := UploadSimplex(context.Background(), SimplexUploadRequest{Path: path, Servers: fn.addrs, Recipients: recipients, dial: fn.dial}, Options{Attempts: 2})
+	res, err := UploadSimplexFile(context.Background(), SimplexUploadFileRequest{Path: path, Servers: fn.addrs, Recipients: recipients, dial: fn.dial}, Options{Attempts: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +257,7 @@ func TestSimplexRoundTrip(t *testing.T) {
 					}
 				}
 				out := filepath.Join(t.TempDir())
-				got, err := DownloadSimplex(context.Background(), SimplexDownloadRequest{Description: d, Dir: out, Resume: true, dial: fn.dial}, Options{})
+				got, err := DownloadSimplexFile(context.Background(), SimplexDownloadFileRequest{Description: d, Dir: out, Resume: true, dial: fn.dial}, Options{})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -269,7 +269,7 @@ func TestSimplexRoundTrip(t *testing.T) {
 					t.Fatalf("left %d files in the output folder", len(ents))
 				}
 				// Acknowledged: the same description no longer works.
-				if _, err := DownloadSimplex(context.Background(), SimplexDownloadRequest{Description: d, Dir: out, dial: fn.dial}, Options{Attempts: 1}); !errors.Is(err, xftp.ErrAuth) {
+				if _, err := DownloadSimplexFile(context.Background(), SimplexDownloadFileRequest{Description: d, Dir: out, dial: fn.dial}, Options{Attempts: 1}); !errors.Is(err, xftp.ErrAuth) {
 					t.Fatalf("second download: %v", err)
 				}
 			}
@@ -304,8 +304,8 @@ func TestSimplexResume(t *testing.T) {
 	// The last chunk fails for good on the first run.
 	failGets(fn, d.Chunks[2].Digest)
 	out := filepath.Join(t.TempDir(), "out.bin")
-	req := SimplexDownloadRequest{Description: d, Output: out, Resume: true, dial: fn.dial}
-	_, err := DownloadSimplex(context.Background(), req, Options{Parallel: 1, Attempts: 1})
+	req := SimplexDownloadFileRequest{Description: d, Output: out, Resume: true, dial: fn.dial}
+	_, err := DownloadSimplexFile(context.Background(), req, Options{Parallel: 1, Attempts: 1})
 	if err == nil || !strings.Contains(err.Error(), "kept") {
 		t.Fatalf("first run: %v", err)
 	}
@@ -332,11 +332,11 @@ func failGets(fn *fakeNet, digest []byte) {
 
 // resumeSimplex runs req again with every chunk available and checks that
 // it fetched want chunks and delivered data.
-func resumeSimplex(t *testing.T, fn *fakeNet, req SimplexDownloadRequest, data []byte, want int64) {
+func resumeSimplex(t *testing.T, fn *fakeNet, req SimplexDownloadFileRequest, data []byte, want int64) {
 	t.Helper()
 	before := fn.gets()
 	fn.each(func(s *fakeXFTP) { s.failGet = nil })
-	got, err := DownloadSimplex(context.Background(), req, Options{})
+	got, err := DownloadSimplexFile(context.Background(), req, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,7 +371,7 @@ func TestSimplexDownloadFailures(t *testing.T) {
 			c.setup(d)
 			dir := t.TempDir()
 			out := filepath.Join(dir, "out")
-			_, err := DownloadSimplex(context.Background(), SimplexDownloadRequest{Description: d, Output: out, dial: fn.dial}, Options{Attempts: 2})
+			_, err := DownloadSimplexFile(context.Background(), SimplexDownloadFileRequest{Description: d, Output: out, dial: fn.dial}, Options{Attempts: 2})
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("err = %v, want %q", err, c.want)
 			}
@@ -382,7 +382,7 @@ func TestSimplexDownloadFailures(t *testing.T) {
 	}
 	fn.each(func(s *fakeXFTP) { s.tamperGet = false })
 	snd := testSimplexUpload(t, fn, path, 1).Sender
-	if _, err := DownloadSimplex(context.Background(), SimplexDownloadRequest{Description: snd, dial: fn.dial}, Options{}); !errors.Is(err, ErrNotRecipient) {
+	if _, err := DownloadSimplexFile(context.Background(), SimplexDownloadFileRequest{Description: snd, dial: fn.dial}, Options{}); !errors.Is(err, ErrNotRecipient) {
 		t.Fatalf("sender description: %v", err)
 	}
 }
@@ -403,7 +403,7 @@ func TestSimplexRedirectMismatch(t *testing.T) {
 		}
 		mutate(d)
 		dir := t.TempDir()
-		_, err = DownloadSimplex(context.Background(), SimplexDownloadRequest{Description: d, Dir: dir, Keep: true, dial: fn.dial}, Options{})
+		_, err = DownloadSimplexFile(context.Background(), SimplexDownloadFileRequest{Description: d, Dir: dir, Keep: true, dial: fn.dial}, Options{})
 		if err == nil || !strings.Contains(err.Error(), "another file than it names") {
 			t.Fatalf("err = %v", err)
 		}
@@ -432,12 +432,12 @@ func TestSimplexPartialLocked(t *testing.T) {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		t.Fatal(err)
 	}
-	_, err = DownloadSimplex(context.Background(), SimplexDownloadRequest{Description: d, Dir: dir, Resume: true, dial: fn.dial}, Options{})
+	_, err = DownloadSimplexFile(context.Background(), SimplexDownloadFileRequest{Description: d, Dir: dir, Resume: true, dial: fn.dial}, Options{})
 	if err == nil || !strings.Contains(err.Error(), "another download") {
 		t.Fatalf("err = %v", err)
 	}
 	syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-	if _, err := DownloadSimplex(context.Background(), SimplexDownloadRequest{Description: d, Dir: dir, Resume: true, dial: fn.dial}, Options{}); err != nil {
+	if _, err := DownloadSimplexFile(context.Background(), SimplexDownloadFileRequest{Description: d, Dir: dir, Resume: true, dial: fn.dial}, Options{}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -17,10 +15,18 @@ import (
 	"github.com/xftp/xftp/chunk/simplex"
 )
 
-// SimplexUploadRequest says what file to send as a SimpleX file, and to
-// which XFTP servers.
+// SimplexUploadRequest says what to send as a SimpleX file, and to which
+// XFTP servers. The engine reads the content through Source and touches no
+// file: UploadSimplexFile is the same upload from a file.
 type SimplexUploadRequest struct {
-	Path string
+	// Source holds the content: Size bytes read through ReadAt, once to
+	// seal it and again per chunk as it is sent (the same bytes every
+	// time), from several goroutines.
+	Source io.ReaderAt
+	Size   int64
+	// Name is the file's name in its header (truncated as SimpleX's
+	// clients do).
+	Name string
 	// Servers are xftp:// addresses (an upload password may follow the
 	// key hash); each chunk goes to one picked at random, as SimpleX's
 	// clients do.
@@ -59,10 +65,10 @@ type SimplexUploaded struct {
 	Elapsed         time.Duration
 }
 
-// UploadSimplex encrypts a file and sends it as SimpleX's clients do, so
-// that SimpleX Chat, its web page and its CLI can download it. The source
-// is read once to seal it (tag and digests) and again per chunk as it is
-// sent; no encrypted copy is written to disk.
+// UploadSimplex encrypts req.Source and sends it as SimpleX's clients do,
+// so that SimpleX Chat, its web page and its CLI can download it. The
+// source is read once to seal it (tag and digests) and again per chunk as
+// it is sent; no encrypted copy is made.
 func UploadSimplex(ctx context.Context, req SimplexUploadRequest, o Options) (*SimplexUploaded, error) {
 	o.defaults()
 	start := time.Now()
@@ -80,29 +86,20 @@ func UploadSimplex(ctx context.Context, req SimplexUploadRequest, o Options) (*S
 	if req.Recipients <= 0 {
 		req.Recipients = 1
 	}
-	f, err := os.Open(req.Path)
-	if err != nil {
-		return nil, err
+	if req.Source == nil {
+		return nil, errors.New("no source given")
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", req.Path)
-	}
-	if fi.Size() > simplex.MaxFileSize && o.Warn != nil {
+	if req.Size > simplex.MaxFileSize && o.Warn != nil {
 		o.Warn(fmt.Sprintf("the file is larger than %d bytes: SimpleX's apps refuse to send such files and may refuse to receive it", int64(simplex.MaxFileSize)))
 	}
 	p := newXFTPPool(req.dial)
 	defer p.close()
-	name := simplex.TruncateName(filepath.Base(req.Path))
-	up, err := uploadSimplexFile(ctx, p, &o, addrs, f, fi.Size(), name, req.Recipients, false)
+	name := simplex.TruncateName(req.Name)
+	up, err := uploadSimplexFile(ctx, p, &o, addrs, req.Source, req.Size, name, req.Recipients, false)
 	if err != nil {
 		return nil, err
 	}
-	res := &SimplexUploaded{Recipients: up.recipients, Sender: up.sender, Size: fi.Size(),
+	res := &SimplexUploaded{Recipients: up.recipients, Sender: up.sender, Size: req.Size,
 		Encrypted: up.sender.Size, Chunks: len(up.sender.Chunks), Servers: up.servers}
 	threshold := req.RedirectThreshold
 	if threshold == 0 {

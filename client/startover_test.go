@@ -20,7 +20,7 @@ func TestRetryWithOtherServersStartsOver(t *testing.T) {
 	state := filepath.Join(dir, "state")
 	ctx, cancel := context.WithCancel(context.Background())
 	var n atomic.Int32
-	_, err := Upload(ctx, UploadRequest{Path: in, Servers: servers(relays[0]), Recipients: 1, StateFile: state},
+	_, err := UploadFile(ctx, UploadFileRequest{Path: in, Servers: servers(relays[0]), Recipients: 1, StateFile: state},
 		Options{Parallel: 1, Progress: func(e Event) {
 			if !e.Retry && n.Add(1) == 1 {
 				cancel()
@@ -32,7 +32,7 @@ func TestRetryWithOtherServersStartsOver(t *testing.T) {
 	if _, err := os.Stat(state); err != nil {
 		t.Fatalf("the interrupted upload left no state: %v", err)
 	}
-	up, err := Upload(context.Background(), UploadRequest{Path: in, Servers: servers(relays[1]), Recipients: 1, StateFile: state}, Options{})
+	up, err := UploadFile(context.Background(), UploadFileRequest{Path: in, Servers: servers(relays[1]), Recipients: 1, StateFile: state}, Options{})
 	if err != nil {
 		t.Fatalf("retry with another server: %v", err)
 	}
@@ -44,7 +44,7 @@ func TestRetryWithOtherServersStartsOver(t *testing.T) {
 	}
 	// An unreadable state is set aside the same way.
 	os.WriteFile(state, []byte("{not json"), 0o600)
-	up, err = Upload(context.Background(), UploadRequest{Path: in, Servers: servers(relays[1]), Recipients: 1, StateFile: state}, Options{})
+	up, err = UploadFile(context.Background(), UploadFileRequest{Path: in, Servers: servers(relays[1]), Recipients: 1, StateFile: state}, Options{})
 	if err != nil {
 		t.Fatalf("upload over an unreadable state: %v", err)
 	}

@@ -10,8 +10,6 @@ import (
 	"fmt"
 	"io"
 	mrand "math/rand/v2"
-	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,19 +20,18 @@ import (
 	"github.com/xftp/xftp/chunk"
 )
 
-// UploadRequest says what to upload and where.
+// UploadRequest says what to upload and where. The engine reads the
+// content through Source and touches no file: UploadFile is the same
+// upload from a file, with resume.
 type UploadRequest struct {
-	// Path is the file to send.
-	Path string
-	// Source, if set, is sent instead of the file at Path: Size bytes read
-	// through ReadAt (the engine reads each part when it needs it, from
-	// several goroutines), named Name in the description's header. Path
-	// then only names the source in messages. With a StateFile, ModTime
-	// stands for the content's identity across runs.
-	Source  io.ReaderAt
-	Size    int64
-	Name    string
-	ModTime time.Time
+	// Source holds the content: Size bytes read through ReadAt (the engine
+	// reads each part when it needs it, from several goroutines, and more
+	// than once: it must return the same bytes every time).
+	Source io.ReaderAt
+	Size   int64
+	// Name is the file's name in the description's header (what the
+	// recipient's file will be called).
+	Name string
 	// Servers are the relay addresses; chunks are spread across them.
 	Servers []string
 	// Recipients is the number of recipient descriptions to make (≥ 1).
@@ -45,11 +42,6 @@ type UploadRequest struct {
 	// chunks of a stripe go to different servers. Zero for both picks
 	// DefaultShards(len(Servers)).
 	DataShards, ParityShards int
-	// StateFile, if set, keeps the upload's progress so that running the
-	// same upload again after an interruption continues where it stopped
-	// (no chunk that reached its server is sent again). The caller removes
-	// it once the descriptions are stored (RemoveState).
-	StateFile string
 }
 
 // Uploaded is the result of an upload.
@@ -89,23 +81,27 @@ func DefaultShards(servers int) (data, parity int) {
 	return 1, 0
 }
 
-// RemoveState deletes an upload's resume state.
-func RemoveState(path string) error {
-	if path == "" {
-		return nil
-	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	return nil
+// Upload encrypts and uploads req.Source, returning its descriptions.
+// Every chunk gets a fresh sender key and fresh keys per recipient, so
+// nothing links one chunk's IDs to another's on the servers; parity chunks
+// have the sizes of data chunks and are sent with the same requests, so
+// servers cannot tell them apart. It touches no local file unless Options
+// name local state (Restrictions, Sent).
+func Upload(ctx context.Context, req UploadRequest, o Options) (*Uploaded, error) {
+	return upload(ctx, req, o, uploadResume{})
 }
 
-// Upload encrypts and uploads a file, returning its descriptions. Every
-// chunk gets a fresh sender key and fresh keys per recipient, so nothing
-// links one chunk's IDs to another's on the servers; parity chunks have the
-// sizes of data chunks and are sent with the same requests, so servers
-// cannot tell them apart.
-func Upload(ctx context.Context, req UploadRequest, o Options) (_ *Uploaded, err error) {
+// uploadResume is where the file front end keeps an upload's resume state
+// (UploadFile); the zero value keeps it in memory only.
+type uploadResume struct {
+	// path of the state file; label names the source in messages;
+	// modTime stands for the content's identity across runs.
+	path    string
+	label   string
+	modTime time.Time
+}
+
+func upload(ctx context.Context, req UploadRequest, o Options, resume uploadResume) (_ *Uploaded, err error) {
 	o.defaults()
 	defer func() { o.restrict(err) }() // only a block that stopped the upload restricts
 	start := time.Now()
@@ -145,25 +141,16 @@ func Upload(ctx context.Context, req UploadRequest, o Options) (_ *Uploaded, err
 	if err := o.checkServers(req.Servers, blocklist.RestrictNoUploads); err != nil {
 		return nil, err
 	}
-	src, size, name, modTime := req.Source, req.Size, req.Name, req.ModTime
-	if src == nil {
-		f, err := os.Open(req.Path)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		fi, err := f.Stat()
-		if err != nil {
-			return nil, err
-		}
-		if !fi.Mode().IsRegular() {
-			return nil, fmt.Errorf("%s is not a regular file", req.Path)
-		}
-		src, size, name, modTime = f, fi.Size(), filepath.Base(req.Path), fi.ModTime()
+	if req.Source == nil {
+		return nil, errors.New("no source given")
 	}
-	want := &uploadState{Version: stateVersion, Name: name, Size: size, ModTime: modTime.UnixNano(),
+	if resume.label == "" {
+		resume.label = req.Name
+	}
+	src, size := req.Source, req.Size
+	want := &uploadState{Version: stateVersion, Name: req.Name, Size: size, ModTime: resume.modTime.UnixNano(),
 		Servers: req.Servers, Recipients: req.Recipients, Data: req.DataShards, Parity: req.ParityShards}
-	st, startedOver, err := openUploadState(req.StateFile, want)
+	st, startedOver, err := openUploadState(resume.path, want)
 	if err != nil {
 		return nil, err
 	}
@@ -171,7 +158,7 @@ func Upload(ctx context.Context, req UploadRequest, o Options) (_ *Uploaded, err
 	if err != nil {
 		return nil, err
 	}
-	u := &uploader{req: req, o: &o, pool: p, sealer: sealer, erasure: erasure, state: st,
+	u := &uploader{req: req, source: resume.label, o: &o, pool: p, sealer: sealer, erasure: erasure, state: st,
 		sizes: sealer.ChunkSizes()}
 	u.stripes = erasure.Stripes(u.sizes)
 	if err := u.prepare(ctx); err != nil {
@@ -223,6 +210,7 @@ func openUploadState(path string, want *uploadState) (sf *stateFile, startedOver
 
 type uploader struct {
 	req     UploadRequest
+	source  string // names the source in messages
 	o       *Options
 	pool    *pool
 	sealer  *chunk.Sealer
@@ -259,7 +247,7 @@ func (u *uploader) size(i int) int64 {
 func (u *uploader) prepare(ctx context.Context) error {
 	digests, err := u.sealer.Digests(ctx)
 	if err != nil {
-		return fmt.Errorf("reading %s: %w", u.req.Path, err)
+		return fmt.Errorf("reading %s: %w", u.source, err)
 	}
 	n := len(u.sizes) + len(u.stripes)*u.erasure.ParityShards()
 	u.parity = make([]*stripeParity, len(u.stripes))
@@ -278,7 +266,7 @@ func (u *uploader) prepare(ctx context.Context) error {
 		}
 		for i, d := range digests {
 			if st.Items[i].Digest != nil && !bytes.Equal(st.Items[i].Digest, d[:]) {
-				err2 = fmt.Errorf("%s changed since the interrupted upload; remove %s to start over", u.req.Path, u.state.file.path)
+				err2 = fmt.Errorf("%s changed since the interrupted upload; remove %s to start over", u.source, u.state.file.path)
 				return
 			}
 			st.Items[i].Digest = bytes.Clone(d[:])

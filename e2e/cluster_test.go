@@ -272,14 +272,14 @@ func failoverLoad(t *testing.T, d *daemon, kill func()) (res *loadResult, notRea
 				}
 				path := filepath.Join(dir, fmt.Sprintf("w%d-%d.bin", w, i))
 				body := writeRandom(t, path, 100<<10)
-				up, err := client.Upload(t.Context(), client.UploadRequest{Path: path, Servers: []string{server}, Recipients: 1}, opts)
+				up, err := client.UploadFile(t.Context(), client.UploadFileRequest{Path: path, Servers: []string{server}, Recipients: 1}, opts)
 				if err != nil {
 					t.Errorf("upload %d/%d: %v", w, i, err)
 					return
 				}
 				res.ops.Add(1)
 				out := path + ".out"
-				if _, err := client.Download(t.Context(), client.DownloadRequest{Description: up.Recipients[0], Output: out, Keep: true}, opts); err != nil {
+				if _, err := client.DownloadFile(t.Context(), client.DownloadFileRequest{Description: up.Recipients[0], Output: out, Keep: true}, opts); err != nil {
 					t.Errorf("download %d/%d: %v", w, i, err)
 					return
 				}
@@ -300,7 +300,7 @@ func failoverLoad(t *testing.T, d *daemon, kill func()) (res *loadResult, notRea
 	// Nothing acknowledged was lost: every file downloads again.
 	for i, d := range res.descs {
 		out := filepath.Join(dir, fmt.Sprintf("again-%d.bin", i))
-		if _, err := client.Download(t.Context(), client.DownloadRequest{Description: d, Output: out, Keep: true}, client.Options{}); err != nil {
+		if _, err := client.DownloadFile(t.Context(), client.DownloadFileRequest{Description: d, Output: out, Keep: true}, client.Options{}); err != nil {
 			t.Fatalf("file %d after the failover: %v", i, err)
 		}
 		if got := mustRead(t, out); string(got) != string(res.files[i]) {

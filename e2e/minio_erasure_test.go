@@ -169,7 +169,7 @@ func uploadFiles(t *testing.T, server string, n int) ([]*chunk.Description, [][]
 	for i := range n {
 		p := filepath.Join(dir, fmt.Sprintf("f%d.bin", i))
 		bodies = append(bodies, writeRandom(t, p, 300<<10))
-		up, err := client.Upload(t.Context(), client.UploadRequest{Path: p, Servers: []string{server}, Recipients: 1}, client.Options{})
+		up, err := client.UploadFile(t.Context(), client.UploadFileRequest{Path: p, Servers: []string{server}, Recipients: 1}, client.Options{})
 		if err != nil {
 			t.Fatalf("upload %d: %v", i, err)
 		}
@@ -183,7 +183,7 @@ func downloadAll(t *testing.T, descs []*chunk.Description, bodies [][]byte, what
 	dir := t.TempDir()
 	for i, d := range descs {
 		out := filepath.Join(dir, fmt.Sprintf("out%d", i))
-		if _, err := client.Download(t.Context(), client.DownloadRequest{Description: d, Output: out, Keep: true}, client.Options{}); err != nil {
+		if _, err := client.DownloadFile(t.Context(), client.DownloadFileRequest{Description: d, Output: out, Keep: true}, client.Options{}); err != nil {
 			t.Fatalf("%s: download %d: %v", what, i, err)
 		}
 		if string(mustRead(t, out)) != string(bodies[i]) {
@@ -204,7 +204,7 @@ func tryUploads(t *testing.T, server string, n int) (ok int, longest time.Durati
 		body := writeRandom(t, p, 100<<10)
 		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute) // a safety net, not the measure
 		start := time.Now()
-		up, err := client.Upload(ctx, client.UploadRequest{Path: p, Servers: []string{server}, Recipients: 1},
+		up, err := client.UploadFile(ctx, client.UploadFileRequest{Path: p, Servers: []string{server}, Recipients: 1},
 			client.Options{Attempts: 1, RetryFor: -1})
 		took := time.Since(start)
 		cancel()

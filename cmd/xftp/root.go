@@ -132,7 +132,7 @@ stopped when the same command runs again.`,
 			state := filepath.Join(filepath.Dir(out), "."+filepath.Base(out)+".upload-state")
 			rep := newReporter(cmd.ErrOrStderr(), quiet, asJSON, verbose(cmd))
 			rep.begin("upload", fi.Size())
-			res, err := client.Upload(cmd.Context(), client.UploadRequest{Path: file, Servers: servers, Recipients: recipients,
+			res, err := client.UploadFile(cmd.Context(), client.UploadFileRequest{Path: file, Servers: servers, Recipients: recipients,
 				DataShards: dataShards, ParityShards: parityShards, StateFile: state},
 				rep.around(restricted(cmd, client.Options{Parallel: parallel, RetryFor: retryFor.budget(), Progress: rep.progress()})))
 			rep.finish()
@@ -312,7 +312,7 @@ and continues when the same command runs again.`,
 				total = 0 // the file's size is known after the redirect
 			}
 			rep.begin("download", total)
-			res, err := client.Download(cmd.Context(), client.DownloadRequest{Description: d, Output: output, Keep: keep, Resume: !noResume,
+			res, err := client.DownloadFile(cmd.Context(), client.DownloadFileRequest{Description: d, Output: output, Keep: keep, Resume: !noResume,
 				NoClobber: !force}, o)
 			rep.finish()
 			if err != nil {

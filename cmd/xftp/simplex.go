@@ -69,7 +69,7 @@ func runSimplexDownload(cmd *cobra.Command, d *simplex.Description, output strin
 	o.Progress = rep.progress()
 	o = rep.around(o)
 	rep.begin("download", d.Size)
-	res, err := client.DownloadSimplex(cmd.Context(), client.SimplexDownloadRequest{Description: d, Output: output, Keep: keep, Resume: !noResume}, o)
+	res, err := client.DownloadSimplexFile(cmd.Context(), client.SimplexDownloadFileRequest{Description: d, Output: output, Keep: keep, Resume: !noResume}, o)
 	rep.finish()
 	if err != nil {
 		return fail(err, "download")
@@ -99,7 +99,7 @@ func runSimplexUpload(cmd *cobra.Command, file string, servers []string, recipie
 	o.Progress = rep.progress()
 	o = rep.around(o)
 	rep.begin("upload", fi.Size())
-	res, err := client.UploadSimplex(cmd.Context(), client.SimplexUploadRequest{Path: file, Servers: servers, Recipients: recipients}, o)
+	res, err := client.UploadSimplexFile(cmd.Context(), client.SimplexUploadFileRequest{Path: file, Servers: servers, Recipients: recipients}, o)
 	rep.finish()
 	if err != nil {
 		return fail(err, "upload of %s", file)

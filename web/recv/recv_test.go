@@ -139,7 +139,7 @@ func upload(t *testing.T, size int, relays ...*testrelay.Relay) ([]byte, string,
 	for _, r := range relays {
 		servers = append(servers, r.Address.String())
 	}
-	res, err := client.Upload(context.Background(), client.UploadRequest{Path: path, Servers: servers, Recipients: 1}, client.Options{})
+	res, err := client.UploadFile(context.Background(), client.UploadFileRequest{Path: path, Servers: servers, Recipients: 1}, client.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,7 +322,7 @@ func TestOpenRejects(t *testing.T) {
 	data := make([]byte, 10)
 	path := filepath.Join(t.TempDir(), "f")
 	os.WriteFile(path, data, 0o600)
-	res, err := client.Upload(context.Background(), client.UploadRequest{Path: path, Servers: []string{relay.Address.String()}, Recipients: 1}, client.Options{})
+	res, err := client.UploadFile(context.Background(), client.UploadFileRequest{Path: path, Servers: []string{relay.Address.String()}, Recipients: 1}, client.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
