@@ -35,11 +35,13 @@ func (f Fingerprint) Matches(pub ed25519.PublicKey) bool {
 	return subtle.ConstantTimeCompare(f[:], g[:]) == 1
 }
 
-// ParseFingerprint parses the unpadded base64url form.
+// ParseFingerprint parses the unpadded base64url form, which is canonical:
+// a fingerprint has exactly one text form (no stray bits in the last
+// character, no line breaks), so texts that differ never name the same key.
 func ParseFingerprint(s string) (Fingerprint, error) {
 	var f Fingerprint
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(b) != len(f) {
+	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
+	if err != nil || len(b) != len(f) || base64.RawURLEncoding.EncodeToString(b) != s {
 		return f, fmt.Errorf("identity: malformed fingerprint %q: want %d bytes of unpadded base64url", s, len(f))
 	}
 	copy(f[:], b)

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -102,4 +103,43 @@ func TestLoadRefusesAKeyReadableByOthers(t *testing.T) {
 	if _, _, err := LoadOrCreate(p); err == nil {
 		t.Fatal("an identity key readable by others was accepted")
 	}
+}
+
+// TestParseFingerprintIsCanonical: only a fingerprint's own text parses.
+// The base64 decoder alone accepts stray bits in the last character and
+// line breaks, so texts that differ named the same key.
+func TestParseFingerprintIsCanonical(t *testing.T) {
+	fp := Fingerprint{1, 2, 3}
+	s := fp.String()
+	if got, err := ParseFingerprint(s); err != nil || got != fp {
+		t.Fatalf("ParseFingerprint(%q) = %s, %v", s, got, err)
+	}
+	for name, bad := range map[string]string{
+		"stray bits":   s[:len(s)-1] + "B",
+		"line break":   s[:20] + "\n" + s[20:],
+		"CR":           s[:20] + "\r" + s[20:],
+		"padding":      s + "=",
+		"short":        s[:len(s)-1],
+		"standard b64": strings.ReplaceAll(Fingerprint{0xfb, 0xff}.String(), "_", "/"),
+	} {
+		if got, err := ParseFingerprint(bad); err == nil {
+			t.Errorf("%s: %q parses to %s", name, bad, got)
+		}
+	}
+}
+
+// FuzzParseFingerprint: a fingerprint has one text form; whatever parses
+// is it.
+func FuzzParseFingerprint(f *testing.F) {
+	f.Add(Fingerprint{1, 2, 3}.String())
+	f.Add("")
+	f.Fuzz(func(t *testing.T, s string) {
+		fp, err := ParseFingerprint(s)
+		if err != nil {
+			return
+		}
+		if fp.String() != s {
+			t.Fatalf("%q parses to the fingerprint %s", s, fp)
+		}
+	})
 }
