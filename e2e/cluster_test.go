@@ -87,7 +87,7 @@ func startRedisCluster(t *testing.T) *redisCluster {
 	}
 	// A replica that has not synced with its master once cannot replace
 	// it: wait for every replica's link too.
-	waitFor(t, 30*time.Second, "cluster_state:ok and replicas in sync", func() bool {
+	testenv.Eventually(t, 30*time.Second, func() bool {
 		replicas := 0
 		for _, n := range c.nodes {
 			info, err := exec.Command(cli, "-p", strconv.Itoa(n.port), "cluster", "info").Output()
@@ -106,7 +106,7 @@ func startRedisCluster(t *testing.T) *redisCluster {
 			}
 		}
 		return replicas == 3
-	})
+	}, "no cluster_state:ok and replicas in sync")
 	return c
 }
 
@@ -134,17 +134,6 @@ func (c *redisCluster) master(t *testing.T, key string) *redisProc {
 	}
 	t.Fatalf("no node at %s", m.Options().Addr)
 	return nil
-}
-
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s within %v", what, d)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 // redisConfig writes an xftpd config with fs storage and the given redis
@@ -394,10 +383,10 @@ func TestSentinelFailoverUnderLoad(t *testing.T) {
 	// The replica must be in sync before the master dies.
 	mc := goredis.NewClient(&goredis.Options{Addr: master.addr()})
 	defer mc.Close()
-	waitFor(t, 20*time.Second, "replica in sync", func() bool {
+	testenv.Eventually(t, 20*time.Second, func() bool {
 		info, _ := mc.Info(t.Context(), "replication").Result()
 		return strings.Contains(info, "state=online")
-	})
+	}, "no replica in sync")
 	cfg, _ := redisConfig(t, dir, "  addresses: ["+strings.Join(sentinels, ",")+"]\n  sentinel:\n    master_name: xftp\n")
 	d := startDaemon(t, filepath.Join(dir, "data"), "--config", cfg)
 	var killedAt time.Time

@@ -109,13 +109,7 @@ redis:
 		t.Fatalf("/readyz with MinIO down: %d", s)
 	}
 	m.start()
-	deadline := time.Now().Add(30 * time.Second)
-	for readyz(t, d.addr) != 200 {
-		if time.Now().After(deadline) {
-			t.Fatal("xftpd did not recover after MinIO came back")
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	testenv.Eventually(t, 30*time.Second, func() bool { return readyz(t, d.addr) == 200 }, "xftpd did not recover after MinIO came back")
 	if err := c.Upload(ctx, cr.SenderID, snd, bytes.NewReader(body), int64(len(body))); err != nil {
 		t.Fatalf("upload after recovery: %v", err)
 	}

@@ -179,13 +179,7 @@ func TestBackendOutage(t *testing.T) {
 		t.Fatalf("/readyz with Redis down: %d", status)
 	}
 	redis.start()
-	deadline := time.Now().Add(20 * time.Second)
-	for readyz(t, d.addr) != 200 {
-		if time.Now().After(deadline) {
-			t.Fatal("xftpd did not recover after Redis came back")
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	testenv.Eventually(t, 20*time.Second, func() bool { return readyz(t, d.addr) == 200 }, "xftpd did not recover after Redis came back")
 	if err := create(); err != nil {
 		t.Fatalf("create after recovery: %v", err)
 	}

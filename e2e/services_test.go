@@ -56,16 +56,16 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
+// waitDial waits until addr accepts connections.
 func waitDial(t *testing.T, addr string) {
 	t.Helper()
-	for i := 0; i < 100; i++ {
-		if c, err := net.Dial("tcp", addr); err == nil {
+	testenv.Eventually(t, 5*time.Second, func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
 			c.Close()
-			return
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s did not come up", addr)
+		return err == nil
+	}, "%s did not come up", addr)
 }
 
 // hostOf returns host:port of an xftp:// address.

@@ -5,30 +5,57 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"io"
+	"io/fs"
+	"path/filepath"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/xftp/xftp/api"
 	"github.com/xftp/xftp/api/httpclient"
+	"github.com/xftp/xftp/internal/testenv"
 )
 
-// slowReader yields its bytes over about d, so an upload is in flight when
-// the server is told to stop.
-type slowReader struct {
-	b     []byte
-	step  int
-	pause time.Duration
+// gatedReader yields its bytes up to gateAt, then waits for gate to be
+// closed before the rest: an upload is provably in flight when the test
+// acts.
+type gatedReader struct {
+	b      []byte
+	given  int
+	gateAt int
+	gate   <-chan struct{}
 }
 
-func (r *slowReader) Read(p []byte) (int, error) {
+func (r *gatedReader) Read(p []byte) (int, error) {
 	if len(r.b) == 0 {
 		return 0, io.EOF
 	}
-	time.Sleep(r.pause)
-	n := copy(p[:min(len(p), r.step)], r.b)
-	r.b = r.b[n:]
+	if r.given >= r.gateAt {
+		<-r.gate
+	}
+	limit := min(len(p), 64<<10)
+	if r.given < r.gateAt {
+		limit = min(limit, r.gateAt-r.given)
+	}
+	n := copy(p[:limit], r.b)
+	r.b, r.given = r.b[n:], r.given+n
 	return n, nil
+}
+
+// storing reports whether xftpd is writing a chunk body under data (the
+// disk store's temporary file exists).
+func storing(data string) bool {
+	found := false
+	filepath.WalkDir(data, func(_ string, e fs.DirEntry, err error) error {
+		if err == nil && !e.IsDir() && strings.HasPrefix(e.Name(), ".tmp-") {
+			found = true
+			return filepath.SkipAll
+		}
+		return nil
+	})
+	return found
 }
 
 // TestGracefulShutdownFinishesTransfers sends SIGTERM while an upload is in
@@ -49,12 +76,18 @@ func TestGracefulShutdownFinishesTransfers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	gate := make(chan struct{})
+	var once sync.Once
+	open := func() { once.Do(func() { close(gate) }) }
+	t.Cleanup(open)
 	done := make(chan error, 1)
 	go func() {
-		done <- c.Upload(t.Context(), cr.SenderID, snd, &slowReader{b: body, step: 64 << 10, pause: 100 * time.Millisecond}, int64(len(body)))
+		done <- c.Upload(t.Context(), cr.SenderID, snd, &gatedReader{b: body, gateAt: len(body) / 2, gate: gate}, int64(len(body)))
 	}()
-	time.Sleep(400 * time.Millisecond) // the upload is under way
+	// The upload is under way: xftpd is storing its first half.
+	testenv.Eventually(t, 30*time.Second, func() bool { return storing(d.data) }, "xftpd is not storing the upload")
 	d.cmd.Process.Signal(syscall.SIGTERM)
+	open()
 	if err := <-done; err != nil {
 		t.Fatalf("an upload in flight at SIGTERM failed: %v", err)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/xftp/xftp/api"
 	"github.com/xftp/xftp/api/httpserver"
+	"github.com/xftp/xftp/internal/testenv"
 	"github.com/xftp/xftp/server"
 	"github.com/xftp/xftp/storage"
 )
@@ -152,21 +153,25 @@ func TestSlowClientsDoNotStarveOthers(t *testing.T) {
 	defer cancel()
 	abuser := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}, Timeout: 2 * time.Second}
 	var wg sync.WaitGroup
-	var opened atomic.Int32
-	for i := 0; i < 100; i++ { // slow-header and idle connections
+	var opened, settled atomic.Int32
+	const abusers = 100
+	for i := 0; i < abusers; i++ { // slow-header and idle connections
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			raw, err := abuser.DialContext(ctx, "tcp", ts.Address.Host)
 			if err != nil {
+				settled.Add(1)
 				return
 			}
 			defer raw.Close()
 			conn := tls.Client(raw, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
 			if conn.HandshakeContext(ctx) != nil {
+				settled.Add(1)
 				return
 			}
 			opened.Add(1)
+			settled.Add(1)
 			fmt.Fprint(conn, "POST /v1/chunks HTTP/1.1\r\nHost: x\r\n")
 			for ctx.Err() == nil {
 				if _, err := fmt.Fprint(conn, "X-Slow: 1\r\n"); err != nil {
@@ -176,7 +181,8 @@ func TestSlowClientsDoNotStarveOthers(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(200 * time.Millisecond) // let the abusers connect
+	// Every abuser is connected or refused.
+	testenv.Eventually(t, 30*time.Second, func() bool { return settled.Load() == abusers }, "abusers neither connected nor refused")
 	lat := measure()
 	cancel()
 	wg.Wait()

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/xftp/xftp/api/httpserver"
+	"github.com/xftp/xftp/internal/testenv"
 	"github.com/xftp/xftp/internal/testrelay"
 
 	"golang.org/x/net/http2"
@@ -51,13 +52,8 @@ func startLoadServer(t *testing.T, o httpserver.HandlerOptions) *loadServer {
 // and has none open, for at most limit.
 func (ls *loadServer) waitClosed(t *testing.T, want int64, limit time.Duration, what string) {
 	t.Helper()
-	deadline := time.Now().Add(limit)
-	for ls.opened.Load() < want || ls.open.Load() != 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %d connection(s) still open after %v", what, ls.open.Load(), limit)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testenv.Eventually(t, limit, func() bool { return ls.opened.Load() >= want && ls.open.Load() == 0 },
+		"%s: connections still open", what)
 }
 
 // rawConn dials the server with a small receive buffer and sends req.

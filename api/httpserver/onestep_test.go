@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/xftp/xftp/api"
+	"github.com/xftp/xftp/internal/testenv"
 	"github.com/xftp/xftp/server"
 	"github.com/xftp/xftp/storage"
 )
@@ -338,6 +339,16 @@ func (s *slowPutStore) Put(ctx context.Context, key string, r io.Reader, size in
 func TestCreateRetryOutlivesFailingFirstAttempt(t *testing.T) {
 	sp := &slowPutStore{release: make(chan struct{}), done: make(chan error, 1)}
 	ts := newWrappedServer(t, func(s storage.Store) storage.Store { sp.Store = s; return sp })
+	// finished counts the one-request uploads whose handlers have returned.
+	var finished atomic.Int32
+	ts.Wrap = func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPut && r.URL.Path == "/v1/chunks" {
+				defer finished.Add(1)
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
 	c := ts.client()
 	body, digest := randomChunk(256 << 10)
 	snd, rk := newKey(), newKey()
@@ -354,15 +365,11 @@ func TestCreateRetryOutlivesFailingFirstAttempt(t *testing.T) {
 		_, err := c.CreateUploaded(bg, snd, int64(len(body)), digest, pubs(rk), firstBody)
 		firstErr <- err
 	}()
-	// Wait (bounded) until the server holds the first attempt's record.
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if u, _ := ts.Service.Usage(bg); u.Chunks == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the first attempt never reached the server")
-		}
-	}
+	// Wait until the server holds the first attempt's record.
+	testenv.Eventually(t, 10*time.Second, func() bool {
+		u, _ := ts.Service.Usage(bg)
+		return u.Chunks == 1
+	}, "the first attempt never reached the server")
 	// The retry, on another connection, completes the same chunk.
 	c2 := ts.client()
 	cr, err := c2.CreateUploaded(bg, snd, int64(len(body)), digest, pubs(rk), bytes.NewReader(body))
@@ -378,11 +385,8 @@ func TestCreateRetryOutlivesFailingFirstAttempt(t *testing.T) {
 	if err := <-firstErr; err == nil {
 		t.Fatal("the first attempt succeeded")
 	}
-	// Its cleanup runs after its Put returned; give it a bounded moment.
-	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if _, err := download(c2, cr.RecipientIDs[0], rk, int64(len(body))); err != nil {
-			t.Fatalf("the chunk the retry completed is gone: %v", err)
-		}
-	}
+	// Its cleanup runs after its Put returned, in its handler: once both
+	// attempts' handlers have returned, the chunk must still be there.
+	testenv.Eventually(t, 10*time.Second, func() bool { return finished.Load() == 2 }, "the first attempt's handler did not return")
 	mustDownload(t, c2, cr.RecipientIDs[0], rk, body)
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/xftp/xftp/api/httpclient"
 	"github.com/xftp/xftp/api/httpserver"
 	"github.com/xftp/xftp/identity"
+	"github.com/xftp/xftp/internal/testenv"
 	"github.com/xftp/xftp/server"
 )
 
@@ -312,16 +313,10 @@ func TestExpirySweptAtStartup(t *testing.T) {
 	ctx, cancel := contextWithCancel()
 	done := make(chan struct{})
 	go func() { ts.Service.Run(ctx); close(done) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if u, _ := ts.Service.Usage(bg); u.Chunks == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("expired chunk survived a restart")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testenv.Eventually(t, 10*time.Second, func() bool {
+		u, _ := ts.Service.Usage(bg)
+		return u.Chunks == 0
+	}, "expired chunk survived a restart")
 	cancel()
 	<-done
 	assertNoBodies(t, ts, 0)

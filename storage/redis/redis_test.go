@@ -236,7 +236,14 @@ func testTTLFired(t *testing.T, o ClientOptions) {
 		}
 		c.PExpire(ctx, k, time.Millisecond)
 	}
-	time.Sleep(20 * time.Millisecond)
+	testenv.Eventually(t, 10*time.Second, func() bool { // one key at a time: a cluster's keys sit in several slots
+		for _, k := range keys {
+			if n, err := c.Exists(ctx, k).Result(); err != nil || n != 0 {
+				return false
+			}
+		}
+		return true
+	}, "keys outlived their TTL")
 
 	if _, _, err := r.Lookup(ctx, rec.Recipients[0].ID); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("Lookup after TTL: %v", err)
