@@ -29,28 +29,33 @@ import (
 
 // attackConfig is one attack run's settings.
 type attackConfig struct {
-	Duration  time.Duration `json:"duration_ns"`
-	Ramp      time.Duration `json:"ramp_ns"`
-	Settle    time.Duration `json:"settle_ns"`
-	Kinds     []string      `json:"kinds"`
-	Sources   []int         `json:"sources"`
-	Conns     int           `json:"conns"`
-	H2Conns   int           `json:"h2_conns"`
-	Streams   int           `json:"streams"`
-	Size      int64         `json:"size"`
-	MaxRounds int           `json:"max_rounds"`
-	Goal      float64       `json:"goal"`
-	JSON      string        `json:"-"`
-	XftpdBin  string        `json:"-"`
-	Keep      bool          `json:"-"`
+	Duration   time.Duration `json:"duration_ns"`
+	Ramp       time.Duration `json:"ramp_ns"`
+	Repeat     int           `json:"repeat"`
+	Kinds      []string      `json:"kinds"`
+	Sources    []int         `json:"sources"`
+	Conns      int           `json:"conns"`
+	H2Conns    int           `json:"h2_conns"`
+	FloodConns int           `json:"flood_conns"`
+	Streams    int           `json:"streams"`
+	Size       int64         `json:"size"`
+	MaxRounds  int           `json:"max_rounds"`
+	Goal       float64       `json:"goal"`
+	Nice       int           `json:"attacker_nice"`
+	JSON       string        `json:"-"`
+	XftpdBin   string        `json:"-"`
+	Keep       bool          `json:"-"`
 }
 
 // attackConns is how many connections an attack of kind holds from
 // sources sources: at least one per source.
 func (c *attackConfig) attackConns(kind string, sources int) int {
 	n := c.Conns
-	if kind == "zero-window" {
+	switch {
+	case kind == "zero-window":
 		n = c.H2Conns
+	case strings.HasPrefix(kind, "h2-"):
+		n = c.FloodConns
 	}
 	return max(n, sources)
 }
@@ -63,15 +68,16 @@ type opStats struct {
 	Ratio float64 `json:"p99_ratio,omitempty"` // p99 / the baseline's p99
 }
 
-// attackRow is one phase: an attack (or none) and what the well-behaved
-// client and the relay went through meanwhile.
+// attackRow is one phase (or, with --repeat, several pooled): an attack
+// (or none) and what the well-behaved client and the relay went through
+// meanwhile.
 type attackRow struct {
 	Kind       string      `json:"kind"`
 	Sources    int         `json:"sources,omitempty"`
 	Conns      int         `json:"conns,omitempty"`
 	Attack     attackStats `json:"attack"`     // when the measurement started
 	AttackEnd  attackStats `json:"attack_end"` // when it ended
-	ServerFDs  int         `json:"server_fds"` // when the measurement started
+	ServerFDs  int         `json:"server_fds"` // when the measurement started (largest repetition)
 	MaxFDs     int         `json:"server_fds_max"`
 	Ping       opStats     `json:"ping"`
 	Upload     opStats     `json:"upload"`
@@ -80,12 +86,14 @@ type attackRow struct {
 	Errors     int         `json:"errors"`
 	FirstError string      `json:"first_error,omitempty"`
 	CPUPercent float64     `json:"server_cpu_percent"` // over the measurement, of one core
-	PeakRSSMiB float64     `json:"peak_rss_mib"`       // VmHWM from the attack's start
-	TCPMemMiB  float64     `json:"host_tcp_mem_mib"`   // the host's TCP buffers, largest sample
-	Unsettled  string      `json:"unsettled,omitempty"`
-	Baseline   int         `json:"baseline"` // the row this one is compared with; -1: none
-	Verdict    string      `json:"verdict,omitempty"`
-	Err        string      `json:"error,omitempty"`
+	// AttackerCPUPercent is the attacker process's, on the same cores.
+	AttackerCPUPercent float64 `json:"attacker_cpu_percent"`
+	PeakRSSMiB         float64 `json:"peak_rss_mib"`     // VmHWM of a relay started for the phase
+	TCPMemMiB          float64 `json:"host_tcp_mem_mib"` // the host's TCP buffers, largest sample
+	Repeats            int     `json:"repeats"`          // phases pooled into this row
+	Baseline           int     `json:"baseline"`         // the row this one is compared with; -1: none
+	Verdict            string  `json:"verdict,omitempty"`
+	Err                string  `json:"error,omitempty"`
 }
 
 // relayLimits are the limits of the relay's configuration that bound an
@@ -158,35 +166,48 @@ memory_limit. It reports; it fails only when the run itself breaks.`,
 			}
 			cfg.Size = int64(size)
 			switch {
-			case cfg.Conns < 1 || cfg.H2Conns < 1 || cfg.Streams < 1:
-				return errors.New("--conns, --h2-conns and --streams must be positive")
-			case cfg.Duration <= 0 || cfg.Ramp <= 0 || cfg.Settle <= 0:
-				return errors.New("--duration, --ramp and --settle must be positive")
+			case cfg.Conns < 1 || cfg.H2Conns < 1 || cfg.Streams < 1 || cfg.FloodConns < 1:
+				return errors.New("--conns, --h2-conns, --streams and --flood-conns must be positive")
+			case cfg.Duration <= 0 || cfg.Ramp <= 0 || cfg.Repeat < 1:
+				return errors.New("--duration, --ramp and --repeat must be positive")
 			}
 			_, err = runAttackBench(cmd.Context(), &cfg, cmd.OutOrStdout(), cmd.ErrOrStderr())
 			return err
 		},
 	}
-	var names []string
-	for _, k := range attackKinds() {
-		names = append(names, k.name)
-	}
 	fl := cmd.Flags()
 	fl.DurationVar(&cfg.Duration, "duration", 5*time.Second, "measured time per phase")
 	fl.DurationVar(&cfg.Ramp, "ramp", 20*time.Second, "at most this long to open an attack's connections before measuring")
-	fl.DurationVar(&cfg.Settle, "settle", 30*time.Second, "at most this long to wait for the relay to close an attack's connections")
-	fl.StringVar(&kinds, "kinds", strings.Join(names, ","), "attacks")
+	fl.IntVar(&cfg.Repeat, "repeat", 1, "alternate each baseline and attack this many times, pooling their samples")
+	fl.StringVar(&kinds, "kinds", strings.Join(defaultKinds(), ","), "attacks; also h2- and any other flood of internal/h2attack")
 	fl.StringVar(&sources, "sources", "1,200", "attacking source counts (127.0.0.2 and up)")
 	fl.IntVar(&cfg.Conns, "conns", 3000, "connections per attack (zero-window: --h2-conns); at least one per source")
 	fl.IntVar(&cfg.H2Conns, "h2-conns", 64, "zero-window connections")
 	fl.IntVar(&cfg.Streams, "streams", 128, "zero-window streams per connection")
+	fl.IntVar(&cfg.FloodConns, "flood-conns", 8, "connections per HTTP/2 flood")
 	fl.StringVar(&sizeSt, "size", "1MiB", "the well-behaved client's chunk size")
 	fl.IntVar(&cfg.MaxRounds, "max-rounds", 100000, "at most this many rounds per phase")
 	fl.Float64Var(&cfg.Goal, "goal", 2, "the p99 ratio an attack may cause")
+	fl.IntVar(&cfg.Nice, "attacker-nice", 19, "run the attacker under nice -n this (0: not), so that its own CPU use on the same cores weighs less")
 	fl.StringVar(&cfg.JSON, "json", "", "also write the results as JSON to this file")
 	fl.StringVar(&cfg.XftpdBin, "xftpd", "", "xftpd binary (default: go build ./cmd/xftpd)")
 	fl.BoolVar(&cfg.Keep, "keep", false, "keep the scratch directory (logs, data)")
 	return cmd
+}
+
+// defaultKinds are the attacks a run makes unless told otherwise: all but
+// the floods outside defaultFloods.
+func defaultKinds() []string {
+	var names []string
+	for _, k := range attackKinds() {
+		if !strings.HasPrefix(k.name, "h2-") {
+			names = append(names, k.name)
+		}
+	}
+	for _, f := range defaultFloods() {
+		names = append(names, "h2-"+string(f))
+	}
+	return names
 }
 
 func parseKinds(s string) ([]string, error) {
@@ -209,14 +230,16 @@ func parseKinds(s string) ([]string, error) {
 	return out, nil
 }
 
-// attackBench is one run: the relay, the attacker, the client's payload.
+// attackBench is one run: the relay's binary and data, the attacker, the
+// client's payload.
 type attackBench struct {
 	cfg      *attackConfig
-	srv      *child
-	addr     api.Address
+	dir      string
+	xftpd    string
+	flags    []string // xftpd's: the default configuration, data and port set
 	attacker *child
 	p        payload
-	idleFDs  int
+	relayLog string // the end of the last relay's log
 }
 
 func runAttackBench(ctx context.Context, cfg *attackConfig, out, logw io.Writer) (*attackReport, error) {
@@ -231,63 +254,36 @@ func runAttackBench(ctx context.Context, cfg *attackConfig, out, logw io.Writer)
 	if err != nil {
 		return nil, err
 	}
-	b := &attackBench{cfg: cfg, p: newPayload(cfg.Size)}
 	data := filepath.Join(dir, "relay-data")
 	if err := os.MkdirAll(data, 0o700); err != nil {
 		return nil, err
 	}
 	// The default configuration: only where its data lives and a free
 	// port on 127.0.0.1 are set.
-	flags := []string{"--data", data, "--listen", "127.0.0.1:0"}
-	if rep.Relay, err = readRelayLimits(ctx, xftpd, flags); err != nil {
+	b := &attackBench{cfg: cfg, dir: dir, xftpd: xftpd, flags: []string{"--data", data, "--listen", "127.0.0.1:0"}, p: newPayload(cfg.Size)}
+	if rep.Relay, err = readRelayLimits(ctx, xftpd, b.flags); err != nil {
 		return nil, err
-	}
-	srvCmd := exec.Command(xftpd, flags...)
-	srvCmd.Env = childEnv()
-	var line string
-	if b.srv, line, err = startChild("xftpd", dir, srvCmd, true); err != nil {
-		return nil, err
-	}
-	defer b.srv.stop()
-	if b.addr, err = api.ParseAddress(line); err != nil {
-		return nil, fmt.Errorf("xftpd printed %q, not an address: %w", line, err)
-	}
-	if !strings.HasPrefix(b.addr.Host, "127.0.0.1:") {
-		return nil, fmt.Errorf("xftpd listens on %s, not on 127.0.0.1", b.addr.Host)
 	}
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
 	atkCmd := exec.Command(self)
+	if nice, err := exec.LookPath("nice"); err == nil && cfg.Nice != 0 {
+		atkCmd = exec.Command(nice, "-n", strconv.Itoa(cfg.Nice), self)
+	} else if cfg.Nice != 0 {
+		cfg.Nice = 0 // said in the report
+	}
 	atkCmd.Env = append(os.Environ(), roleEnv+"=attacker")
 	if b.attacker, _, err = startChild("attacker", dir, atkCmd, true); err != nil {
 		return nil, err
 	}
 	defer b.attacker.stop()
-	if b.idleFDs, err = countFDs(b.srv.pid()); err != nil {
-		return nil, fmt.Errorf("reading the relay's file descriptors: %w", err)
-	}
 
-	baseline := -1
-	runPhase := func(kind string, sources int) {
-		if kind == "none" {
-			fmt.Fprintln(logw, "# baseline (no attack)")
-		} else {
-			fmt.Fprintf(logw, "# %s from %d source(s)\n", kind, sources)
-		}
-		r := b.phase(ctx, kind, sources)
-		r.Baseline = -1
-		if kind == "none" {
-			baseline = len(rep.Rows)
-		} else if baseline >= 0 {
-			r.Baseline = baseline
-			judge(&r, rep.Rows[baseline], cfg.Goal, rep.Relay.memBytes)
-		}
-		rep.Rows = append(rep.Rows, r)
-	}
-	// Each attack is compared with a baseline measured just before it:
-	// on a shared machine the unloaded latency drifts during a run.
+	// Each attack is compared with a baseline measured just before it
+	// (on a shared machine the unloaded latency drifts during a run);
+	// with --repeat the two alternate, and each row pools its
+	// repetitions' samples.
 	var attacks []string
 	for _, k := range attackKinds() {
 		if k.name != "none" && slices.Contains(cfg.Kinds, k.name) {
@@ -295,15 +291,38 @@ func runAttackBench(ctx context.Context, cfg *attackConfig, out, logw io.Writer)
 		}
 	}
 	if len(attacks) == 0 {
-		runPhase("none", 0)
+		attacks = []string{"none"}
 	}
 	for _, k := range attacks {
 		if ctx.Err() != nil {
 			break
 		}
-		runPhase("none", 0)
-		for _, n := range cfg.Sources {
-			runPhase(k, n)
+		base := &pooledRow{}
+		rows := make([]*pooledRow, len(cfg.Sources))
+		for i := range rows {
+			rows[i] = &pooledRow{}
+		}
+		for range cfg.Repeat {
+			fmt.Fprintf(logw, "# baseline (no attack)\n")
+			base.add(b.phase(ctx, "none", 0))
+			if k == "none" {
+				continue
+			}
+			for i, n := range cfg.Sources {
+				fmt.Fprintf(logw, "# %s from %d source(s)\n", k, n)
+				rows[i].add(b.phase(ctx, k, n))
+			}
+		}
+		bi := len(rep.Rows)
+		rep.Rows = append(rep.Rows, base.finish())
+		for _, p := range rows {
+			if p.n == 0 {
+				continue
+			}
+			r := p.finish()
+			r.Baseline = bi
+			judge(&r, rep.Rows[bi], cfg.Goal, rep.Relay.memBytes)
+			rep.Rows = append(rep.Rows, r)
 		}
 	}
 	rep.Machine.LoadEnd = loadAvg()
@@ -315,7 +334,7 @@ func runAttackBench(ctx context.Context, cfg *attackConfig, out, logw io.Writer)
 	}
 	for _, r := range rep.Rows {
 		if r.Err != "" && runErr == nil {
-			runErr = fmt.Errorf("%s from %d source(s): %s", r.Kind, r.Sources, r.Err)
+			runErr = fmt.Errorf("%s from %d source(s): %s (relay log: %s)", r.Kind, r.Sources, r.Err, b.relayLog)
 		}
 	}
 	if cfg.JSON != "" {
@@ -323,9 +342,6 @@ func runAttackBench(ctx context.Context, cfg *attackConfig, out, logw io.Writer)
 		if err := os.WriteFile(cfg.JSON, append(js, '\n'), 0o644); err != nil && runErr == nil {
 			runErr = err
 		}
-	}
-	if runErr != nil {
-		runErr = fmt.Errorf("%w (relay log: %s)", runErr, b.srv.tail())
 	}
 	return rep, runErr
 }
@@ -369,38 +385,72 @@ func (b *attackBench) ask(ctx context.Context, o attackOrder) (attackStats, erro
 	return st, nil
 }
 
-// phase runs one attack (or none) and measures the client meanwhile.
-func (b *attackBench) phase(ctx context.Context, kind string, sources int) attackRow {
-	r := attackRow{Kind: kind}
+// startRelay starts a fresh xftpd process on the run's data (the same
+// identity each time, a new port).
+func (b *attackBench) startRelay() (*child, api.Address, error) {
+	cmd := exec.Command(b.xftpd, b.flags...)
+	cmd.Env = childEnv()
+	srv, line, err := startChild("xftpd", b.dir, cmd, true)
+	if err != nil {
+		return nil, api.Address{}, err
+	}
+	addr, err := api.ParseAddress(line)
+	if err == nil && !strings.HasPrefix(addr.Host, "127.0.0.1:") {
+		err = fmt.Errorf("xftpd listens on %s, not on 127.0.0.1", addr.Host)
+	}
+	if err != nil {
+		srv.stop()
+		return nil, api.Address{}, fmt.Errorf("xftpd printed %q: %w", line, err)
+	}
+	return srv, addr, nil
+}
+
+// phase runs one attack (or none) against a relay started for it, so
+// that its peak RSS is this phase's, and measures the client meanwhile.
+func (b *attackBench) phase(ctx context.Context, kind string, sources int) (attackRow, goodLats) {
+	r := attackRow{Kind: kind, Baseline: -1}
 	if kind != "none" {
 		r.Sources, r.Conns = sources, b.cfg.attackConns(kind, sources)
 	}
-	pid := b.srv.pid()
-	r.Unsettled = b.settle(ctx)
-	resetPeakRSS(pid)
+	srv, addr, err := b.startRelay()
+	if err != nil {
+		r.Err = err.Error()
+		return r, goodLats{}
+	}
+	defer func() {
+		srv.stop()
+		b.relayLog = srv.tail()
+	}()
+	pid := srv.pid()
 	samp := startSampler(pid)
 	attacking := false
 	if kind != "none" {
-		st, err := b.ask(ctx, attackOrder{Cmd: "start", Kind: kind, Addr: b.addr.Host, Sources: sources, Conns: r.Conns,
+		st, err := b.ask(ctx, attackOrder{Cmd: "start", Kind: kind, Addr: addr.Host, Sources: sources, Conns: r.Conns,
 			Streams: b.cfg.Streams, Ramp: b.cfg.Ramp, Max: b.cfg.Ramp + b.cfg.Duration + time.Minute})
 		if err != nil {
 			samp.stop()
 			r.Err = err.Error()
-			return r
+			return r, goodLats{}
 		}
 		r.Attack, attacking = st, true
 	}
 	r.ServerFDs, _ = countFDs(pid)
 	cpu0, _ := procCPU(pid)
+	acpu0, _ := procCPU(b.attacker.pid())
 	t0 := time.Now()
-	g := b.measureGood(ctx)
+	g := b.measureGood(ctx, addr)
 	elapsed := time.Since(t0)
 	cpu1, _ := procCPU(pid)
+	acpu1, _ := procCPU(b.attacker.pid())
 	if attacking {
-		if st, err := b.ask(ctx, attackOrder{Cmd: "stats"}); err == nil {
-			r.AttackEnd = st
+		// Held when the measurement ended; the counts once every
+		// connection is closed (floods count their frames then).
+		st, err := b.ask(ctx, attackOrder{Cmd: "stats"})
+		if err == nil {
+			r.AttackEnd, err = b.ask(ctx, attackOrder{Cmd: "stop"})
+			r.AttackEnd.Held = st.Held
 		}
-		if _, err := b.ask(ctx, attackOrder{Cmd: "stop"}); err != nil {
+		if err != nil {
 			r.Err = err.Error()
 		}
 	}
@@ -409,45 +459,65 @@ func (b *attackBench) phase(ctx context.Context, kind string, sources int) attac
 		r.PeakRSSMiB = mib(peak)
 	}
 	r.CPUPercent = 100 * (cpu1 - cpu0).Seconds() / elapsed.Seconds()
-	r.Ping, r.Upload, r.Download = g.ping, g.upload, g.download
+	r.AttackerCPUPercent = 100 * (acpu1 - acpu0).Seconds() / elapsed.Seconds()
 	r.Rounds, r.Errors, r.FirstError = g.rounds, g.errors, g.firstErr
-	if g.rounds == 0 && r.Err == "" {
-		r.Err = "the client finished no round: " + g.firstErr
-	}
-	return r
+	return r, g
 }
 
-// settle waits until the relay holds no more sockets than when it was
-// idle (plus a few), for at most cfg.Settle; it says what is left if not.
-func (b *attackBench) settle(ctx context.Context) string {
-	deadline := time.Now().Add(b.cfg.Settle)
-	for {
-		n, err := countFDs(b.srv.pid())
-		if err != nil {
-			return err.Error()
-		}
-		if n <= b.idleFDs+8 {
-			return ""
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Sprintf("the relay still held %d file descriptors (%d when idle) after %s", n, b.idleFDs, b.cfg.Settle)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// goodResult is what the well-behaved client measured.
-type goodResult struct {
-	ping, upload, download opStats
+// goodLats is what the well-behaved client measured in one phase.
+type goodLats struct {
+	ping, upload, download []time.Duration
 	rounds, errors         int
 	firstErr               string
 }
 
+// pooledRow gathers the repetitions of one row: their samples pooled,
+// the largest memory and sockets, the mean CPU, the last attack's counts.
+type pooledRow struct {
+	row attackRow
+	g   goodLats
+	cpu [2]float64
+	n   int
+}
+
+func (p *pooledRow) add(r attackRow, g goodLats) {
+	if p.n == 0 {
+		p.row = r
+	}
+	p.n++
+	a := &p.row
+	if a.Err == "" {
+		a.Err = r.Err
+	}
+	if a.FirstError == "" {
+		a.FirstError = r.FirstError
+	}
+	a.Attack, a.AttackEnd = r.Attack, r.AttackEnd
+	a.ServerFDs, a.MaxFDs = max(a.ServerFDs, r.ServerFDs), max(a.MaxFDs, r.MaxFDs)
+	a.PeakRSSMiB, a.TCPMemMiB = max(a.PeakRSSMiB, r.PeakRSSMiB), max(a.TCPMemMiB, r.TCPMemMiB)
+	p.cpu[0] += r.CPUPercent
+	p.cpu[1] += r.AttackerCPUPercent
+	p.g.ping = append(p.g.ping, g.ping...)
+	p.g.upload = append(p.g.upload, g.upload...)
+	p.g.download = append(p.g.download, g.download...)
+	p.g.rounds += g.rounds
+	p.g.errors += g.errors
+}
+
+func (p *pooledRow) finish() attackRow {
+	r := p.row
+	r.Repeats = p.n
+	r.CPUPercent, r.AttackerCPUPercent = p.cpu[0]/float64(p.n), p.cpu[1]/float64(p.n)
+	r.Ping, r.Upload, r.Download = latStats(p.g.ping), latStats(p.g.upload), latStats(p.g.download)
+	r.Rounds, r.Errors = p.g.rounds, p.g.errors
+	return r
+}
+
 // measureGood runs the well-behaved client for cfg.Duration: a fresh
 // client (one new connection) per phase, one unmeasured ping first.
-func (b *attackBench) measureGood(ctx context.Context) goodResult {
-	var g goodResult
-	c := httpclient.NewClient(b.addr, httpclient.ClientOptions{})
+func (b *attackBench) measureGood(ctx context.Context, addr api.Address) goodLats {
+	var g goodLats
+	c := httpclient.NewClient(addr, httpclient.ClientOptions{})
 	defer c.Close()
 	fail := func(what string, err error) {
 		g.errors++
@@ -466,26 +536,26 @@ func (b *attackBench) measureGood(ctx context.Context) goodResult {
 		*lats = append(*lats, time.Since(t))
 		return true
 	}
+	ping := func(ctx context.Context) error { _, err := c.Ping(ctx); return err }
 	var warm []time.Duration
-	timed(&warm, "ping", func(ctx context.Context) error { _, err := c.Ping(ctx); return err })
+	timed(&warm, "ping", ping)
 	size := int64(len(b.p.data))
 	buf := make([]byte, copyBufSize)
-	var pings, ups, downs []time.Duration
 	end := time.Now().Add(b.cfg.Duration)
 	for round := 0; round < b.cfg.MaxRounds && time.Now().Before(end) && ctx.Err() == nil; round++ {
 		ok := true
 		for range pingsPerRound {
-			ok = timed(&pings, "ping", func(ctx context.Context) error { _, err := c.Ping(ctx); return err }) && ok
+			ok = timed(&g.ping, "ping", ping) && ok
 		}
 		_, sk, _ := ed25519.GenerateKey(rand.Reader)
 		rpub, rkey, _ := ed25519.GenerateKey(rand.Reader)
 		var cr *httpclient.Created
-		if timed(&ups, "upload", func(ctx context.Context) error {
+		if timed(&g.upload, "upload", func(ctx context.Context) error {
 			var err error
 			cr, err = c.CreateUploaded(ctx, sk, size, b.p.digest, []ed25519.PublicKey{rpub}, bytes.NewReader(b.p.data))
 			return err
 		}) {
-			ok = timed(&downs, "download", func(ctx context.Context) error {
+			ok = timed(&g.download, "download", func(ctx context.Context) error {
 				rc, err := c.Download(ctx, cr.RecipientIDs[0], rkey, size)
 				if err != nil {
 					return err
@@ -512,7 +582,6 @@ func (b *attackBench) measureGood(ctx context.Context) goodResult {
 			time.Sleep(50 * time.Millisecond) // a failing relay is not hammered
 		}
 	}
-	g.ping, g.upload, g.download = latStats(pings), latStats(ups), latStats(downs)
 	return g
 }
 
@@ -531,6 +600,10 @@ func judge(r *attackRow, base attackRow, goal float64, memLimit int64) {
 		return
 	}
 	var missed []string
+	if r.Ping.N+r.Upload.N+r.Download.N == 0 {
+		r.Verdict = fmt.Sprintf("MISSED: no operation succeeded, %d failed", r.Errors)
+		return
+	}
 	for _, op := range []struct {
 		name string
 		cur  *opStats
@@ -633,14 +706,18 @@ func printAttackReport(w io.Writer, rep *attackReport) {
 	if l.Limits.ConnsTotal > 0 {
 		total = strconv.Itoa(l.Limits.ConnsTotal)
 	}
-	fmt.Fprintf(w, "relay: xftpd, default configuration on 127.0.0.1 (TLS, disk store, embedded records): memory_limit %s, conns_per_source %d, conns_total %s, max_streams %d\n",
+	fmt.Fprintf(w, "relay: a fresh xftpd per phase, default configuration on 127.0.0.1 (TLS, disk store, embedded records): memory_limit %s, conns_per_source %d, conns_total %s, max_streams %d\n",
 		l.MemoryLimit, l.Limits.ConnsPerSource, total, l.MaxStreams)
-	fmt.Fprintf(w, "client: 127.0.0.1, one HTTP/2 connection; a round = %d x GET /v1/ping, create+upload %s, its download, a delete; %s per phase\n",
-		pingsPerRound, humanize.IBytes(uint64(c.Size)), c.Duration)
-	fmt.Fprintf(w, "attacker: its own process, sources 127.0.0.2 and up; at most %s to open its connections, measured after\n", c.Ramp)
+	fmt.Fprintf(w, "client: 127.0.0.1, one HTTP/2 connection; a round = %d x GET /v1/ping, create+upload %s, its download, a delete; %s per phase, %d phase(s) per row, samples pooled\n",
+		pingsPerRound, humanize.IBytes(uint64(c.Size)), c.Duration, c.Repeat)
+	nice := "not niced"
+	if c.Nice != 0 {
+		nice = fmt.Sprintf("under nice -n %d", c.Nice)
+	}
+	fmt.Fprintf(w, "attacker: its own process (%s) on the same cores, sources 127.0.0.2 and up; at most %s to open its connections, measured after\n", nice, c.Ramp)
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "attack\tsrc\tconns\theld\trefused\trelay fds\tping p50/p99 ms\tx\tupload p50/p99 ms\tx\tdownload p50/p99 ms\tx\trounds\tfailed\tCPU%\tpeak RSS MiB\tTCP mem MiB\t verdict")
+	fmt.Fprintln(tw, "attack\tsrc\tconns\theld\trefused\trelay fds\tping p50/p99 ms\tx\tupload p50/p99 ms\tx\tdownload p50/p99 ms\tx\trounds\tfailed\tCPU%\tatk CPU%\tpeak RSS MiB\tTCP mem MiB\t verdict")
 	for _, r := range rep.Rows {
 		src, conns, held, cut := "-", "-", "-", "-"
 		if r.Kind != "none" {
@@ -663,17 +740,20 @@ func printAttackReport(w io.Writer, rep *attackReport) {
 		up, ux := op(r.Upload)
 		dp, dx := op(r.Download)
 		note := r.Verdict
-		if r.Unsettled != "" {
-			note += " (" + r.Unsettled + ")"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d-%d\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%.0f\t%.0f\t%.0f\t %s\n",
-			r.Kind, src, conns, held, cut, r.ServerFDs, r.MaxFDs, pp, px, up, ux, dp, dx, r.Rounds, r.Errors, r.CPUPercent, r.PeakRSSMiB, r.TCPMemMiB, note)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d-%d\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%.0f\t%.0f\t%.0f\t%.0f\t %s\n",
+			r.Kind, src, conns, held, cut, r.ServerFDs, r.MaxFDs, pp, px, up, ux, dp, dx, r.Rounds, r.Errors, r.CPUPercent, r.AttackerCPUPercent, r.PeakRSSMiB, r.TCPMemMiB, note)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\nx: p99 / the p99 of the baseline (none) measured just before; goal <= %.1f and peak RSS <= memory_limit\n", c.Goal)
 	fmt.Fprintln(w, "held: attacker connections open when the measurement started-ended; refused: dials refused and connections cut by the relay;")
-	fmt.Fprintln(w, "relay fds: the relay's open file descriptors at the start-largest; CPU%: relay, of one core; peak RSS: relay VmHWM from the attack's start;")
+	fmt.Fprintln(w, "relay fds: the relay's open file descriptors at the start-largest; CPU%: relay, atk CPU%: attacker, of one core; peak RSS: VmHWM of a relay started for the phase;")
 	fmt.Fprintln(w, "TCP mem: the host's TCP buffers (all processes), largest sample")
+	for _, r := range rep.Rows {
+		if a := r.AttackEnd; strings.HasPrefix(r.Kind, "h2-") {
+			fmt.Fprintf(w, "%s from %d source(s): %d flood frames sent; %d floods read to the end with the connection kept, %d connections closed by the relay\n",
+				r.Kind, r.Sources, a.Frames, a.Completed, a.Cut)
+		}
+	}
 	for _, r := range rep.Rows {
 		if r.FirstError != "" {
 			fmt.Fprintf(w, "first failure, %s from %d source(s): %s\n", r.Kind, r.Sources, oneLine(r.FirstError))

@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// TestAttackRun runs every attack at tiny sizes against a real xftpd so
+// TestAttackRun runs every default attack at tiny sizes against a real xftpd so
 // the command cannot rot. It asserts that each phase measured the client,
 // that each attack reached the relay, and that one source's connections
 // over conns_per_source (64) were refused; never how fast anything was.
@@ -19,14 +19,11 @@ func TestAttackRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short mode: builds xftpd and starts it")
 	}
-	var kinds []string
-	for _, k := range attackKinds() {
-		kinds = append(kinds, k.name)
-	}
+	kinds := defaultKinds()
 	jsonPath := filepath.Join(t.TempDir(), "attack.json")
 	cfg := &attackConfig{
-		Duration: 300 * time.Millisecond, Ramp: 20 * time.Second, Settle: 30 * time.Second,
-		Kinds: kinds, Sources: []int{1, 3}, Conns: 70, H2Conns: 2, Streams: 4,
+		Duration: 300 * time.Millisecond, Ramp: 20 * time.Second, Repeat: 1,
+		Kinds: kinds, Sources: []int{1, 3}, Conns: 70, H2Conns: 2, Streams: 4, FloodConns: 2,
 		Size: 64 << 10, MaxRounds: 50, Goal: 2, JSON: jsonPath,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -74,8 +71,11 @@ func TestAttackRun(t *testing.T) {
 		if r.Attack.Opened == 0 {
 			t.Errorf("%s from %d: the attack opened no connection: %+v", r.Kind, r.Sources, r.AttackEnd)
 		}
+		if strings.HasPrefix(r.Kind, "h2-") && r.AttackEnd.Frames == 0 {
+			t.Errorf("%s from %d: no flood frame sent: %+v", r.Kind, r.Sources, r.AttackEnd)
+		}
 		// 70 connections from one source: the relay serves at most 64.
-		if r.Sources == 1 && r.Kind != "zero-window" && r.AttackEnd.Failed+r.AttackEnd.Cut < 6 {
+		if r.Sources == 1 && r.Conns == 70 && r.AttackEnd.Failed+r.AttackEnd.Cut < 6 {
 			t.Errorf("%s from one source: %+v, want at least 6 of 70 refused", r.Kind, r.AttackEnd)
 		}
 	}
@@ -104,5 +104,30 @@ func TestJudge(t *testing.T) {
 		if r.Verdict != c.want {
 			t.Errorf("%s: %q, want %q", c.name, r.Verdict, c.want)
 		}
+	}
+}
+
+// TestPooledRow: repetitions pool their samples (the percentiles are of
+// all of them) and keep the largest memory.
+func TestPooledRow(t *testing.T) {
+	ms := func(v ...int) []time.Duration {
+		var d []time.Duration
+		for _, x := range v {
+			d = append(d, time.Duration(x)*time.Millisecond)
+		}
+		return d
+	}
+	var p pooledRow
+	p.add(attackRow{Kind: "none", PeakRSSMiB: 50, CPUPercent: 10}, goodLats{ping: ms(1, 2, 3), upload: ms(10), download: ms(5), rounds: 1})
+	p.add(attackRow{Kind: "none", PeakRSSMiB: 40, CPUPercent: 30, FirstError: "x"}, goodLats{ping: ms(4, 100), upload: ms(20), download: ms(6), rounds: 1, errors: 1})
+	r := p.finish()
+	if r.Repeats != 2 || r.Rounds != 2 || r.Errors != 1 || r.FirstError != "x" {
+		t.Errorf("repeats %d, rounds %d, errors %d, first error %q", r.Repeats, r.Rounds, r.Errors, r.FirstError)
+	}
+	if r.Ping.N != 5 || r.Ping.P50ms != 3 || r.Ping.P99ms != 4 || r.Upload.P99ms != 10 {
+		t.Errorf("ping %+v, upload %+v: want the percentiles of all samples", r.Ping, r.Upload)
+	}
+	if r.PeakRSSMiB != 50 || r.CPUPercent != 20 {
+		t.Errorf("peak RSS %v (want the largest, 50), CPU %v (want the mean, 20)", r.PeakRSSMiB, r.CPUPercent)
 	}
 }

@@ -18,6 +18,8 @@ import (
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
+
+	"github.com/xftp/xftp/internal/h2attack"
 )
 
 // The attacker runs in a process of its own (role "attacker"), so that
@@ -46,21 +48,27 @@ type attackOrder struct {
 
 // attackStats counts an attack's connections.
 type attackStats struct {
-	Held     int64  `json:"held"`     // open now
-	Attempts int64  `json:"attempts"` // dials
-	Opened   int64  `json:"opened"`   // dials that started the attack on their connection
-	Failed   int64  `json:"failed"`   // dials refused or cut before that
-	Cut      int64  `json:"cut"`      // opened connections the relay ended
-	Err      string `json:"error,omitempty"`
+	Held     int64 `json:"held"`     // open now
+	Attempts int64 `json:"attempts"` // dials
+	Opened   int64 `json:"opened"`   // dials that started the attack on their connection
+	Failed   int64 `json:"failed"`   // dials refused or cut before that
+	Cut      int64 `json:"cut"`      // opened connections the relay ended
+	// Floods: frames sent, and floods the relay read to the end while
+	// keeping the connection.
+	Frames    int64  `json:"frames,omitempty"`
+	Completed int64  `json:"completed,omitempty"`
+	Err       string `json:"error,omitempty"`
 }
 
 // attackCounters are attackStats, shared by the slots.
 type attackCounters struct {
 	held, attempts, opened, failed, cut, tried atomic.Int64
+	frames, completed                          atomic.Int64
 }
 
 func (c *attackCounters) stats() attackStats {
-	return attackStats{Held: c.held.Load(), Attempts: c.attempts.Load(), Opened: c.opened.Load(), Failed: c.failed.Load(), Cut: c.cut.Load()}
+	return attackStats{Held: c.held.Load(), Attempts: c.attempts.Load(), Opened: c.opened.Load(), Failed: c.failed.Load(), Cut: c.cut.Load(),
+		Frames: c.frames.Load(), Completed: c.completed.Load()}
 }
 
 const (
@@ -87,22 +95,65 @@ type attackKind struct {
 }
 
 // attackConn is one attacker connection. done closes when the relay ended
-// it (nil: the attack does not read, and cannot tell).
+// it, or a flood is over (nil: the attack does not read, and cannot
+// tell). Once it is closed, frames is the count of flood frames sent and
+// completed says whether the relay read the whole flood and kept the
+// connection.
 type attackConn struct {
-	c    net.Conn
-	done chan struct{}
+	c         net.Conn
+	done      chan struct{}
+	frames    int64
+	completed bool
 }
 
 // attackKinds are the attacks the command knows, in the order it runs
-// them. "none" is the baseline.
+// them. "none" is the baseline; "h2-" + an internal/h2attack flood is
+// that flood.
 func attackKinds() []attackKind {
-	return []attackKind{
+	kinds := []attackKind{
 		{name: "none", what: "no attack (the baseline, measured before each attack's rows)"},
 		{name: "slow-read", what: "HTTP/1.1 GET /d/xftp.wasm (6.9 MB), 4 KiB receive buffer, never read", open: openSlowRead},
 		{name: "zero-window", what: "HTTP/2 with SETTINGS_INITIAL_WINDOW_SIZE 0, --streams GETs of /d/xftp.wasm per connection, no WINDOW_UPDATE", open: openZeroWindow},
 		{name: "no-body", what: "HTTP/1.1 GET /healthz announcing Content-Length: 8192, body never sent", open: openNoBody},
 		{name: "idle-h2", what: "TLS HTTP/2 connections: preface and SETTINGS, then idle (SETTINGS and PING answered)", open: openIdleH2},
 		{name: "conn-flood", what: "TCP connections that never start TLS, dialled again as soon as the relay closes them", open: openConnFlood},
+	}
+	for _, f := range h2attack.Kinds() {
+		kinds = append(kinds, floodKind(f))
+	}
+	return kinds
+}
+
+// defaultFloods are the HTTP/2 floods a run makes unless told otherwise
+// (issue 20, item 19).
+func defaultFloods() []h2attack.Kind {
+	return []h2attack.Kind{h2attack.Settings, h2attack.WindowUpdateConn, h2attack.EmptyData, h2attack.ResetWindowZero}
+}
+
+// floodFrames bounds one connection's flood; a relay that reads them all
+// and keeps the connection gets a new one.
+const floodFrames = 1 << 20
+
+// floodKind is an HTTP/2 flood of internal/h2attack on each connection,
+// as fast as it goes; the requests of kinds that open streams ask for
+// the page's module.
+func floodKind(f h2attack.Kind) attackKind {
+	return attackKind{
+		name: "h2-" + string(f),
+		what: fmt.Sprintf("HTTP/2 %s flood (internal/h2attack), at most %d frames a connection, as fast as it goes; streams GET /d/xftp.wasm", f, floodFrames),
+		open: func(ctx context.Context, o attackOrder, src net.IP) (*attackConn, error) {
+			c, err := tlsFrom(ctx, o.Addr, src, "h2", 0)
+			if err != nil {
+				return nil, err
+			}
+			ac := &attackConn{c: c, done: make(chan struct{})}
+			go func() {
+				defer close(ac.done)
+				n, err := h2attack.FloodWith(ctx, c, f, floodFrames, h2attack.Options{Path: "/d/xftp.wasm", Authority: "xftp"})
+				ac.frames, ac.completed = int64(n), err == nil
+			}()
+			return ac, nil
+		},
 	}
 }
 
@@ -364,7 +415,12 @@ func (a *attack) slot(ctx context.Context, k attackKind, o attackOrder, src net.
 		select {
 		case <-c.done: // nil: never
 			a.n.held.Add(-1)
-			a.n.cut.Add(1)
+			a.n.frames.Add(c.frames)
+			if c.completed {
+				a.n.completed.Add(1)
+			} else {
+				a.n.cut.Add(1)
+			}
 			c.c.Close()
 			if time.Since(opened) >= time.Second {
 				backoff = attackMinBackoff
@@ -375,6 +431,7 @@ func (a *attack) slot(ctx context.Context, k attackKind, o attackOrder, src net.
 			c.c.Close()
 			if c.done != nil {
 				<-c.done
+				a.n.frames.Add(c.frames)
 			}
 			a.n.held.Add(-1)
 			return
