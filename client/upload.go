@@ -56,7 +56,8 @@ type Uploaded struct {
 	Chunks, ParityChunks int
 	Erasure              chunk.ErasureParams
 	Servers              int
-	// Resumed counts chunks that an earlier, interrupted run had sent.
+	// Resumed counts chunks that an earlier, interrupted run had sent
+	// (UploadFile with a StateFile; the engine alone does not resume).
 	Resumed int
 	// StartedOver says why an earlier run's state could not be continued
 	// (it was for other servers, say) and the upload started over; empty
