@@ -35,8 +35,11 @@ func ParseAddress(s string) (Address, error) {
 		return a, errors.New("xftp: an XFTP address names its key hash before '@'")
 	}
 	kh, pass, hasPass := strings.Cut(cred, ":")
-	b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(kh, "="))
-	if err != nil || len(b) != KeyHashSize {
+	// Canonical base64url, with SimpleX's one '=' of padding or none: the
+	// decoder alone skips line breaks and stray bits in the last character.
+	raw := strings.TrimSuffix(kh, "=")
+	b, err := base64.RawURLEncoding.Strict().DecodeString(raw)
+	if err != nil || len(b) != KeyHashSize || base64.RawURLEncoding.EncodeToString(b) != raw {
 		return a, fmt.Errorf("xftp: the key hash %q is not %d bytes of base64url", kh, KeyHashSize)
 	}
 	copy(a.KeyHash[:], b)

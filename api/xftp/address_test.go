@@ -35,3 +35,27 @@ func TestAddressHosts(t *testing.T) {
 		}
 	}
 }
+
+// TestAddressKeyHashIsCanonical: a key hash has one text form, padded with
+// SimpleX's one '=' or not; line breaks, stray bits in the last character
+// and extra padding are refused.
+func TestAddressKeyHashIsCanonical(t *testing.T) {
+	const kh, host = "da1aH3nOT-9G8lV7bWamhxpDYdJ1xmW7j3JpGaDR5Ug", "@xftp1.simplex.im"
+	for _, in := range []string{kh, kh + "="} {
+		if _, err := ParseAddress("xftp://" + in + host); err != nil {
+			t.Errorf("%s: %v", in, err)
+		}
+	}
+	for name, in := range map[string]string{
+		"stray bits":    kh[:len(kh)-1] + "h=",
+		"line break":    kh[:10] + "\n" + kh[10:],
+		"CR":            kh[:10] + "\r" + kh[10:] + "=",
+		"two paddings":  kh + "==",
+		"short":         kh[:len(kh)-1],
+		"padding first": "=" + kh,
+	} {
+		if a, err := ParseAddress("xftp://" + in + host); err == nil {
+			t.Errorf("%s: %q accepted as %s", name, in, a)
+		}
+	}
+}
