@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/xftp/xftp/api/xftp"
@@ -38,8 +40,8 @@ type SimplexDownloadRequest struct {
 // DownloadSimplex fetches, verifies and decrypts a SimpleX file into
 // req.Dest. Every chunk is checked against its SHA-256 digest before it is
 // decrypted, and the file against its SHA-512 digest and its Poly1305 tag
-// at the end; chunks are fetched Options.Parallel at a time and held in
-// memory until their turn.
+// at the end. Chunks are fetched Options.Parallel at a time and decrypted
+// in order: at most 2*Parallel chunks (of at most 4 MiB) wait in memory.
 func DownloadSimplex(ctx context.Context, req SimplexDownloadRequest, o Options) (*Downloaded, error) {
 	if req.Dest == nil {
 		return nil, errors.New("no destination given")
@@ -111,30 +113,26 @@ func streamSimplex(ctx context.Context, d *simplex.Description, p *xftpPool, o *
 		decrypted <- result{hdr, err}
 	}()
 	digest := sha512.New()
-	var received int64
+	var received atomic.Int64
 	err := func() error {
 		defer pw.Close()
-		for first := 0; first < len(d.Chunks); first += o.Parallel {
-			batch := d.Chunks[first:min(first+o.Parallel, len(d.Chunks))]
-			bufs := make([]memWriterAt, len(batch))
-			err := forEach(ctx, len(batch), o.Parallel, func(ctx context.Context, k int) error {
-				c := batch[k]
-				bufs[k] = make(memWriterAt, c.Size)
-				return fetchSimplexChunk(ctx, p, o, c, bufs[k], 0, func(err error) {
-					o.emit(Event{Op: "download", Chunk: c.No, Chunks: len(d.Chunks), Bytes: c.Size, Done: received, Total: d.Size, Retry: true, Err: err})
-				})
+		err := fetchInOrder(ctx, len(d.Chunks), o.Parallel, func(ctx context.Context, i int) ([]byte, error) {
+			c := d.Chunks[i]
+			buf := make(memWriterAt, c.Size)
+			return buf, fetchSimplexChunk(ctx, p, o, c, buf, 0, func(err error) {
+				o.emit(Event{Op: "download", Chunk: c.No, Chunks: len(d.Chunks), Bytes: c.Size, Done: received.Load(), Total: d.Size, Retry: true, Err: err})
 			})
-			if err != nil {
+		}, func(i int, b []byte) error {
+			digest.Write(b)
+			if _, err := pw.Write(b); err != nil {
 				return err
 			}
-			for k, b := range bufs {
-				digest.Write(b)
-				if _, err := pw.Write(b); err != nil {
-					return err
-				}
-				received += int64(len(b))
-				o.emit(Event{Op: "download", Chunk: batch[k].No, Chunks: len(d.Chunks), Bytes: batch[k].Size, Done: received, Total: d.Size})
-			}
+			c := d.Chunks[i]
+			o.emit(Event{Op: "download", Chunk: c.No, Chunks: len(d.Chunks), Bytes: c.Size, Done: received.Add(c.Size), Total: d.Size})
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 		if subtle.ConstantTimeCompare(digest.Sum(nil), d.Digest) != 1 {
 			return errSimplexFileDigest
@@ -150,7 +148,68 @@ func streamSimplex(ctx context.Context, d *simplex.Description, p *xftpPool, o *
 	if r.err != nil {
 		return nil, r.err
 	}
-	return &Downloaded{Name: r.hdr.Name, Size: out.n, Received: received}, nil
+	return &Downloaded{Name: r.hdr.Name, Size: out.n, Received: received.Load()}, nil
+}
+
+// fetchInOrder fetches items 0..n-1, parallel at a time, and delivers
+// each, in order, from the calling goroutine. Fetching runs at most
+// 2*parallel items ahead of delivery, which bounds what waits in memory.
+// The first error stops everything; all goroutines have ended when it
+// returns.
+func fetchInOrder(ctx context.Context, n, parallel int, fetch func(ctx context.Context, i int) ([]byte, error), deliver func(i int, b []byte) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	fetched := make([]chan []byte, n)
+	for i := range fetched {
+		fetched[i] = make(chan []byte, 1) // each gets one send: never blocks
+	}
+	inflight := make(chan struct{}, parallel)
+	ahead := make(chan struct{}, 2*parallel) // fetching or fetched, not delivered
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := range n {
+			select {
+			case ahead <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case inflight <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				b, err := fetch(ctx, i)
+				<-inflight
+				if err != nil {
+					cancel(err)
+					return
+				}
+				fetched[i] <- b
+			}()
+		}
+	}()
+	err := func() error {
+		for i := range n {
+			select {
+			case b := <-fetched[i]:
+				if err := deliver(i, b); err != nil {
+					return err
+				}
+				<-ahead
+			case <-ctx.Done():
+				return context.Cause(ctx)
+			}
+		}
+		return nil
+	}()
+	cancel(err)
+	wg.Wait()
+	return err
 }
 
 // countingWriter counts the bytes written through it.

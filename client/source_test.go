@@ -8,7 +8,10 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/xftp/xftp/chunk"
@@ -208,4 +211,65 @@ func (w *syncWriterAt) bytes(size int64) []byte {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.b[:min(size, int64(len(w.b)))]
+}
+
+// fetchInOrder delivers in order whatever order fetches end in, keeps at
+// most 2*parallel items fetched and not delivered, and stops at the first
+// error with every goroutine ended.
+func TestFetchInOrder(t *testing.T) {
+	const n, parallel = 50, 3
+	var mu sync.Mutex
+	pending, most := 0, 0
+	var got []int
+	err := fetchInOrder(context.Background(), n, parallel, func(ctx context.Context, i int) ([]byte, error) {
+		mu.Lock()
+		pending++
+		most = max(most, pending)
+		mu.Unlock()
+		if i%7 == 0 {
+			runtime.Gosched() // some end later than those after them
+		}
+		return []byte{byte(i)}, nil
+	}, func(i int, b []byte) error {
+		mu.Lock()
+		pending--
+		mu.Unlock()
+		if int(b[0]) != i {
+			t.Errorf("item %d delivered with item %d's bytes", i, b[0])
+		}
+		got = append(got, i)
+		return nil
+	})
+	if err != nil || len(got) != n || !slices.IsSorted(got) {
+		t.Fatalf("delivered %v, %v", got, err)
+	}
+	if most > 2*parallel {
+		t.Fatalf("%d items fetched and not delivered at once, more than %d", most, 2*parallel)
+	}
+
+	boom := errors.New("boom")
+	var fetches atomic.Int32
+	err = fetchInOrder(context.Background(), n, parallel, func(ctx context.Context, i int) ([]byte, error) {
+		fetches.Add(1)
+		if i == 10 {
+			return nil, boom
+		}
+		return []byte{0}, nil
+	}, func(int, []byte) error { return nil })
+	if !errors.Is(err, boom) {
+		t.Fatalf("err = %v", err)
+	}
+	if f := fetches.Load(); f > 10+2*parallel+1 {
+		t.Fatalf("%d fetches after an error at item 10", f)
+	}
+	stop := errors.New("stop")
+	if err := fetchInOrder(context.Background(), n, parallel, func(context.Context, int) ([]byte, error) { return nil, nil },
+		func(i int, _ []byte) error {
+			if i == 3 {
+				return stop
+			}
+			return nil
+		}); !errors.Is(err, stop) {
+		t.Fatalf("a delivery error: %v", err)
+	}
 }
