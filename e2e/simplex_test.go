@@ -22,15 +22,13 @@ import (
 // xftpAddress waits for DATA/xftp-address, the relay's XFTP address.
 func xftpAddress(t *testing.T, data string) string {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		if b, err := os.ReadFile(filepath.Join(data, "xftp-address")); err == nil && len(bytes.TrimSpace(b)) > 0 {
-			return strings.TrimSpace(string(b))
-		}
-		time.Sleep(50 * time.Millisecond) // polling for a file another process writes
-	}
-	t.Fatalf("no %s/xftp-address", data)
-	return ""
+	var addr string
+	testenv.Eventually(t, 20*time.Second, func() bool { // polling for a file another process writes
+		b, err := os.ReadFile(filepath.Join(data, "xftp-address"))
+		addr = strings.TrimSpace(string(b))
+		return err == nil && addr != ""
+	}, "no %s/xftp-address", data)
+	return addr
 }
 
 // xftpWeb runs testdata/xftpweb.mjs with the built xftp-web.

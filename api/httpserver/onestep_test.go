@@ -169,13 +169,11 @@ func TestCreateUploadedFailureRemovesRecord(t *testing.T) {
 		// The server cleans up after it answered or saw the client go:
 		// wait for it, within a bound.
 		var u storage.Usage
-		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-			if u, _ = ts.Service.Usage(bg); u.Chunks == 0 && u.Bytes == 0 {
-				assertNoBodies(t, ts, 0)
-				return
-			}
-		}
-		t.Fatalf("%s: usage %+v, want nothing", what, u)
+		testenv.Eventually(t, 10*time.Second, func() bool {
+			u, _ = ts.Service.Usage(bg)
+			return u.Chunks == 0 && u.Bytes == 0
+		}, "%s: usage left, want nothing", what)
+		assertNoBodies(t, ts, 0)
 	}
 
 	fs.on.Store(true)
