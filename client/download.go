@@ -20,12 +20,12 @@ import (
 type DownloadRequest struct {
 	// Description is a recipient's description (a redirect is followed).
 	Description *chunk.Description
-	// Dest receives the file: each verified part is written at its offset,
-	// from several goroutines, as it arrives, so Dest holds unverified
-	// data only if the download fails (it holds parts of the file, each
-	// checked against the description, but not all of them). Bytes past
-	// the file's size (Downloaded.Size) may be written too (padding,
-	// zeros); a file is truncated to Size.
+	// Dest receives the file: each part is written at its offset, from
+	// several goroutines, as soon as it decrypts (authenticated under the
+	// description's key); chunk digests are checked as chunks end, so use
+	// Dest only once Download returns no error. Bytes past the file's size
+	// (Downloaded.Size) may be written too (padding, zeros); a file is
+	// truncated to Size.
 	Dest io.WriterAt
 	// Keep leaves the recipient IDs on the servers; by default each chunk
 	// is acknowledged (and so deleted for this recipient) after the whole
