@@ -171,6 +171,9 @@ func (s Size) MarshalYAML() (any, error) { return humanize.IBytes(uint64(s)), ni
 // Duration is a duration written like 48h, 90m, 30s or 7d.
 type Duration time.Duration
 
+// maxDays is the most days a Duration holds (about 292 years).
+const maxDays = int64(1<<63-1) / int64(24*time.Hour)
+
 // UnmarshalYAML implements yaml.Unmarshaler.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	if err := d.set(n.Value); err != nil {
@@ -181,7 +184,12 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 
 func (d *Duration) set(v string) error {
 	if days, ok := strings.CutSuffix(v, "d"); ok {
-		if n, err := strconv.Atoi(days); err == nil && n >= 0 {
+		if n, err := strconv.ParseInt(days, 10, 64); err == nil && n >= 0 {
+			// More days than a time.Duration holds wrapped around
+			// (213504d was 25 minutes).
+			if n > maxDays {
+				return fmt.Errorf("%q is longer than a duration can be (%dd)", v, maxDays)
+			}
 			*d = Duration(time.Duration(n) * 24 * time.Hour)
 			return nil
 		}

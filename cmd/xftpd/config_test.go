@@ -155,3 +155,21 @@ func TestDeployConfigsValid(t *testing.T) {
 		}
 	}
 }
+
+// TestDurationDaysDoNotOverflow: a number of days too large for a
+// time.Duration is refused; it used to wrap around silently (213504d
+// became 25 minutes, which the expiry check accepts).
+func TestDurationDaysDoNotOverflow(t *testing.T) {
+	var d Duration
+	if err := d.set("106751d"); err != nil || time.Duration(d) != 106751*24*time.Hour {
+		t.Fatalf("106751d: %v, %v", time.Duration(d), err)
+	}
+	for _, v := range []string{"106752d", "213504d", "9223372036854775807d", "99999999999999999999d"} {
+		if err := d.set(v); err == nil {
+			t.Errorf("%s accepted as %v", v, time.Duration(d))
+		}
+	}
+	if _, err := loadConfig(writeConfig(t, "expiry: 213504d\n"), env(nil)); err == nil || !strings.Contains(err.Error(), "line 1") {
+		t.Errorf("expiry: 213504d: %v, want an error naming line 1", err)
+	}
+}
