@@ -11,6 +11,7 @@ import (
 
 	"github.com/xftp/xftp/api"
 	"github.com/xftp/xftp/identity"
+	"github.com/xftp/xftp/internal/h2guard"
 )
 
 // ServerOptions configure the HTTP server.
@@ -22,12 +23,16 @@ type ServerOptions struct {
 	// MaxConcurrentStreams per connection.
 	MaxConcurrentStreams int
 	Logger               *slog.Logger
+	// OnFlood is called for each HTTP/2 connection closed for a frame
+	// flood (h2guard); nil: none.
+	OnFlood func(h2guard.Flood)
 }
 
 // NewHTTPServer returns an http.Server for handler, tuned for streaming
 // chunks over HTTP/2: large flow-control windows and frames, bounded
-// headers, and timeouts for slow or idle peers. With TLS, the certificate
-// is the identity's own, which clients pin.
+// headers, and timeouts for slow or idle peers. HTTP/2 connections (TLS
+// and h2c) are guarded against frame floods (h2guard). With TLS, the
+// certificate is the identity's own, which clients pin.
 func NewHTTPServer(handler http.Handler, id *identity.Identity, o ServerOptions) (*http.Server, error) {
 	if o.MaxConcurrentStreams <= 0 {
 		o.MaxConcurrentStreams = 128
@@ -62,7 +67,7 @@ func NewHTTPServer(handler http.Handler, id *identity.Identity, o ServerOptions)
 	if o.Plain {
 		srv.Protocols.SetHTTP1(true)
 		srv.Protocols.SetUnencryptedHTTP2(true)
-		return srv, nil
+		return srv, guardHTTP2(srv, o)
 	}
 	cert, err := id.Certificate(time.Now())
 	if err != nil {
@@ -77,7 +82,16 @@ func NewHTTPServer(handler http.Handler, id *identity.Identity, o ServerOptions)
 		Certificates: []tls.Certificate{cert},
 		NextProtos:   []string{"h2", "http/1.1"},
 	}
-	return srv, nil
+	return srv, guardHTTP2(srv, o)
+}
+
+// guardHTTP2 limits the control frames of srv's HTTP/2 connections.
+func guardHTTP2(srv *http.Server, o ServerOptions) error {
+	l := h2guard.DefaultLimits()
+	// A client may reset every stream it has open a couple of times
+	// (cancelling a batch of transfers) beyond half of all it opened.
+	l.ResetBase = 2 * o.MaxConcurrentStreams
+	return h2guard.Install(srv, h2guard.Config{Limits: l, Logger: o.Logger, OnFlood: o.OnFlood})
 }
 
 // peerAddr matches IPv4 and bracketed IPv6 addresses with ports.

@@ -231,7 +231,11 @@ func run(ctx context.Context, cfg Config, env func(string) string, stdout io.Wri
 		return err
 	}
 	defer stopProxy()
-	srv, err := httpserver.NewHTTPServer(routes, id, httpserver.ServerOptions{Plain: !cfg.TLS, MaxConcurrentStreams: cfg.MaxStreams, Logger: log})
+	so := httpserver.ServerOptions{Plain: !cfg.TLS, MaxConcurrentStreams: cfg.MaxStreams, Logger: log}
+	if mx != nil {
+		so.OnFlood = mx.CountHTTP2Flood
+	}
+	srv, err := httpserver.NewHTTPServer(routes, id, so)
 	if err != nil {
 		return err
 	}

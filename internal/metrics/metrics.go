@@ -7,6 +7,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/xftp/xftp/internal/h2guard"
+
 	"github.com/xftp/xftp/server"
 	"github.com/xftp/xftp/storage"
 )
@@ -20,6 +22,7 @@ type Metrics struct {
 	requests *prometheus.HistogramVec
 	backend  *prometheus.HistogramVec
 	errors   *prometheus.CounterVec
+	floods   *prometheus.CounterVec
 }
 
 var _ server.Metrics = (*Metrics)(nil)
@@ -45,13 +48,20 @@ func New(reg prometheus.Registerer) *Metrics {
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "backend_errors_total", Help: "Storage backend calls that failed (not counting 'not found').",
 		}, []string{"backend", "op"}),
+		floods: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "http2_floods_total",
+			Help: "HTTP/2 connections closed for a frame flood, by what flooded: empty_frames, settings_ping, priority, window_update, resets (client resets plus those it made the server send: rapid reset, MadeYouReset).",
+		}, []string{"flood"}),
+	}
+	for _, f := range h2guard.Floods() {
+		m.floods.WithLabelValues(string(f))
 	}
 	for _, e := range []server.Event{server.EventCreated, server.EventRecipients, server.EventUploaded, server.EventDownloaded,
 		server.EventAcked, server.EventDeleted, server.EventExpired, server.EventOrphans, server.EventCorrupt, server.EventBlocked,
 		server.EventReported, server.EventBlockedFromReport, server.EventAppealGranted} {
 		m.events.WithLabelValues(string(e))
 	}
-	reg.MustRegister(m.events, m.bytes, m.requests, m.backend, m.errors)
+	reg.MustRegister(m.events, m.bytes, m.requests, m.backend, m.errors, m.floods)
 	return m
 }
 
@@ -60,6 +70,10 @@ func (m *Metrics) Count(e server.Event, n int) { m.events.WithLabelValues(string
 
 // Bytes implements server.Metrics.
 func (m *Metrics) Bytes(e server.Event, n int64) { m.bytes.WithLabelValues(string(e)).Add(float64(n)) }
+
+// CountHTTP2Flood counts an HTTP/2 connection closed for a flood
+// (h2guard.Config.OnFlood).
+func (m *Metrics) CountHTTP2Flood(f h2guard.Flood) { m.floods.WithLabelValues(string(f)).Inc() }
 
 // ObserveRequest records one HTTP request. op is the route pattern (never
 // the path, which holds IDs).
