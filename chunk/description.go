@@ -376,6 +376,13 @@ func parseYAML(b []byte) (d *Description, err error) {
 			d, err = nil, descErr("malformed YAML")
 		}
 	}()
+	// A text that is not a mapping would otherwise be refused with the
+	// decoder's Go type names ("cannot unmarshal !!str into
+	// chunk.yamlDescription").
+	var root yaml.Node
+	if err := yaml.Unmarshal(b, &root); err == nil && len(root.Content) == 1 && root.Content[0].Kind != yaml.MappingNode && root.Content[0].Tag != "!!null" {
+		return nil, descErr("not a file description (a description is a YAML mapping that starts with xftp_description)")
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	var y yamlDescription
