@@ -35,9 +35,11 @@ type Limits struct {
 	ResetPercent int
 }
 
-// DefaultLimits are far above what Go's client, Chromium, Firefox and
-// xftp-web send in heavy use (see the tests), and stop a flood within a
-// few thousand frames.
+// DefaultLimits are far above what Go's client sends in heavy use (64
+// concurrent 4 MiB downloads read 4 KiB at a time use a fifth of the
+// WINDOW_UPDATE budget; TestHeavyTransferNotCut) and what xftp-web, Chromium
+// and h2spec send in the end-to-end tests, and stop a flood within a few
+// thousand frames.
 func DefaultLimits() Limits {
 	return Limits{
 		EmptyFrames: 16,
