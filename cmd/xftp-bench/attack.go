@@ -119,8 +119,12 @@ type attackReport struct {
 // a delete.
 const pingsPerRound = 4
 
-// goodOpTimeout bounds each operation of the well-behaved client.
-const goodOpTimeout = 30 * time.Second
+// goodOpTimeout bounds each operation of the well-behaved client, and
+// goodOpGrace how long past the phase's end one may still run.
+const (
+	goodOpTimeout = 30 * time.Second
+	goodOpGrace   = 2 * time.Second
+)
 
 func attackCommand() *cobra.Command {
 	var (
@@ -525,8 +529,18 @@ func (b *attackBench) measureGood(ctx context.Context, addr api.Address) goodLat
 			g.firstErr = what + ": " + err.Error()
 		}
 	}
+	end := time.Now().Add(b.cfg.Duration)
+	// An operation still running this long after the phase's end fails:
+	// under an attack that stalls the relay a round would otherwise
+	// outlast the attack.
+	opDeadline := func() time.Time {
+		if d := time.Now().Add(goodOpTimeout); d.Before(end.Add(goodOpGrace)) {
+			return d
+		}
+		return end.Add(goodOpGrace)
+	}
 	timed := func(lats *[]time.Duration, what string, f func(context.Context) error) bool {
-		octx, cancel := context.WithTimeout(ctx, goodOpTimeout)
+		octx, cancel := context.WithDeadline(ctx, opDeadline())
 		defer cancel()
 		t := time.Now()
 		if err := f(octx); err != nil {
@@ -541,7 +555,6 @@ func (b *attackBench) measureGood(ctx context.Context, addr api.Address) goodLat
 	timed(&warm, "ping", ping)
 	size := int64(len(b.p.data))
 	buf := make([]byte, copyBufSize)
-	end := time.Now().Add(b.cfg.Duration)
 	for round := 0; round < b.cfg.MaxRounds && time.Now().Before(end) && ctx.Err() == nil; round++ {
 		ok := true
 		for range pingsPerRound {
@@ -567,7 +580,7 @@ func (b *attackBench) measureGood(ctx context.Context, addr api.Address) goodLat
 				}
 				return err
 			}) && ok
-			dctx, cancel := context.WithTimeout(ctx, goodOpTimeout)
+			dctx, cancel := context.WithDeadline(ctx, opDeadline())
 			if err := c.Delete(dctx, cr.SenderID, sk); err != nil {
 				fail("delete", err)
 				ok = false
