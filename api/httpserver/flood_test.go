@@ -58,8 +58,8 @@ func TestHTTP2FloodsClosed(t *testing.T) {
 			testenv.Eventually(t, time.Minute, func() bool {
 				mu.Lock()
 				defer mu.Unlock()
-				return len(floods) == 2 && floods[0] == h2guard.FloodControl && floods[1] == h2guard.FloodResets
-			}, "both floods reported (settings_ping, resets)")
+				return len(floods) == 2 && floods[0] == h2guard.FloodControl && floods[1] == h2guard.FloodStreamErrors
+			}, "both floods reported (settings_ping, stream_errors)")
 		})
 	}
 }

@@ -88,9 +88,9 @@ func NewHTTPServer(handler http.Handler, id *identity.Identity, o ServerOptions)
 // guardHTTP2 limits the control frames of srv's HTTP/2 connections.
 func guardHTTP2(srv *http.Server, o ServerOptions) error {
 	l := h2guard.DefaultLimits()
-	// A client may reset every stream it has open a couple of times
-	// (cancelling a batch of transfers) beyond half of all it opened.
-	l.ResetBase = 2 * o.MaxConcurrentStreams
+	// A client may reset every stream it may have open (cancelling a
+	// batch of transfers) beyond half of all it opened.
+	l.ResetBase = o.MaxConcurrentStreams
 	return h2guard.Install(srv, h2guard.Config{Limits: l, Logger: o.Logger, OnFlood: o.OnFlood})
 }
 

@@ -40,6 +40,9 @@ type Conn struct {
 	priority  int
 	windowUps int
 	maxStream uint32
+	ended     endedStreams
+	// streamErrors: frames that make the server reset a stream
+	streamErrors int
 
 	// Both sides.
 	streams atomic.Int64 // client streams opened
@@ -147,6 +150,16 @@ func (c *Conn) inbound(f *frame) error {
 			c.maxStream = f.stream
 			c.lastStrID.Store(f.stream)
 			c.streams.Add(1)
+			c.ended.open(f.stream)
+		} else if f.typ != frameContinuation && c.ended.has(f.stream) {
+			// DATA or HEADERS after the client ended the stream: the
+			// server resets it (MadeYouReset).
+			if c.tooManyStreamErrors() {
+				return c.flood(FloodStreamErrors)
+			}
+		}
+		if f.flags&flagEndStream != 0 && f.typ != frameContinuation {
+			c.ended.end(f.stream)
 		}
 	case frameSettings, framePing:
 		c.control++
@@ -158,6 +171,11 @@ func (c *Conn) inbound(f *frame) error {
 			}
 		}
 	case frameWindowUpdate:
+		// An increment of 0, or one no client would give a stream (1 GiB),
+		// makes the server reset the stream (MadeYouReset).
+		if inc := f.word31(); f.stream != 0 && (inc == 0 || inc >= 1<<30) && c.tooManyStreamErrors() {
+			return c.flood(FloodStreamErrors)
+		}
 		c.windowUps++
 		l := c.lim
 		budget := int64(l.WindowUpdateBase) + int64(l.WindowUpdatePerStream)*c.streams.Load() +
@@ -173,6 +191,9 @@ func (c *Conn) inbound(f *frame) error {
 		// GOAWAY ends the connection; PUSH_PROMISE from a client is a
 		// connection error.
 	default: // PRIORITY and unknown types
+		if f.typ == framePriority && f.word31() == f.stream && c.tooManyStreamErrors() {
+			return c.flood(FloodStreamErrors) // a stream depending on itself is reset
+		}
 		c.priority++
 		if c.priority > c.lim.PriorityBase+c.lim.PriorityPerStream*int(c.streams.Load()) {
 			return c.flood(FloodPriority)
@@ -192,6 +213,14 @@ func (c *Conn) outbound(f *frame) error {
 		}
 	}
 	return nil
+}
+
+// tooManyStreamErrors counts a frame that makes the server reset its
+// stream and reports whether it passed the limit. Counted when read: the
+// server's reset may wait behind a peer that does not read.
+func (c *Conn) tooManyStreamErrors() bool {
+	c.streamErrors++
+	return c.streamErrors > c.lim.StreamErrorBase+int(c.streams.Load())*c.lim.StreamErrorPercent/100
 }
 
 // tooManyResets counts a reset and reports whether it passed the limit.
@@ -245,4 +274,36 @@ func (c *Conn) closeNow(fl Flood) {
 	if c.cfg.OnFlood != nil {
 		c.cfg.OnFlood(fl)
 	}
+}
+
+// endedStreams remembers which of the client's last 1,024 streams it has
+// ended (END_STREAM), so that frames after the end can be told.
+type endedStreams struct {
+	bits [16]uint64 // by client stream index (stream ID / 2) mod 1,024
+	max  uint32     // the highest index opened
+}
+
+const endedWindow = 1024
+
+func (e *endedStreams) open(stream uint32) {
+	i := stream / 2
+	if i-e.max >= endedWindow {
+		e.bits = [16]uint64{}
+	} else {
+		for j := e.max + 1; j <= i; j++ {
+			e.bits[j%endedWindow/64] &^= 1 << (j % 64)
+		}
+	}
+	e.max = i
+}
+
+func (e *endedStreams) end(stream uint32) {
+	if i := stream / 2; stream%2 == 1 && i <= e.max && e.max-i < endedWindow {
+		e.bits[i%endedWindow/64] |= 1 << (i % 64)
+	}
+}
+
+func (e *endedStreams) has(stream uint32) bool {
+	i := stream / 2
+	return stream%2 == 1 && i <= e.max && e.max-i < endedWindow && e.bits[i%endedWindow/64]&(1<<(i%64)) != 0
 }

@@ -163,8 +163,8 @@ func TestFloodsClosed(t *testing.T) {
 	want := map[h2attack.Kind]Flood{
 		h2attack.Settings: FloodControl, h2attack.Ping: FloodControl, h2attack.Priority: FloodPriority,
 		h2attack.WindowUpdateConn: FloodWindowUpdate, h2attack.WindowUpdateStream: FloodWindowUpdate,
-		h2attack.EmptyData: FloodEmpty, h2attack.RapidReset: FloodResets, h2attack.ResetWindowZero: FloodResets,
-		h2attack.ResetWindowOverflow: FloodResets, h2attack.ResetClosedData: FloodResets,
+		h2attack.EmptyData: FloodEmpty, h2attack.RapidReset: FloodResets, h2attack.ResetWindowZero: FloodStreamErrors,
+		h2attack.ResetWindowOverflow: FloodStreamErrors, h2attack.ResetClosedData: FloodStreamErrors,
 	}
 	for _, useTLS := range []bool{true, false} {
 		ts := startServer(t, useTLS)

@@ -33,6 +33,14 @@ type Limits struct {
 	ResetBase int
 	// ResetPercent of the streams opened may be reset beyond ResetBase.
 	ResetPercent int
+
+	// StreamErrors: frames that make the server reset their stream, which
+	// a correct client never sends (MadeYouReset's): DATA or HEADERS
+	// after the client ended the stream, a stream WINDOW_UPDATE of 0 or of
+	// 1 GiB or more, a PRIORITY making a stream depend on itself. Counted
+	// when read, so a peer that does not read (the server's resets wait
+	// unwritten) is stopped too.
+	StreamErrorBase, StreamErrorPercent int
 }
 
 // DefaultLimits are far above what Go's client sends in heavy use (64
@@ -46,7 +54,8 @@ func DefaultLimits() Limits {
 		ControlBase: 100, ControlPerStream: 2, ControlPerSecond: 1,
 		PriorityBase: 100, PriorityPerStream: 10,
 		WindowUpdateBase: 1000, WindowUpdatePerStream: 4, WindowUpdatePerDataFrame: 4, WindowUpdateBytes: 1024,
-		ResetBase: 256, ResetPercent: 50,
+		ResetBase: 128, ResetPercent: 50,
+		StreamErrorBase: 10, StreamErrorPercent: 1,
 	}
 }
 
@@ -69,6 +78,8 @@ func (l Limits) withDefaults() Limits {
 	set(&l.WindowUpdateBytes, d.WindowUpdateBytes)
 	set(&l.ResetBase, d.ResetBase)
 	set(&l.ResetPercent, d.ResetPercent)
+	set(&l.StreamErrorBase, d.StreamErrorBase)
+	set(&l.StreamErrorPercent, d.StreamErrorPercent)
 	return l
 }
 
@@ -82,9 +93,10 @@ const (
 	FloodPriority     Flood = "priority"
 	FloodWindowUpdate Flood = "window_update"
 	FloodResets       Flood = "resets"
+	FloodStreamErrors Flood = "stream_errors"
 )
 
 // Floods lists every Flood.
 func Floods() []Flood {
-	return []Flood{FloodEmpty, FloodControl, FloodPriority, FloodWindowUpdate, FloodResets}
+	return []Flood{FloodEmpty, FloodControl, FloodPriority, FloodWindowUpdate, FloodResets, FloodStreamErrors}
 }

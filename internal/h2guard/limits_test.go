@@ -71,3 +71,53 @@ func TestResetsNoError(t *testing.T) {
 		t.Fatal("not closed after ResetBase+1 resets")
 	}
 }
+
+// TestResetTriggersCountWhenRead: frames that make the server reset a
+// stream count when they are read, so that a client that does not read
+// (the server's resets wait unwritten) is closed too, after a few.
+func TestResetTriggersCountWhenRead(t *testing.T) {
+	block := []byte{0x82} // :method GET; the scanner never decodes it
+	for name, trigger := range map[string]func(fr *http2.Framer, id uint32){
+		"window update 0": func(fr *http2.Framer, id uint32) {
+			fr.WriteRawFrame(http2.FrameWindowUpdate, 0, id, []byte{0, 0, 0, 0})
+		},
+		"window update 2^31-1": func(fr *http2.Framer, id uint32) { fr.WriteWindowUpdate(id, 1<<31-1) },
+		"data after end":       func(fr *http2.Framer, id uint32) { fr.WriteData(id, false, []byte{1}) },
+		"self-dependency": func(fr *http2.Framer, id uint32) {
+			fr.WritePriority(id, http2.PriorityParam{StreamDep: id, Weight: 1})
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var id uint32 = 1
+			flood := frames(t, func(fr *http2.Framer) {
+				for range 20 {
+					fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: block, EndStream: true, EndHeaders: true})
+					trigger(fr, id)
+					id += 2
+				}
+			})
+			pc := &pipeConn{}
+			pc.r.Reset(flood)
+			_, err := io.Copy(io.Discard, Wrap(pc, nil, true))
+			if !errors.Is(err, ErrFlood) || !pc.closed {
+				t.Fatalf("20 streams, each reset: %v", err)
+			}
+		})
+	}
+	// A client that ends its streams and sends nothing after is not
+	// counted.
+	var id uint32 = 1
+	good := frames(t, func(fr *http2.Framer) {
+		for range 5000 {
+			fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: block, EndHeaders: true})
+			fr.WriteData(id, true, []byte("body"))
+			fr.WriteWindowUpdate(id, 1<<20)
+			id += 2
+		}
+	})
+	pc := &pipeConn{}
+	pc.r.Reset(good)
+	if _, err := io.Copy(io.Discard, Wrap(pc, nil, true)); err != nil || pc.closed {
+		t.Fatalf("5,000 correct streams: %v", err)
+	}
+}

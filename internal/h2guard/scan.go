@@ -32,7 +32,8 @@ type frame struct {
 }
 
 // prefixLen is how many payload bytes the scanner keeps of a frame: the
-// pad length of padded DATA and HEADERS, the error code of RST_STREAM.
+// pad length of padded DATA and HEADERS, the error code of RST_STREAM, the
+// increment of WINDOW_UPDATE, the dependency of PRIORITY.
 func prefixLen(typ, flags uint8, length uint32) uint32 {
 	var n uint32
 	switch typ {
@@ -40,7 +41,7 @@ func prefixLen(typ, flags uint8, length uint32) uint32 {
 		if flags&flagPadded != 0 {
 			n = 1
 		}
-	case frameRSTStream:
+	case frameRSTStream, frameWindowUpdate, framePriority:
 		n = 4
 	}
 	return min(n, length)
@@ -66,6 +67,10 @@ func (f *frame) empty() bool {
 func (f *frame) errCode() uint32 {
 	return uint32(f.prefix[0])<<24 | uint32(f.prefix[1])<<16 | uint32(f.prefix[2])<<8 | uint32(f.prefix[3])
 }
+
+// word31 is the 31-bit value that starts the payload: a WINDOW_UPDATE's
+// increment, a PRIORITY's stream dependency.
+func (f *frame) word31() uint32 { return f.errCode() & (1<<31 - 1) }
 
 // scanner finds the frames in one direction of an HTTP/2 connection from
 // the bytes as they pass, in pieces of any size. It keeps a frame's header
