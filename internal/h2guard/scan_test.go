@@ -2,6 +2,7 @@ package h2guard
 
 import (
 	"bytes"
+	"io"
 	"testing"
 
 	"golang.org/x/net/http2"
@@ -101,4 +102,23 @@ func TestScannerPrefaceAndBoundary(t *testing.T) {
 	if len(got) != 2 || !got[0].empty() || got[1].errCode() != uint32(http2.ErrCodeCancel) {
 		t.Fatalf("frames %+v", got)
 	}
+}
+
+// FuzzConn feeds a guarded connection arbitrary bytes both ways: it may
+// close the connection, never panic.
+func FuzzConn(f *testing.F) {
+	f.Add([]byte(http2.ClientPreface), []byte{0, 0, 4, 3, 0, 0, 0, 0, 1, 0, 0, 0, 8}, false)
+	f.Add(frames(f, func(fr *http2.Framer) {
+		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: []byte{0x82}, EndStream: true, EndHeaders: true})
+		fr.WriteData(1, false, []byte{1})
+		fr.WriteWindowUpdate(1, 0x7fffffff)
+		fr.WritePriority(3, http2.PriorityParam{StreamDep: 3})
+	}), []byte{}, true)
+	f.Fuzz(func(t *testing.T, in, out []byte, sawPreface bool) {
+		pc := &pipeConn{}
+		pc.r.Reset(in)
+		c := Wrap(pc, nil, sawPreface)
+		io.Copy(io.Discard, c)
+		c.Write(out)
+	})
 }
