@@ -191,7 +191,7 @@ func Delete(ctx context.Context, d *chunk.Description, o Options) (gone int, err
 			if err != nil {
 				return err
 			}
-			err = retry(ctx, o.retries(), func() error { return c.Delete(ctx, rep.ID, rep.Key) }, nil)
+			err = retry(ctx, o.retries(rep.Server), func() error { return c.Delete(ctx, rep.ID, rep.Key) }, nil)
 			if be := o.blocked(err, rep.Server, "delete", i+1, len(d.Chunks)); be != nil {
 				// Keep deleting the rest; report the block at the end.
 				blockedMu.Lock()

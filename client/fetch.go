@@ -133,7 +133,7 @@ func (dl *downloader) streamChunk(ctx context.Context, i int) error {
 			last = err
 			continue
 		}
-		last = retry(ctx, dl.o.retries(), func() error {
+		last = retry(ctx, dl.o.retries(rep.Server), func() error {
 			rc, err := c.Download(ctx, rep.ID, rep.Key, ref.Size)
 			if err != nil {
 				return err

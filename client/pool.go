@@ -2,20 +2,11 @@ package client
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"io/fs"
-	"math/rand/v2"
-	"net"
 	"sync"
 	"time"
 
 	"github.com/xftp/xftp/api"
 	"github.com/xftp/xftp/api/httpclient"
-	"github.com/xftp/xftp/blocklist"
-	"github.com/xftp/xftp/chunk"
-	"github.com/xftp/xftp/identity"
-	"github.com/xftp/xftp/internal/stream"
 )
 
 // Options are shared by all operations.
@@ -27,10 +18,12 @@ type Options struct {
 	Attempts int
 	// RetryFor is how long a chunk operation that keeps failing for a
 	// temporary reason (503 with Retry-After while a Redis or S3 node
-	// fails over, a cut connection) is retried beyond Attempts, measured
-	// from its first try (default 60s if Attempts is left at its default,
-	// else none; negative: none). It must outlast a failover: see
-	// docs/SCALING.md for the seconds measured.
+	// fails over, a cut connection, a relay restarting) is retried beyond
+	// Attempts, measured from its first try (default 60s if Attempts is
+	// left at its default, else none; negative: none). It must outlast a
+	// failover: see docs/SCALING.md for the seconds measured. A server an
+	// upload is given that cannot be reached before it has answered once
+	// (a mistyped address) is not retried this long: see retry.go.
 	RetryFor time.Duration
 	// Progress, if set, receives events as the transfer proceeds.
 	Progress func(Event)
@@ -55,6 +48,10 @@ type Options struct {
 	CheckEarlierUploads bool
 	// Proxy routes downloads through receiving proxies (proxy.go).
 	Proxy ProxyOptions
+
+	// unproven holds the servers an upload was given that have not yet
+	// answered in it (retry.go).
+	unproven *unprovenServers
 }
 
 func (o *Options) defaults() {
@@ -72,7 +69,7 @@ func (o *Options) defaults() {
 // Event reports progress of a transfer.
 type Event struct {
 	Op     string // "upload", "download", "delete"
-	Chunk  int    // 1-based
+	Chunk  int    // 1-based; 0: about no chunk (reaching the servers)
 	Chunks int
 	Bytes  int64 // bytes of this chunk
 	Done   int64 // bytes of finished chunks so far
@@ -107,6 +104,23 @@ func (p *pool) get(server string) (*httpclient.Client, error) {
 	return c, nil
 }
 
+// reach has each server prove its identity (the first command to a server
+// does anyway), retried as retry.go says: an upload reaches its servers
+// before it reads its source, so that a mistyped address fails at once.
+// Retries are reported as events about chunk 0.
+func (p *pool) reach(ctx context.Context, o *Options, servers []string) error {
+	return forEach(ctx, len(servers), o.Parallel, func(ctx context.Context, i int) error {
+		c, err := p.get(servers[i])
+		if err != nil {
+			return err
+		}
+		return retry(ctx, o.retries(servers[i]), func() error {
+			_, err := c.VerifyIdentity(ctx)
+			return err
+		}, func(err error) { o.emit(Event{Op: "upload", Retry: true, Err: err}) })
+	})
+}
+
 func (p *pool) close() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -116,74 +130,6 @@ func (p *pool) close() {
 	if p.proxy != nil {
 		p.proxy.close()
 	}
-}
-
-// temporary reports whether retrying after err may help.
-func temporary(err error) bool {
-	var ae *api.Error
-	var ne net.Error
-	var be *blocklist.BlockedError
-	switch {
-	case errors.Is(err, context.Canceled), errors.Is(err, identity.ErrWrongIdentity), errors.Is(err, httpclient.ErrOneStep):
-		return false
-	case errors.As(err, &be), errors.Is(err, httpclient.ErrInvalidBlockingRecord), errors.Is(err, ErrNoProxyRoute):
-		return false // a verified block is final; a forged one is the server's fault
-	case errors.As(err, &ae):
-		return ae.Temporary()
-	case errors.Is(err, httpclient.ErrTransport), errors.Is(err, stream.ErrAuth):
-		return true // the stream was cut or changed on the way: fetch again
-	case errors.As(err, &ne), errors.Is(err, context.DeadlineExceeded):
-		return true
-	}
-	var pe *fs.PathError
-	if errors.As(err, &pe) || errors.Is(err, chunk.ErrHeader) || errors.Is(err, chunk.ErrSize) {
-		return false // local files, or a description that does not fit the data
-	}
-	// Connection resets and HTTP/2 stream errors are not always net.Errors.
-	return true
-}
-
-// retryPolicy bounds retry: at least attempts tries, and more while the
-// budget since the first try lasts.
-type retryPolicy struct {
-	attempts int
-	budget   time.Duration
-}
-
-func (o *Options) retries() retryPolicy { return retryPolicy{o.Attempts, o.RetryFor} }
-
-// retry runs op until it succeeds, fails permanently, or both its tries
-// and its time budget are spent, backing off exponentially with jitter and
-// honouring Retry-After.
-func retry(ctx context.Context, p retryPolicy, op func() error, onRetry func(error)) error {
-	backoff := 300 * time.Millisecond
-	start := time.Now()
-	var err error
-	tries := 0
-	for {
-		tries++
-		if err = op(); err == nil || !temporary(err) {
-			return err
-		}
-		wait := backoff/2 + rand.N(backoff)
-		var ae *api.Error
-		if errors.As(err, &ae) && ae.RetryAfter > wait {
-			wait = ae.RetryAfter
-		}
-		if tries >= p.attempts && time.Since(start)+wait > p.budget {
-			break
-		}
-		if onRetry != nil {
-			onRetry(err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
-		}
-		backoff = min(2*backoff, 10*time.Second)
-	}
-	return fmt.Errorf("giving up after %d attempts in %v: %w", tries, time.Since(start).Round(time.Second), err)
 }
 
 // forEach runs fn for 0..n-1 with at most parallel at once and returns the

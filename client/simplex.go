@@ -6,10 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"strconv"
 	"sync"
-	"time"
 
 	"github.com/xftp/xftp/api/xftp"
 	"github.com/xftp/xftp/api/xftpclient"
@@ -114,40 +112,31 @@ func (p *xftpPool) drop(key string, c *xftpConn) {
 	}
 }
 
-// do runs op on a connection to the server, retrying transient failures
-// with backoff on a fresh connection.
+// do runs op on a connection to the server, retried as retry.go says
+// (one policy for both protocols) on a fresh connection. A connection made
+// is the server proven: the XFTP handshake checked its identity.
 func (p *xftpPool) do(ctx context.Context, o *Options, addr xftp.Address, op func(xftpServer) error, onRetry func(error)) error {
-	backoff := 300 * time.Millisecond
-	start := time.Now()
-	var err error
-	i := 0
-	for ; ; i++ {
-		var s xftpServer
-		var c *xftpConn
-		var key string
-		if s, c, key, err = p.get(ctx, addr); err == nil {
-			if err = op(s); err != nil && simplexTemporary(err) {
-				p.drop(key, c)
-			}
+	return o.retries(addr.String()).run(ctx, simplexTemporary, func() (bool, error) {
+		s, c, key, err := p.get(ctx, addr)
+		if err != nil {
+			return false, err
 		}
-		if err == nil || !simplexTemporary(err) || ctx.Err() != nil {
-			return err
+		if err = op(s); err != nil && simplexTemporary(err) {
+			p.drop(key, c)
 		}
-		// Attempts tries at least; then on while RetryFor lasts.
-		if i >= o.Attempts-1 && time.Since(start) >= o.RetryFor {
-			break
-		}
-		if onRetry != nil {
-			onRetry(err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(backoff/2 + rand.N(backoff)):
-		}
-		backoff = min(2*backoff, 10*time.Second)
-	}
-	return fmt.Errorf("giving up after %d attempts: %w", i+1, err)
+		return true, err
+	}, onRetry)
+}
+
+// reach connects to each server, retried as retry.go says: an upload
+// reaches its servers before it reads its source, so that a mistyped
+// address fails at once. Retries are reported as events about chunk 0.
+func (p *xftpPool) reach(ctx context.Context, o *Options, addrs []xftp.Address) error {
+	return forEach(ctx, len(addrs), o.Parallel, func(ctx context.Context, i int) error {
+		return p.do(ctx, o, addrs[i], func(xftpServer) error { return nil }, func(err error) {
+			o.emit(Event{Op: "upload", Retry: true, Err: err})
+		})
+	})
 }
 
 func (p *xftpPool) close() {

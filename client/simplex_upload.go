@@ -94,6 +94,13 @@ func UploadSimplex(ctx context.Context, req SimplexUploadRequest, o Options) (*S
 	}
 	p := newXFTPPool(req.dial)
 	defer p.close()
+	o.unproven = &unprovenServers{}
+	for _, a := range addrs {
+		o.unproven.add(a.String())
+	}
+	if err := p.reach(ctx, &o, addrs); err != nil {
+		return nil, err
+	}
 	name := simplex.TruncateName(req.Name)
 	up, err := uploadSimplexFile(ctx, p, &o, addrs, req.Source, req.Size, name, req.Recipients, false)
 	if err != nil {

@@ -123,7 +123,7 @@ func status(ctx context.Context, d *chunk.Description, o *Options, p *pool, keep
 			return nil
 		}
 		var st *httpclient.ChunkStatus
-		err = retry(ctx, o.retries(), func() error {
+		err = retry(ctx, o.retries(j.rep.Server), func() error {
 			var err error
 			st, err = c.Status(ctx, j.rep.ID, j.rep.Key)
 			return err

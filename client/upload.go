@@ -138,12 +138,17 @@ func upload(ctx context.Context, req UploadRequest, o Options, resume uploadResu
 		}
 		seen[fp] = true
 	}
+	o.unproven = &unprovenServers{}
+	o.unproven.add(req.Servers...)
 	o.checkEarlierUploads(ctx, req.Servers) // sent.go: may learn restrictions
 	if err := o.checkServers(req.Servers, blocklist.RestrictNoUploads); err != nil {
 		return nil, err
 	}
 	if req.Source == nil {
 		return nil, errors.New("no source given")
+	}
+	if err := p.reach(ctx, &o, req.Servers); err != nil {
+		return nil, err
 	}
 	if resume.label == "" {
 		resume.label = req.Name
@@ -446,12 +451,12 @@ func (u *uploader) one(ctx context.Context, i int) error {
 	// If the key names a chunk asked for differently (a resumed upload
 	// whose first attempt got further, say), a new key is made once.
 	create := func(op func() error) error {
-		err := retry(ctx, u.o.retries(), op, onRetry)
+		err := retry(ctx, u.o.retries(it.Server), op, onRetry)
 		if errors.Is(err, api.ErrKeyInUse) {
 			it.Sender = newSeed()
 			sender = it.senderKey()
 			u.state.update(func(st *uploadState) { st.Items[i].Sender = it.Sender })
-			err = retry(ctx, u.o.retries(), op, onRetry)
+			err = retry(ctx, u.o.retries(it.Server), op, onRetry)
 		}
 		return err
 	}
@@ -494,7 +499,7 @@ func (u *uploader) one(ctx context.Context, i int) error {
 		})
 		for rest := pubs[len(first):]; err == nil && len(rest) > 0; {
 			batch := rest[:min(len(rest), maxKeysPerRequest)]
-			err = retry(ctx, u.o.retries(), func() error {
+			err = retry(ctx, u.o.retries(it.Server), func() error {
 				ids, err := c.AddRecipients(ctx, it.SenderID, sender, batch)
 				if err == nil {
 					it.RecipientIDs = append(it.RecipientIDs, ids...)
@@ -511,7 +516,7 @@ func (u *uploader) one(ctx context.Context, i int) error {
 		}
 		u.state.update(func(st *uploadState) { st.Items[i] = it })
 	}
-	err = retry(ctx, u.o.retries(), func() error {
+	err = retry(ctx, u.o.retries(it.Server), func() error {
 		r, err := u.body(i)
 		if err != nil {
 			return err

@@ -60,8 +60,12 @@ func describeError(err error) string {
 func shortCause(err error) string {
 	host := "the server"
 	var ue *url.Error
-	if errors.As(err, &ue) {
+	var oe *net.OpError
+	switch {
+	case errors.As(err, &ue):
 		host = hostOf(ue)
+	case errors.As(err, &oe) && oe.Addr != nil:
+		host = oe.Addr.String() // the XFTP client's dial, not a request
 	}
 	var dnsErr *net.DNSError
 	var certErr *tls.CertificateVerificationError

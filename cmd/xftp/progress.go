@@ -123,10 +123,17 @@ func (r *reporter) event(e client.Event) {
 	case "bar":
 		if e.Retry {
 			r.retry = fmt.Sprintf("retrying chunk %d: %s", e.Chunk, retryCause(e.Err))
+			if e.Chunk == 0 {
+				r.retry = "retrying to connect: " + retryCause(e.Err)
+			}
 		}
 		r.drawLocked()
 	case "lines":
-		if e.Retry {
+		switch {
+		case e.Retry && e.Chunk == 0: // reaching the servers, before any chunk
+			fmt.Fprintf(r.w, "%s: retrying to connect (%s)\n", e.Op, retryCause(e.Err))
+			return
+		case e.Retry:
 			fmt.Fprintf(r.w, "%s chunk %d/%d: retrying (%s)\n", e.Op, e.Chunk, e.Chunks, retryCause(e.Err))
 			return
 		}

@@ -48,11 +48,14 @@ func checkParallel(n int) error {
 }
 
 // retryFlag is --retry-for: how long a chunk operation failing for a
-// temporary reason is retried (a server failing over, a cut connection).
+// temporary reason is retried (a server failing over or restarting, a cut
+// connection). An upload's server that never answered is not (client's
+// retry.go: a typo fails fast).
 type retryFlag struct{ d time.Duration }
 
 func (r *retryFlag) add(fl *pflag.FlagSet) {
-	fl.DurationVar(&r.d, "retry-for", 60*time.Second, "keep retrying a failing server this long (5 tries at least; 0: just those)")
+	fl.DurationVar(&r.d, "retry-for", 60*time.Second, "keep retrying a busy or restarting server this long (5 tries at least; 0: just those); "+
+		"an upload's server that never answered fails after 3 quick tries")
 }
 
 // budget is the client's RetryFor: negative for none.
