@@ -4,10 +4,13 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/net/http2"
 
 	"github.com/xftp/xftp/api/httpserver"
 	"github.com/xftp/xftp/api/xftp"
@@ -62,4 +65,53 @@ func TestHTTP2FloodsClosed(t *testing.T) {
 			}, "both floods reported (settings_ping, stream_errors)")
 		})
 	}
+}
+
+// TestHTTP2SettingsKept: with HTTP/2 served by x/net under the guard, the
+// server still announces NewHTTPServer's settings.
+func TestHTTP2SettingsKept(t *testing.T) {
+	r := testrelay.StartWith(t, nil, testrelay.Options{Server: httpserver.ServerOptions{MaxConcurrentStreams: 77}})
+	c, err := tls.Dial("tcp", r.Address.Host, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, http2.ClientPreface); err != nil {
+		t.Fatal(err)
+	}
+	fr := http2.NewFramer(c, c)
+	if err := fr.WriteSettings(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := fr.ReadFrame()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sf, ok := f.(*http2.SettingsFrame)
+	if !ok {
+		t.Fatalf("first frame %v, want SETTINGS", f.Header())
+	}
+	for id, want := range map[http2.SettingID]uint32{
+		http2.SettingMaxConcurrentStreams: 77,
+		http2.SettingInitialWindowSize:    2 << 20,
+		http2.SettingMaxFrameSize:         1 << 20,
+	} {
+		if got, ok := sf.Value(id); !ok || got != want {
+			t.Errorf("%v = %d (sent: %v), want %d", id, got, ok, want)
+		}
+	}
+	// The connection's receive window grows to 64 MiB at once.
+	for range 4 {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if wu, ok := f.(*http2.WindowUpdateFrame); ok && wu.StreamID == 0 {
+			if wu.Increment != 64<<20-65535 {
+				t.Errorf("connection window +%d, want 64 MiB", wu.Increment)
+			}
+			return
+		}
+	}
+	t.Error("no WINDOW_UPDATE for the connection's window")
 }
