@@ -1,6 +1,7 @@
 package xftp
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 )
@@ -12,16 +13,29 @@ const BlockSize = 16384
 // Pad frames msg as a block: its 2-byte big-endian length, msg, and '#'
 // up to BlockSize.
 func Pad(msg []byte) ([]byte, error) {
-	if len(msg) > BlockSize-2 {
-		return nil, fmt.Errorf("xftp: %d bytes do not fit a block", len(msg))
-	}
 	b := make([]byte, BlockSize)
-	binary.BigEndian.PutUint16(b, uint16(len(msg)))
-	n := copy(b[2:], msg)
-	for i := 2 + n; i < len(b); i++ {
-		b[i] = '#'
+	if err := PadInto(b, msg); err != nil {
+		return nil, err
 	}
 	return b, nil
+}
+
+// padding is a block of '#', copied after messages.
+var padding = bytes.Repeat([]byte{'#'}, BlockSize)
+
+// PadInto frames msg as Pad does into block, which must be BlockSize
+// bytes long (a buffer a server reuses for every answer).
+func PadInto(block, msg []byte) error {
+	if len(block) != BlockSize {
+		return fmt.Errorf("xftp: a block buffer of %d bytes", len(block))
+	}
+	if len(msg) > BlockSize-2 {
+		return fmt.Errorf("xftp: %d bytes do not fit a block", len(msg))
+	}
+	binary.BigEndian.PutUint16(block, uint16(len(msg)))
+	n := copy(block[2:], msg)
+	copy(block[2+n:], padding)
+	return nil
 }
 
 // Unpad returns the message a padded block holds. Like SimpleX's own

@@ -37,6 +37,7 @@ func FuzzTransmission(f *testing.F) {
 		if err != nil {
 			return
 		}
+		checkClone(t, block, tr)
 		c, cerr := ParseCommand(tr.Command)
 		if cerr != nil {
 			return

@@ -2,6 +2,7 @@ package xftp
 
 import (
 	"crypto/ed25519"
+	"encoding/binary"
 	"fmt"
 )
 
@@ -65,6 +66,27 @@ func ParseTransmission(block []byte) (*Transmission, error) {
 	return tr, nil
 }
 
+// Clone returns a copy of t that shares no memory with the block it was
+// parsed from, so that the block's buffer can be reused: one allocation
+// of the transmission's own size instead of the block's 16 KiB.
+func (t *Transmission) Clone() *Transmission {
+	buf := make([]byte, 0, len(t.Signature)+len(t.Authorized))
+	buf = append(append(buf, t.Signature...), t.Authorized...)
+	sig, auth := buf[:len(t.Signature):len(t.Signature)], buf[len(t.Signature):]
+	// Authorized holds the session, correlation and entity IDs (each led
+	// by its length byte) and then the command, all as parsed.
+	at := func(off int, v []byte) ([]byte, int) {
+		return auth[off+1 : off+1+len(v) : off+1+len(v)], off + 1 + len(v)
+	}
+	c := &Transmission{Signature: sig, Authorized: auth}
+	off := 0
+	c.SessionID, off = at(off, t.SessionID)
+	c.CorrID, off = at(off, t.CorrID)
+	c.EntityID, off = at(off, t.EntityID)
+	c.Command = auth[off:]
+	return c
+}
+
 // Verify reports whether the transmission is signed by key.
 func (t *Transmission) Verify(key ed25519.PublicKey) bool {
 	return len(t.Signature) == ed25519.SignatureSize && len(key) == ed25519.PublicKeySize &&
@@ -97,15 +119,40 @@ func batch(t []byte) ([]byte, error) {
 // EncodeResponse builds a server block: resp for the request's correlation
 // and entity IDs, in the session, at the session's protocol version.
 func EncodeResponse(sessionID, corrID, entityID []byte, resp *Response, version uint16) ([]byte, error) {
+	block := make([]byte, BlockSize)
+	if err := EncodeResponseInto(block, sessionID, corrID, entityID, resp, version); err != nil {
+		return nil, err
+	}
+	return block, nil
+}
+
+// EncodeResponseInto writes the block EncodeResponse returns into block,
+// which must be BlockSize bytes long.
+func EncodeResponseInto(block, sessionID, corrID, entityID []byte, resp *Response, version uint16) error {
 	if !fitsShort(sessionID, corrID, entityID) {
-		return nil, fmt.Errorf("xftp: session, correlation or entity ID longer than 255 bytes")
+		return fmt.Errorf("xftp: session, correlation or entity ID longer than 255 bytes")
 	}
 	body, err := resp.Encode(version)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	t := appendShort(appendShort(appendShort(appendShort(nil, nil), sessionID), corrID), entityID)
-	return batch(append(t, body...))
+	// The block: the batch's length, the batch (a count of one, the
+	// transmission's 2-byte length, the transmission: an empty
+	// authenticator, the IDs, the response), then the padding; as
+	// Pad(batch(…)) makes it, without the copies.
+	n := 1 + 1 + len(sessionID) + 1 + len(corrID) + 1 + len(entityID) + len(body)
+	if n > BlockSize-5 {
+		return fmt.Errorf("xftp: a %d-byte transmission does not fit a block", n)
+	}
+	if len(block) != BlockSize {
+		return fmt.Errorf("xftp: a block buffer of %d bytes", len(block))
+	}
+	msg := binary.BigEndian.AppendUint16(block[:0], uint16(3+n))
+	msg = binary.BigEndian.AppendUint16(append(msg, 1), uint16(n))
+	msg = appendShort(appendShort(appendShort(appendShort(msg, nil), sessionID), corrID), entityID)
+	msg = append(msg, body...)
+	copy(block[len(msg):], padding)
+	return nil
 }
 
 // ResponseTransmission is a server's answer as a client reads it.

@@ -22,12 +22,27 @@ type reply struct {
 	size int64
 }
 
-// command runs one command block and writes its answer. It returns the
-// command's tag and the result for metrics.
-func (b *Binding) command(w http.ResponseWriter, r *http.Request, sessionID []byte, version uint16, head []byte) (string, string) {
+// parseBlock parses a command block into a transmission that shares no
+// memory with head: ErrBlock if it is not a well-formed block.
+func parseBlock(head []byte) (*xftp.Transmission, error) {
+	if len(head) != xftp.BlockSize {
+		return nil, xftp.ErrBlock
+	}
+	t, err := xftp.ParseTransmission(head)
+	if err != nil {
+		return nil, err
+	}
+	return t.Clone(), nil
+}
+
+// command runs one command, parsed by parseBlock (t, or the error perr),
+// and writes its answer. It returns the command's tag and the result for
+// metrics.
+func (b *Binding) command(w http.ResponseWriter, r *http.Request, sessionID []byte, version uint16, t *xftp.Transmission, perr error) (string, string) {
 	write := func(corrID, entityID []byte, rp reply) {
-		block, err := xftp.EncodeResponse(sessionID, corrID, entityID, rp.resp, version)
-		if err != nil {
+		blk := b.blocks.Get().(*[]byte)
+		block := *blk
+		if err := xftp.EncodeResponseInto(block, sessionID, corrID, entityID, rp.resp, version); err != nil {
 			b.log.Error("encoding an XFTP response failed", "err", err)
 			panic(http.ErrAbortHandler)
 		}
@@ -35,7 +50,16 @@ func (b *Binding) command(w http.ResponseWriter, r *http.Request, sessionID []by
 			w.Header().Set("Content-Length", strconv.FormatInt(int64(len(block))+rp.size, 10))
 		}
 		w.WriteHeader(http.StatusOK)
-		if _, err := w.Write(block); err != nil || rp.body == nil {
+		_, err := w.Write(block)
+		if err != nil {
+			// The frame may not have been written yet: the buffer is
+			// left to the garbage collector, never reused.
+			return
+		}
+		// A Write that succeeded has copied the block (into the
+		// connection's framer, or the response's own buffer).
+		b.blocks.Put(blk)
+		if rp.body == nil {
 			return
 		}
 		bp := b.bufs.Get().(*[]byte)
@@ -46,12 +70,7 @@ func (b *Binding) command(w http.ResponseWriter, r *http.Request, sessionID []by
 			panic(http.ErrAbortHandler)
 		}
 	}
-	if len(head) != xftp.BlockSize {
-		write(nil, nil, reply{resp: xftp.ErrResponse(xftp.ErrBlock)})
-		return "block", xftp.CodeBlock
-	}
-	t, err := xftp.ParseTransmission(head)
-	if err != nil {
+	if perr != nil {
 		write(nil, nil, reply{resp: xftp.ErrResponse(xftp.ErrBlock)})
 		return "block", xftp.CodeBlock
 	}

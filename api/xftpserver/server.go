@@ -43,6 +43,10 @@ type Binding struct {
 	// bufs holds the 256 KiB buffers FGET answers are copied with: one
 	// allocated per download was four times a 64 KiB chunk in garbage.
 	bufs sync.Pool
+	// blocks holds 16 KiB block buffers: each request's first block is
+	// read into one and each answer's block encoded into one (an FNEW and
+	// FPUT pair allocated 64 KiB of blocks, as much as its 64 KiB chunk).
+	blocks sync.Pool
 }
 
 // New returns the XFTP binding of svc with the identity creds.
@@ -55,6 +59,7 @@ func New(svc *server.Service, creds *Credentials, o Options) *Binding {
 	}
 	b := &Binding{svc: svc, creds: creds, log: o.Logger, o: o}
 	b.bufs.New = func() any { buf := make([]byte, 256<<10); return &buf }
+	b.blocks.New = func() any { buf := make([]byte, xftp.BlockSize); return &buf }
 	return b
 }
 
@@ -180,7 +185,10 @@ func (b *Binding) serve(w http.ResponseWriter, r *http.Request, sess *session, n
 			return
 		}
 	}
-	head, err := readHead(r.Body)
+	bp := b.blocks.Get().(*[]byte)
+	release := sync.OnceFunc(func() { b.blocks.Put(bp) })
+	defer release()
+	head, err := readHead(r.Body, *bp)
 	if err != nil {
 		return // the client went away
 	}
@@ -220,7 +228,11 @@ func (b *Binding) serve(w http.ResponseWriter, r *http.Request, sess *session, n
 		}
 		return
 	}
-	cmd, result := b.command(w, r, id, version, head)
+	// The command's fields are copied out of the block (Clone), whose
+	// buffer goes back to the pool before the command runs.
+	t, perr := parseBlock(head)
+	release()
+	cmd, result := b.command(w, r, id, version, t, perr)
 	b.observe(cmd, result, start)
 }
 
@@ -230,9 +242,10 @@ func (b *Binding) observe(cmd, result string, start time.Time) {
 	}
 }
 
-// readHead reads the body's first block, or less if the body is shorter.
-func readHead(body io.Reader) ([]byte, error) {
-	head := make([]byte, xftp.BlockSize)
+// readHead reads the body's first block into buf (BlockSize bytes), or
+// less if the body is shorter.
+func readHead(body io.Reader, buf []byte) ([]byte, error) {
+	head := buf[:xftp.BlockSize]
 	n, err := io.ReadFull(body, head)
 	if err == io.EOF || err == io.ErrUnexpectedEOF {
 		err = nil
