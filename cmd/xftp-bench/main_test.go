@@ -147,11 +147,15 @@ func TestProfileRuns(t *testing.T) {
 	defer cancel()
 	out := t.TempDir()
 	for _, op := range []string{"upload", "xftp-upload", "xftp-download"} {
-		if err := profileOne(ctx, op, 64<<10, 2, 200*time.Millisecond, out, 0); err != nil {
+		withTrace := op == "xftp-upload"
+		if err := profileOne(ctx, op, 64<<10, 2, 200*time.Millisecond, out, 0, withTrace); err != nil {
 			t.Fatalf("%s: %v", op, err)
 		}
 		if st, err := os.Stat(filepath.Join(out, op+".cpu.pprof")); err != nil || st.Size() == 0 {
 			t.Errorf("%s: no CPU profile (%v)", op, err)
+		}
+		if st, err := os.Stat(filepath.Join(out, op+".cpu.pprof.trace")); withTrace && (err != nil || st.Size() == 0) {
+			t.Errorf("%s: no execution trace (%v)", op, err)
 		}
 	}
 }

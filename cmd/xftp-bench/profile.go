@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"strconv"
 	"strings"
 	"time"
@@ -29,7 +30,8 @@ import (
 
 // runRelay is xftpd's wiring (disk store, embedded records, the same
 // handler and listener) in a process that profiles itself on command:
-// stdin "start FILE" starts a CPU profile, "stop" ends it and writes the
+// stdin "start FILE" starts a CPU profile ("start FILE trace": and an
+// execution trace to FILE.trace), "stop" ends it and writes the
 // allocation profile to FILE.allocs. Each command is answered on stdout.
 func runRelay() error {
 	dir := os.Getenv(dirEnv)
@@ -72,18 +74,25 @@ func runRelay() error {
 	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 	fmt.Println(xftp.Address{KeyHash: creds.KeyHash, Hosts: []string{"127.0.0.1"}, Port: port}.String())
 	var (
-		path string
-		ms0  runtime.MemStats
+		path, withTrace string
+		ms0             runtime.MemStats
 	)
 	sc2 := bufio.NewScanner(os.Stdin)
 	for sc2.Scan() {
 		cmd, arg, _ := strings.Cut(sc2.Text(), " ")
 		switch cmd {
 		case "start":
-			path = arg
+			path, withTrace, _ = strings.Cut(arg, " ")
 			f, err := os.Create(path)
 			if err == nil {
 				err = pprof.StartCPUProfile(f)
+			}
+			if err == nil && withTrace == "trace" {
+				if tf, terr := os.Create(path + ".trace"); terr != nil {
+					err = terr
+				} else {
+					err = trace.Start(tf)
+				}
 			}
 			if err != nil {
 				fmt.Println("error", err)
@@ -93,6 +102,9 @@ func runRelay() error {
 			fmt.Println("ok")
 		case "stop":
 			pprof.StopCPUProfile()
+			if withTrace == "trace" {
+				trace.Stop()
+			}
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
 			f, err := os.Create(path + ".allocs")
@@ -118,6 +130,7 @@ func profileCommand() *cobra.Command {
 		conc              int
 		dur               time.Duration
 		top               int
+		withTrace         bool
 	)
 	cmd := &cobra.Command{
 		Use:   "profile",
@@ -126,7 +139,11 @@ func profileCommand() *cobra.Command {
 and listener, the XFTP binding on it) in a child process that profiles only itself, loads it like
 one xftpd-disk cell, and writes OUT/<op>.cpu.pprof and OUT/<op>.cpu.pprof.allocs
 (allocations since the process started), and OUT/<op>.cpu.pprof.client
-(the load generator's own CPU). Read them with go tool pprof.`,
+(the load generator's own CPU). Read them with go tool pprof. With
+--trace, also OUT/<op>.cpu.pprof.trace, an execution trace of the service:
+where its requests wait rather than compute (go tool trace
+-pprof=sync|syscall|sched FILE gives blocking profiles; a service that
+waits more than it runs is not made faster by CPU savings).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			size, err := humanize.ParseBytes(sizeStr)
@@ -137,7 +154,7 @@ one xftpd-disk cell, and writes OUT/<op>.cpu.pprof and OUT/<op>.cpu.pprof.allocs
 				return err
 			}
 			for _, op := range strings.Split(ops, ",") {
-				if err := profileOne(cmd.Context(), op, int64(size), conc, dur, out, top); err != nil {
+				if err := profileOne(cmd.Context(), op, int64(size), conc, dur, out, top, withTrace); err != nil {
 					return err
 				}
 			}
@@ -151,10 +168,11 @@ one xftpd-disk cell, and writes OUT/<op>.cpu.pprof and OUT/<op>.cpu.pprof.allocs
 	fl.DurationVar(&dur, "duration", 10*time.Second, "profiled time")
 	fl.StringVar(&out, "out", "xftp-bench-profiles", "directory for the profiles")
 	fl.IntVar(&top, "top", 25, "print this many top entries (go tool pprof -top); 0: none")
+	fl.BoolVar(&withTrace, "trace", false, "also write an execution trace of the service (OUT/<op>.cpu.pprof.trace)")
 	return cmd
 }
 
-func profileOne(ctx context.Context, op string, size int64, conc int, dur time.Duration, out string, top int) error {
+func profileOne(ctx context.Context, op string, size int64, conc int, dur time.Duration, out string, top int, withTrace bool) error {
 	dir, err := os.MkdirTemp("", "xftp-bench-profile-")
 	if err != nil {
 		return err
@@ -214,7 +232,11 @@ func profileOne(ctx context.Context, op string, size int64, conc int, dur time.D
 		return err
 	}
 	prof, _ := filepath.Abs(filepath.Join(out, op+".cpu.pprof"))
-	if a, err := relay.command(ctx, "start "+prof); err != nil || a != "ok" {
+	start := "start " + prof
+	if withTrace {
+		start += " trace"
+	}
+	if a, err := relay.command(ctx, start); err != nil || a != "ok" {
 		return fmt.Errorf("starting the profile: %v %s", err, a)
 	}
 	// The load generator profiles itself too: on two shared cores its CPU
