@@ -8,9 +8,16 @@ func (h *AdminHandler) Compare() func(x, y []byte) int { return h.compare }
 // SetCompare replaces it (to count and check its calls).
 func (h *AdminHandler) SetCompare(f func(x, y []byte) int) { h.compare = f }
 
-// InFlight is how many requests hold a slot now.
+// InFlight is how many requests hold a slot now (the page's included).
 func (h *Handler) InFlight() int {
-	h.inflight.mu.Lock()
-	defer h.inflight.mu.Unlock()
-	return h.inflight.n
+	n := 0
+	for _, f := range []*inflight{h.inflight, h.page} {
+		f.mu.Lock()
+		n += f.n
+		f.mu.Unlock()
+	}
+	return n
 }
+
+// PageInflightPerSource is one source's share of the page's pool.
+const PageInflightPerSource = pageInflightPerSource

@@ -38,9 +38,11 @@ type HandlerOptions struct {
 	// Web, if set, serves the browser download page at /d/ (see web.go).
 	Web http.Handler
 	// MaxInflight caps the requests served at once (default 512), and
-	// MaxInflightPerSource one source's share (default 128); past 3/4 of
-	// MaxInflight, only sources with fewer than 8 may start more. Over a
-	// cap: 503 UNAVAILABLE with Retry-After.
+	// MaxInflightPerSource one source's share (default 128); past half of
+	// MaxInflight, a source holding h may start another only while more
+	// than 8×h are free (inflight.go). The download page (/d/) has a pool
+	// of its own, MaxInflight/8, 4 per source. Over a cap: 503
+	// UNAVAILABLE with Retry-After.
 	MaxInflight, MaxInflightPerSource int
 }
 
@@ -55,7 +57,7 @@ type Handler struct {
 	createLimit, downloadLimit *RateLimiter
 	reportLimit                *RateLimiter // reports.go
 	requestLimit               *RateLimiter
-	inflight                   inflight // inflight.go
+	inflight, page             *inflight // inflight.go
 }
 
 // NewHandler binds svc to HTTP.
@@ -76,7 +78,8 @@ func NewHandler(svc *server.Service, opts HandlerOptions) *Handler {
 		opts.MaxInflightPerSource = 128
 	}
 	h := &Handler{svc: svc, self: svc.Identity().Fingerprint(), log: opts.Logger, opts: opts,
-		inflight: inflight{perSource: opts.MaxInflightPerSource, total: opts.MaxInflight, bySource: map[string]int{}}}
+		inflight: newInflight(opts.MaxInflight, opts.MaxInflightPerSource),
+		page:     newInflight(max(opts.MaxInflight/pageInflightShare, 1), pageInflightPerSource)}
 	h.bufs.New = func() any { b := make([]byte, 256<<10); return &b }
 	h.createLimit = NewRateLimiter(opts.Limits.CreatesPerMinute)
 	h.downloadLimit = NewRateLimiter(opts.Limits.DownloadsPerMinute)

@@ -3,6 +3,7 @@ package httpserver
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/xftp/xftp/api"
@@ -11,6 +12,16 @@ import (
 // inflight counts the requests being served, in all and per source, so
 // that requests held open (slow readers, bodies announced but never sent,
 // zero-window HTTP/2 streams) cannot take every handler from the others.
+//
+// Below half of the total a source may hold up to perSource. Past half, a
+// source holding h may start another only while more than fairReserve×h
+// slots are free. So a source holding none needs one free slot, and every
+// source already holding one stops while fairReserve are free: those are
+// kept for newcomers. Busy sources share the rest about equally: S of
+// them, each holding as much as it may, hold about total/(S+fairReserve)
+// each (200 sources, 512 slots: 2 or 3 each, 8 to 16 slots free). The old
+// rule (past 3/4 only sources holding fewer than 8) let 200 sources × 7
+// take all 512.
 type inflight struct {
 	perSource, total int
 
@@ -19,16 +30,20 @@ type inflight struct {
 	n        int
 }
 
-// reserveInflight is what every source may still start once most of the
-// total is taken.
-const reserveInflight = 8
+// fairReserve is the free slots per slot held that a source needs to
+// start a request once half the total is taken.
+const fairReserve = 8
+
+func newInflight(total, perSource int) *inflight {
+	return &inflight{total: total, perSource: perSource, bySource: map[string]int{}}
+}
 
 func (f *inflight) admit(src string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	held := f.bySource[src]
+	held, free := f.bySource[src], f.total-f.n
 	if f.perSource > 0 && held >= f.perSource ||
-		f.total > 0 && (f.n >= f.total || f.n >= f.total*3/4 && held >= reserveInflight) {
+		f.total > 0 && (free <= 0 || 2*f.n >= f.total && free <= fairReserve*held) {
 		return false
 	}
 	f.bySource[src]++
@@ -45,6 +60,18 @@ func (f *inflight) release(src string) {
 	f.n--
 }
 
+// The download page (/d/) has a pool of its own: its static answers are
+// megabytes with a long deadline (mountWeb), and slow readers of them
+// must not take the slots of chunk traffic. Its size bounds the host's
+// TCP send buffers they fill too (up to 4 MiB a connection).
+const (
+	pageInflightShare     = 8 // MaxInflight / this
+	pageInflightPerSource = 4
+)
+
+// isPage reports whether path is the download page's (mountWeb).
+func isPage(path string) bool { return path == "/d" || strings.HasPrefix(path, "/d/") }
+
 // deadlines bounds every request by RequestTimeout, reading and writing:
 // handlers that stream (uploads, downloads, the page's module) extend it.
 // Without it a slow reader, or a request announcing a body it never
@@ -57,22 +84,26 @@ func (h *Handler) deadlines(next http.Handler) http.Handler {
 }
 
 // admit refuses a request with 503 UNAVAILABLE when the relay serves
-// MaxInflight requests already, or this source its share of them.
-// Health probes are not counted.
+// MaxInflight requests already, or this source its share of them (the
+// page under /d/ in its own pool). Health probes are not counted.
 func (h *Handler) admit(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
 			next.ServeHTTP(w, r)
 			return
 		}
+		pool := h.inflight
+		if h.opts.Web != nil && isPage(r.URL.Path) {
+			pool = h.page
+		}
 		src := SourceOf(r.RemoteAddr)
-		if !h.inflight.admit(src) {
+		if !pool.admit(src) {
 			h.drain(w, r)
 			w.Header().Set("Retry-After", strconv.Itoa(int(api.RetryAfter.Seconds())))
 			writeJSON(w, http.StatusServiceUnavailable, api.ErrorResponse{Error: api.CodeUnavailable})
 			return
 		}
-		defer h.inflight.release(src)
+		defer pool.release(src)
 		next.ServeHTTP(w, r)
 	})
 }

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -214,10 +216,87 @@ func TestZeroWindowStreamsAreCut(t *testing.T) {
 	}
 	inflight := ls.h.InFlight
 	deadline := time.Now().Add(20 * time.Second)
-	for seen := false; !seen || inflight() != 0; seen = seen || inflight() == streams {
+	// The page holds one source to its share of the page's pool.
+	for seen := false; !seen || inflight() != 0; seen = seen || inflight() == httpserver.PageInflightPerSource {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d of %d zero-window streams still held after 20s (seen all: %v)", inflight(), streams, seen)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// dialFrom connects to addr from the loopback address 127.0.0.src, as
+// xftp-bench attack's sources do, with a small receive buffer.
+func dialFrom(t *testing.T, addr string, src int) net.Conn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(src))}, Timeout: 10 * time.Second}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.(*net.TCPConn).SetReadBuffer(4096)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// statusOf reads the status code of an HTTP/1.1 answer, and nothing more.
+func statusOf(t *testing.T, c net.Conn) int {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(time.Minute))
+	var line [len("HTTP/1.1 200")]byte
+	if _, err := io.ReadFull(c, line[:]); err != nil {
+		t.Fatal(err)
+	}
+	code, err := strconv.Atoi(string(line[9:]))
+	if err != nil {
+		t.Fatalf("status line %q", line)
+	}
+	return code
+}
+
+// TestPageHasItsOwnSlots: slow readers of the download page from 20
+// sources take at most the page's own pool (MaxInflight/8), never the
+// slots of chunk traffic (issue 20, item 16: from 200 sources they took
+// all 512 and every client request got 503).
+func TestPageHasItsOwnSlots(t *testing.T) {
+	const maxInflight, sources, perSource = 64, 20, 4
+	ls := startLoadServer(t, httpserver.HandlerOptions{RequestTimeout: 5 * time.Minute, MaxInflight: maxInflight})
+	var conns []net.Conn
+	for s := range sources {
+		for range perSource {
+			c := dialFrom(t, ls.addr, 10+s)
+			if _, err := io.WriteString(c, "GET /d/big HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+				t.Fatal(err)
+			}
+			conns = append(conns, c)
+		}
+	}
+	served := 0
+	for _, c := range conns { // read the status only: the slow reader keeps its slot
+		switch code := statusOf(t, c); code {
+		case http.StatusOK:
+			served++
+		case http.StatusServiceUnavailable:
+		default:
+			t.Fatalf("page answered %d", code)
+		}
+	}
+	if n := ls.h.InFlight(); served != maxInflight/8 || n != served {
+		t.Fatalf("%d slow readers of the page served, %d requests in flight; want %d, the page's pool", served, n, maxInflight/8)
+	}
+	// A page reader's source still gets chunk traffic's slots.
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 10)}}
+	hc := &http.Client{Transport: &http.Transport{DialContext: d.DialContext}, Timeout: time.Minute}
+	defer hc.CloseIdleConnections()
+	for i := range 2 * perSource {
+		resp, err := hc.Get("http://" + ls.addr + "/v1/ping")
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("ping %d from a page reader's source: %d", i, resp.StatusCode)
+		}
 	}
 }
