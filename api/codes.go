@@ -88,7 +88,7 @@ var Codes = []CodeInfo{
 	{CodeProhibited, 403, false, "the server does not accept new uploads (PROHIBITED)", ""},
 	{CodeTooLarge, 413, false, "the request is too large for the server (TOO_LARGE)", ""},
 	{CodeTimeout, 408, true, "the server timed out waiting for the request (TIMEOUT)", ""},
-	{CodeUnavailable, 503, true, "the server's storage is temporarily unavailable; try again later (UNAVAILABLE)", ""},
+	{CodeUnavailable, 503, true, "the server is busy or its storage temporarily unavailable; try again later (UNAVAILABLE)", ""},
 	{CodeCorrupt, 500, false, "the server's copy of the chunk is corrupt (CORRUPT)", ""},
 	{CodeFull, 507, true, "the server's disk is full or read-only; try later or another server (STORAGE_FULL)", ""},
 	{CodeInternal, 500, true, "the server had an internal error (INTERNAL)", ""},

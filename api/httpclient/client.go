@@ -242,7 +242,13 @@ func readError(resp *http.Response) *api.Error {
 	if json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&er) == nil {
 		e.Code = er.Error
 	}
-	if e.Code == "" {
+	switch {
+	case e.Code != "":
+	case resp.StatusCode == http.StatusServiceUnavailable:
+		// A relay refuses work under load with a 503 without a body
+		// (docs/PROTOCOL.md §7).
+		e.Code = api.CodeUnavailable
+	default:
 		e.Code = fmt.Sprintf("HTTP_%d", resp.StatusCode)
 	}
 	return e

@@ -3,7 +3,9 @@ package httpclient
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"testing"
+	"time"
 
 	"github.com/xftp/xftp/api"
 )
@@ -46,4 +48,15 @@ func sentinelOf(t *testing.T, code string) error {
 	}
 	t.Fatalf("no sentinel for %s", code)
 	return nil
+}
+
+// A 503 without a body (a relay refusing work under load) is
+// UNAVAILABLE; other answers without a code are named by their status.
+func TestAnswerWithoutCode(t *testing.T) {
+	for status, want := range map[int]string{503: api.CodeUnavailable, 502: "HTTP_502", 500: "HTTP_500"} {
+		e := readError(&http.Response{StatusCode: status, Header: http.Header{"Retry-After": {"5"}}, Body: http.NoBody})
+		if e.Code != want || !e.Temporary() || e.RetryAfter != 5*time.Second {
+			t.Errorf("%d without a body: %+v, want %s, temporary, Retry-After 5s", status, e, want)
+		}
+	}
 }

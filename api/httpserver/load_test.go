@@ -300,3 +300,56 @@ func TestPageHasItsOwnSlots(t *testing.T) {
 		}
 	}
 }
+
+// TestZeroWindowHoldsSlotsNotRefusals: a client that keeps its HTTP/2
+// flow-control window shut holds a slot per stream until the answer has
+// left (its small answers waited unsent after their handlers returned,
+// past their slots), and its refused streams end at once with a 503
+// without a body (a body waited on the shut window until the deadline:
+// 200 connections × 128 streams held 347 MiB; issue 20, item 16).
+func TestZeroWindowHoldsSlotsNotRefusals(t *testing.T) {
+	const maxInflight, streams = 64, 100
+	ls := startLoadServer(t, httpserver.HandlerOptions{RequestTimeout: time.Minute, MaxInflight: maxInflight})
+	c := dialFrom(t, ls.addr, 10)
+	c.Write([]byte(http2.ClientPreface))
+	fr := http2.NewFramer(c, c)
+	if err := fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0}); err != nil {
+		t.Fatal(err)
+	}
+	var refused atomic.Int64 // streams ended with 503 and no body
+	go func() {              // read what the server sends, acknowledging nothing
+		dec := hpack.NewDecoder(4096, nil)
+		for {
+			f, err := fr.ReadFrame()
+			if err != nil {
+				return
+			}
+			if h, ok := f.(*http2.HeadersFrame); ok {
+				fields, err := dec.DecodeFull(h.HeaderBlockFragment())
+				if err == nil && len(fields) > 0 && fields[0].Value == "503" && h.StreamEnded() {
+					refused.Add(1)
+				}
+			}
+		}
+	}()
+	var hb bytes.Buffer
+	enc := hpack.NewEncoder(&hb)
+	for i := range streams {
+		hb.Reset()
+		for _, f := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":authority", "x"}, {":path", "/v1/ping"}} {
+			enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+		}
+		if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: uint32(2*i + 1), BlockFragment: hb.Bytes(), EndStream: true, EndHeaders: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// One source alone holds half the slots (inflight.go).
+	const held = maxInflight / 2
+	testenv.Eventually(t, 30*time.Second, func() bool { return refused.Load() == streams-held },
+		"want %d of %d streams refused with a bodyless 503", streams-held, streams)
+	if n := ls.h.InFlight(); n != held {
+		t.Fatalf("%d requests in flight, want the %d whose answers wait on the window", n, held)
+	}
+	c.Close()
+	testenv.Eventually(t, 30*time.Second, func() bool { return ls.h.InFlight() == 0 }, "slots still held after the client left")
+}
