@@ -344,10 +344,11 @@ func TestServer(t *testing.T) {
 // and writes a chunk's digest on its first replica, so Parse must take the
 // replica whose line carries the digest as the first and order the rest by
 // server, or parse→marshal→parse changes the description and marshal moves
-// the digest to another line. The fuzzer found the first case by changing
-// one letter of a server's host in desc-replicas.yaml ("a." to "z.", which
-// sorts that server last); the second is one IPv6 address written two ways
-// on servers with the same key hash, which grouping must not merge.
+// the digest to another line. The first case is one letter of a server's
+// host changed in desc-replicas.yaml, a FuzzParse seed ("a." to "z.", which
+// sorts that server last: one mutation away for the fuzzer); the second is
+// one IPv6 address written two ways on servers with the same key hash,
+// which grouping must not merge.
 func TestReplicaOrderSurvivesMarshal(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(vectors, "desc-replicas.yaml"))
 	if err != nil {

@@ -2,11 +2,15 @@ package simplex
 
 import (
 	"bytes"
+	"encoding/binary"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
+	"unicode/utf8"
 )
 
 func seedDescriptions(f *testing.F) {
@@ -115,6 +119,51 @@ func FuzzDecrypt(f *testing.F) {
 		var nonce Nonce
 		if _, err := Decrypt(io.Discard, bytes.NewReader(data), int64(size), key, nonce); err == nil {
 			t.Fatal("random data decrypted")
+		}
+	})
+}
+
+// FuzzDecryptPlaintext: a file that authenticates (its sender holds the
+// key) but whose plaintext is anything at all: its length field, header
+// and padding are the sender's. Decrypt never panics, never reports it as
+// altered, and what it accepts it writes exactly: the bytes after the
+// header up to the declared length, and a name of valid UTF-8.
+func FuzzDecryptPlaintext(f *testing.F) {
+	body := bytes.Repeat([]byte{'#'}, 64)
+	for _, head := range [][]byte{
+		{0, 0, 0, 0, 0, 0, 0, 5, 1, 'a', '0', 'h', 'i'},
+		{0, 0, 0, 0, 0, 0, 0, 8, 1, 'a', '1', 1, 'x', 'h', 'i', '!'},
+		{0, 0, 0, 0, 0, 0, 0, 2, 0, '0'},
+		{0x7f, 0, 0, 0, 0, 0, 0, 0, 1, 'a', '0'},
+		{0, 0, 0, 0, 0, 0, 0, 2, 5, 'a'},
+	} {
+		f.Add(append(slices.Clone(head), body...))
+	}
+	var key Key
+	var nonce Nonce
+	f.Fuzz(func(t *testing.T, plain []byte) {
+		if len(plain) < lenSize {
+			return
+		}
+		sealed := sealPlaintext(key, nonce, plain)
+		var out bytes.Buffer
+		h, err := Decrypt(&out, bytes.NewReader(sealed), int64(len(sealed)), key, nonce)
+		if errors.Is(err, ErrAuth) {
+			t.Fatal("an authentic file reported as altered")
+		}
+		if err != nil {
+			return
+		}
+		declared := binary.BigEndian.Uint64(plain)
+		if declared > uint64(len(plain)-lenSize) || uint64(out.Len()) > declared {
+			t.Fatalf("wrote %d bytes of a file declaring %d in %d", out.Len(), declared, len(plain)-lenSize)
+		}
+		end := lenSize + int(declared)
+		if !bytes.Equal(out.Bytes(), plain[end-out.Len():end]) {
+			t.Fatal("wrote other bytes than the file's")
+		}
+		if !utf8.ValidString(h.Name) || (h.Extra != nil && !utf8.ValidString(*h.Extra)) {
+			t.Fatalf("header %q is not valid UTF-8", h.Name)
 		}
 	})
 }
