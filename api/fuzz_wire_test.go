@@ -14,7 +14,12 @@ func FuzzWireTypes(f *testing.F) {
 	f.Add([]byte(`{"key":"` + enc.EncodeToString(make([]byte, 32)) + `"}`))
 	f.Add([]byte(`{"sender_key":"A==","size":-1}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		for _, v := range []any{&CreateRequest{}, &RecipientsRequest{}, &DownloadRequest{}} {
+		for _, mk := range []func() any{
+			func() any { return &CreateRequest{} },
+			func() any { return &RecipientsRequest{} },
+			func() any { return &DownloadRequest{} },
+		} {
+			v := mk()
 			if json.Unmarshal(b, v) != nil {
 				continue
 			}
@@ -22,10 +27,13 @@ func FuzzWireTypes(f *testing.F) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := json.Unmarshal(again, v); err != nil {
+			// A fresh value: decoding into v again would keep what
+			// the re-encoding lost.
+			w := mk()
+			if err := json.Unmarshal(again, w); err != nil {
 				t.Fatalf("re-decoding %s: %v", again, err)
 			}
-			third, _ := json.Marshal(v)
+			third, _ := json.Marshal(w)
 			if string(third) != string(again) {
 				t.Fatalf("not stable: %s vs %s", again, third)
 			}
