@@ -19,6 +19,9 @@ type ConnLimits struct {
 	// only sources holding fewer than ReserveConns connections may open
 	// more, so that a few sources cannot take all of it.
 	Total int
+	// Cooldown, if set, refuses connections from sources cooling down
+	// after a flood (ServerOptions.Cooldown).
+	Cooldown *Cooldown
 }
 
 // ReserveConns is what every source may still open once most of
@@ -33,7 +36,7 @@ func LimitListener(ln net.Listener, perSource int) net.Listener {
 
 // LimitConns applies l to the connections ln accepts.
 func LimitConns(ln net.Listener, l ConnLimits) net.Listener {
-	if l.PerSource <= 0 && l.Total <= 0 {
+	if l.PerSource <= 0 && l.Total <= 0 && l.Cooldown == nil {
 		return ln
 	}
 	if l.PerNetwork <= 0 && l.PerSource > 0 {
@@ -106,7 +109,7 @@ func (ll *limitListener) Accept() (net.Conn, error) {
 		}
 		remote := c.RemoteAddr().String()
 		src, nw := SourceOf(remote), networkOf(remote)
-		if !ll.admit(src, nw) {
+		if ll.l.Cooldown != nil && ll.l.Cooldown.Cooling(remote) || !ll.admit(src, nw) {
 			c.Close()
 			continue
 		}

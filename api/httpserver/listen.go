@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"log"
 	"log/slog"
+	"net"
 	"net/http"
 	"regexp"
 	"time"
@@ -26,6 +27,9 @@ type ServerOptions struct {
 	// OnFlood is called for each HTTP/2 connection closed for a frame
 	// flood (h2guard); nil: none.
 	OnFlood func(h2guard.Flood)
+	// Cooldown, if set, cools down the source of each connection closed
+	// for a flood; give the same to the listener's ConnLimits.
+	Cooldown *Cooldown
 }
 
 // NewHTTPServer returns an http.Server for handler, tuned for streaming
@@ -91,7 +95,14 @@ func guardHTTP2(srv *http.Server, o ServerOptions) error {
 	// A client may reset every stream it may have open (cancelling a
 	// batch of transfers) beyond half of all it opened.
 	l.ResetBase = o.MaxConcurrentStreams
-	return h2guard.Install(srv, h2guard.Config{Limits: l, Logger: o.Logger, OnFlood: o.OnFlood})
+	return h2guard.Install(srv, h2guard.Config{Limits: l, Logger: o.Logger, OnFlood: func(f h2guard.Flood, remote net.Addr) {
+		if o.OnFlood != nil {
+			o.OnFlood(f)
+		}
+		if o.Cooldown != nil {
+			o.Cooldown.Start(remote.String())
+		}
+	}})
 }
 
 // peerAddr matches IPv4 and bracketed IPv6 addresses with ports.

@@ -231,7 +231,12 @@ func run(ctx context.Context, cfg Config, env func(string) string, stdout io.Wri
 		return err
 	}
 	defer stopProxy()
-	so := httpserver.ServerOptions{Plain: !cfg.TLS, MaxConcurrentStreams: cfg.MaxStreams, Logger: log}
+	var cooldown *httpserver.Cooldown
+	if cfg.TLS {
+		// Not behind a reverse proxy, whose one address is every client's.
+		cooldown = httpserver.NewCooldown(httpserver.FloodCooldown, nil)
+	}
+	so := httpserver.ServerOptions{Plain: !cfg.TLS, MaxConcurrentStreams: cfg.MaxStreams, Logger: log, Cooldown: cooldown}
 	if mx != nil {
 		so.OnFlood = mx.CountHTTP2Flood
 	}
@@ -247,7 +252,7 @@ func run(ctx context.Context, cfg Config, env func(string) string, stdout io.Wri
 	if err != nil {
 		return fmt.Errorf("listen: %w%s", err, inUseHint(err, "--listen"))
 	}
-	connLimits := httpserver.ConnLimits{PerSource: cfg.Limits.ConnsPerSource, Total: cfg.connsTotal()}
+	connLimits := httpserver.ConnLimits{PerSource: cfg.Limits.ConnsPerSource, Total: cfg.connsTotal(), Cooldown: cooldown}
 	ln := httpserver.LimitConns(rawLn, connLimits)
 	addr := api.Address{Fingerprint: id.Fingerprint(), Password: sc.Password, Host: publicHost(cfg.Host, ln.Addr().(*net.TCPAddr)), WebTLS: !cfg.TLS}
 	if err := writeAddress(filepath.Join(cfg.Data, "address"), addr.String()); err != nil {

@@ -16,8 +16,10 @@ type Config struct {
 	Limits Limits
 	// Logger gets a warning for each connection closed (nil: none).
 	Logger *slog.Logger
-	// OnFlood is called once for each connection closed (nil: none).
-	OnFlood func(Flood)
+	// OnFlood is called once for each connection closed, with its remote
+	// address (nil: none). (The address is for per-source measures; never
+	// log it.)
+	OnFlood func(f Flood, remote net.Addr)
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
 }
@@ -266,14 +268,16 @@ func (c *Conn) closeNow(fl Flood) {
 	if !c.closed.CompareAndSwap(false, true) {
 		return
 	}
-	c.Conn.Close()
+	// Reported before the close, so that whatever OnFlood does (a
+	// source's cool-down) holds by the time the peer sees it.
 	if c.cfg.Logger != nil {
 		c.cfg.Logger.LogAttrs(context.Background(), slog.LevelWarn, "http2 flood: connection closed",
 			slog.String("flood", string(fl)), slog.Int64("streams", c.streams.Load()))
 	}
 	if c.cfg.OnFlood != nil {
-		c.cfg.OnFlood(fl)
+		c.cfg.OnFlood(fl, c.Conn.RemoteAddr())
 	}
+	c.Conn.Close()
 }
 
 // endedStreams remembers which of the client's last 1,024 streams it has

@@ -82,7 +82,7 @@ func startServerGuarded(t testing.TB, useTLS, guard bool) *testServer {
 		srv.Protocols.SetUnencryptedHTTP2(true)
 	}
 	if guard {
-		cfg := Config{OnFlood: func(f Flood) {
+		cfg := Config{OnFlood: func(f Flood, _ net.Addr) {
 			ts.mu.Lock()
 			ts.floods = append(ts.floods, f)
 			ts.mu.Unlock()

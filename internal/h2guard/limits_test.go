@@ -23,6 +23,7 @@ func (p *pipeConn) Read(b []byte) (int, error)       { return p.r.Read(b) }
 func (p *pipeConn) Write(b []byte) (int, error)      { return len(b), nil }
 func (p *pipeConn) Close() error                     { p.closed = true; return nil }
 func (p *pipeConn) SetWriteDeadline(time.Time) error { return nil }
+func (p *pipeConn) RemoteAddr() net.Addr             { return &net.TCPAddr{IP: net.IPv6loopback} }
 
 // TestControlBudgetGrowsWithTime: the SETTINGS and PING budget is a base
 // plus one a second.
@@ -30,7 +31,7 @@ func TestControlBudgetGrowsWithTime(t *testing.T) {
 	now := time.Unix(1e9, 0)
 	pc := &pipeConn{}
 	var floods []Flood
-	c := Wrap(pc, &Config{Now: func() time.Time { return now }, OnFlood: func(f Flood) { floods = append(floods, f) }}, true)
+	c := Wrap(pc, &Config{Now: func() time.Time { return now }, OnFlood: func(f Flood, _ net.Addr) { floods = append(floods, f) }}, true)
 	ping := frames(t, func(fr *http2.Framer) { fr.WritePing(false, [8]byte{}) })
 	send := func(n int) error {
 		pc.r.Reset(bytes.Repeat(ping, n))
