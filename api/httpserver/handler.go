@@ -37,6 +37,10 @@ type HandlerOptions struct {
 	Limits Limits
 	// Web, if set, serves the browser download page at /d/ (see web.go).
 	Web http.Handler
+	// PageStall bounds the time the page's answer may make no progress
+	// (64 KiB written) within its 4 × RequestTimeout (default:
+	// RequestTimeout / 3).
+	PageStall time.Duration
 	// MaxInflight caps the requests served at once (default 512), and
 	// MaxInflightPerSource one source's share (default 128); past half of
 	// MaxInflight, a source holding h may start another only while more
@@ -70,6 +74,9 @@ func NewHandler(svc *server.Service, opts HandlerOptions) *Handler {
 	}
 	if opts.RequestTimeout <= 0 {
 		opts.RequestTimeout = 30 * time.Second
+	}
+	if opts.PageStall <= 0 {
+		opts.PageStall = opts.RequestTimeout / 3
 	}
 	if opts.MaxInflight <= 0 {
 		opts.MaxInflight = 512

@@ -185,35 +185,8 @@ func TestConnectionCapsShareTheTotal(t *testing.T) {
 // 16).
 func TestZeroWindowStreamsAreCut(t *testing.T) {
 	ls := startLoadServer(t, httpserver.HandlerOptions{RequestTimeout: 300 * time.Millisecond})
-	c, err := net.Dial("tcp", ls.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.Write([]byte(http2.ClientPreface))
-	fr := http2.NewFramer(c, c)
-	if err := fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0}); err != nil {
-		t.Fatal(err)
-	}
-	go func() { // read and drop what the server sends, acknowledging nothing
-		for {
-			if _, err := fr.ReadFrame(); err != nil {
-				return
-			}
-		}
-	}()
-	var hb bytes.Buffer
-	enc := hpack.NewEncoder(&hb)
 	const streams = 50
-	for i := range streams {
-		hb.Reset()
-		for _, f := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":authority", "x"}, {":path", "/d/big"}} {
-			enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
-		}
-		if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: uint32(2*i + 1), BlockFragment: hb.Bytes(), EndStream: true, EndHeaders: true}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	zeroWindow(t, dialFrom(t, ls.addr, 1), "/d/big", streams, func(http2.Frame) {})
 	inflight := ls.h.InFlight
 	deadline := time.Now().Add(20 * time.Second)
 	// The page holds one source to its share of the page's pool.
@@ -311,38 +284,16 @@ func TestZeroWindowHoldsSlotsNotRefusals(t *testing.T) {
 	const maxInflight, streams = 64, 100
 	ls := startLoadServer(t, httpserver.HandlerOptions{RequestTimeout: time.Minute, MaxInflight: maxInflight})
 	c := dialFrom(t, ls.addr, 10)
-	c.Write([]byte(http2.ClientPreface))
-	fr := http2.NewFramer(c, c)
-	if err := fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0}); err != nil {
-		t.Fatal(err)
-	}
 	var refused atomic.Int64 // streams ended with 503 and no body
-	go func() {              // read what the server sends, acknowledging nothing
-		dec := hpack.NewDecoder(4096, nil)
-		for {
-			f, err := fr.ReadFrame()
-			if err != nil {
-				return
-			}
-			if h, ok := f.(*http2.HeadersFrame); ok {
-				fields, err := dec.DecodeFull(h.HeaderBlockFragment())
-				if err == nil && len(fields) > 0 && fields[0].Value == "503" && h.StreamEnded() {
-					refused.Add(1)
-				}
+	dec := hpack.NewDecoder(4096, nil)
+	zeroWindow(t, c, "/v1/ping", streams, func(f http2.Frame) {
+		if h, ok := f.(*http2.HeadersFrame); ok {
+			fields, err := dec.DecodeFull(h.HeaderBlockFragment())
+			if err == nil && len(fields) > 0 && fields[0].Value == "503" && h.StreamEnded() {
+				refused.Add(1)
 			}
 		}
-	}()
-	var hb bytes.Buffer
-	enc := hpack.NewEncoder(&hb)
-	for i := range streams {
-		hb.Reset()
-		for _, f := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":authority", "x"}, {":path", "/v1/ping"}} {
-			enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
-		}
-		if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: uint32(2*i + 1), BlockFragment: hb.Bytes(), EndStream: true, EndHeaders: true}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	})
 	// One source alone holds half the slots (inflight.go).
 	const held = maxInflight / 2
 	testenv.Eventually(t, 30*time.Second, func() bool { return refused.Load() == streams-held },
@@ -352,4 +303,56 @@ func TestZeroWindowHoldsSlotsNotRefusals(t *testing.T) {
 	}
 	c.Close()
 	testenv.Eventually(t, 30*time.Second, func() bool { return ls.h.InFlight() == 0 }, "slots still held after the client left")
+}
+
+// zeroWindow opens an HTTP/2 connection on c whose receive window is 0
+// and sends n GETs of path on it; each frame the server sends goes to
+// seen, in a goroutine, and is never acknowledged (no WINDOW_UPDATE).
+func zeroWindow(t *testing.T, c net.Conn, path string, n int, seen func(http2.Frame)) {
+	t.Helper()
+	c.Write([]byte(http2.ClientPreface))
+	fr := http2.NewFramer(c, c)
+	if err := fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0}); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			f, err := fr.ReadFrame()
+			if err != nil {
+				return
+			}
+			seen(f)
+		}
+	}()
+	var hb bytes.Buffer
+	enc := hpack.NewEncoder(&hb)
+	for i := range n {
+		hb.Reset()
+		for _, f := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":authority", "x"}, {":path", path}} {
+			enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+		}
+		if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: uint32(2*i + 1), BlockFragment: hb.Bytes(), EndStream: true, EndHeaders: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestStalledPageReadersAreCut: a reader of the page that stops reading
+// (HTTP/1.1 with a full receive buffer, HTTP/2 with its window shut) is
+// cut once the answer makes no progress for PageStall, long before the
+// page's 4 × RequestTimeout (here 40 minutes), which held the page's slots
+// and the host's TCP buffers (issue 20, item 16).
+func TestStalledPageReadersAreCut(t *testing.T) {
+	ls := startLoadServer(t, httpserver.HandlerOptions{RequestTimeout: 10 * time.Minute, PageStall: 100 * time.Millisecond})
+	rawConn(t, ls.addr, "GET /d/big HTTP/1.1\r\nHost: x\r\n\r\n") // never read from
+	ls.waitClosed(t, 1, time.Minute, "a stalled reader of the page")
+	var reset atomic.Int64 // streams the server reset
+	zeroWindow(t, dialFrom(t, ls.addr, 1), "/d/big", httpserver.PageInflightPerSource, func(f http2.Frame) {
+		if _, ok := f.(*http2.RSTStreamFrame); ok {
+			reset.Add(1)
+		}
+	})
+	testenv.Eventually(t, time.Minute, func() bool {
+		return reset.Load() == httpserver.PageInflightPerSource && ls.h.InFlight() == 0
+	}, "zero-window streams of the page still held")
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/xftp/xftp/api"
@@ -77,12 +78,48 @@ func (h *Handler) mountWeb(r chi.Router) {
 		// RequestTimeout, but not forever.
 		web := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			setDeadlines(w, 4*h.opts.RequestTimeout)
-			h.opts.Web.ServeHTTP(w, r)
+			pw := &progressWriter{ResponseWriter: w, rc: http.NewResponseController(w), stall: h.opts.PageStall,
+				end: time.Now().Add(4 * h.opts.RequestTimeout)}
+			h.opts.Web.ServeHTTP(pw, r)
 		})
 		r.Handle("/d", web)
 		r.Handle("/d/*", web)
 	}
 }
+
+// progressWriter writes in pieces, each within stall, all within end: a
+// reader that stops reading is cut after stall, not at end. The page's
+// slow readers held its slots (and megabytes of the host's TCP buffers)
+// for the whole 4 × RequestTimeout.
+type progressWriter struct {
+	http.ResponseWriter
+	rc    *http.ResponseController
+	stall time.Duration
+	end   time.Time
+}
+
+// progressPiece is the progress a page's answer must make within stall.
+const progressPiece = 64 << 10
+
+func (w *progressWriter) Write(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		deadline := time.Now().Add(w.stall)
+		if deadline.After(w.end) {
+			deadline = w.end
+		}
+		w.rc.SetWriteDeadline(deadline)
+		m, err := w.ResponseWriter.Write(p[n:min(len(p), n+progressPiece)])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// Unwrap keeps http.ResponseController working through it.
+func (w *progressWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // WebCertificate returns a tls.Config.GetCertificate that lets one listener
 // serve both kinds of client on the same host and port: xftp clients, which
