@@ -308,10 +308,11 @@ func TestCreateRetryAtFullQuota(t *testing.T) {
 }
 
 // slowPutStore holds the first Put's body until released and reports when
-// that Put has returned.
+// that Put has started and when it has returned.
 type slowPutStore struct {
 	storage.Store
 	first   atomic.Bool
+	started chan struct{}
 	release chan struct{}
 	done    chan error
 }
@@ -320,6 +321,7 @@ func (s *slowPutStore) Put(ctx context.Context, key string, r io.Reader, size in
 	if !s.first.CompareAndSwap(false, true) {
 		return s.Store.Put(ctx, key, r, size)
 	}
+	close(s.started)
 	err := s.Store.Put(ctx, key, readerFunc(func(p []byte) (int, error) {
 		select {
 		case <-s.release:
@@ -335,7 +337,7 @@ func (s *slowPutStore) Put(ctx context.Context, key string, r io.Reader, size in
 // A first attempt still streaming when its retry completes the chunk, and
 // failing afterwards, must not take the chunk with it.
 func TestCreateRetryOutlivesFailingFirstAttempt(t *testing.T) {
-	sp := &slowPutStore{release: make(chan struct{}), done: make(chan error, 1)}
+	sp := &slowPutStore{started: make(chan struct{}), release: make(chan struct{}), done: make(chan error, 1)}
 	ts := newWrappedServer(t, func(s storage.Store) storage.Store { sp.Store = s; return sp })
 	// finished counts the one-request uploads whose handlers have returned.
 	var finished atomic.Int32
@@ -363,11 +365,14 @@ func TestCreateRetryOutlivesFailingFirstAttempt(t *testing.T) {
 		_, err := c.CreateUploaded(bg, snd, int64(len(body)), digest, pubs(rk), firstBody)
 		firstErr <- err
 	}()
-	// Wait until the server holds the first attempt's record.
-	testenv.Eventually(t, 10*time.Second, func() bool {
-		u, _ := ts.Service.Usage(bg)
-		return u.Chunks == 1
-	}, "the first attempt never reached the server")
+	// Wait until the server stores the first attempt's body: its record
+	// alone is not enough, the retry's Put could then come first and be
+	// taken for the held one (1 run in 10 failed so).
+	select {
+	case <-sp.started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first attempt's body never reached the store")
+	}
 	// The retry, on another connection, completes the same chunk.
 	c2 := ts.client()
 	cr, err := c2.CreateUploaded(bg, snd, int64(len(body)), digest, pubs(rk), bytes.NewReader(body))
