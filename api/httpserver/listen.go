@@ -30,6 +30,11 @@ type ServerOptions struct {
 	// Cooldown, if set, cools down the source of each connection closed
 	// for a flood; give the same to the listener's ConnLimits.
 	Cooldown *Cooldown
+	// IdleTimeout closes connections idle this long (default 2 minutes).
+	// Set it here: the HTTP/2 server takes it when NewHTTPServer returns,
+	// so changing the http.Server's field afterwards reaches HTTP/1.1
+	// only.
+	IdleTimeout time.Duration
 }
 
 // NewHTTPServer returns an http.Server for handler, tuned for streaming
@@ -41,10 +46,13 @@ func NewHTTPServer(handler http.Handler, id *identity.Identity, o ServerOptions)
 	if o.MaxConcurrentStreams <= 0 {
 		o.MaxConcurrentStreams = 128
 	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = 2 * time.Minute
+	}
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		IdleTimeout:       o.IdleTimeout,
 		MaxHeaderBytes:    api.MaxHeaderBytes,
 		HTTP2: &http.HTTP2Config{
 			MaxConcurrentStreams: o.MaxConcurrentStreams,

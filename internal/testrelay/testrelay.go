@@ -141,11 +141,11 @@ func (r *Relay) start(listen string) {
 		}
 		routes.ServeHTTP(w, req)
 	})
+	if o.IdleTimeout > 0 {
+		o.Server.IdleTimeout = o.IdleTimeout
+	}
 	if r.srv, err = httpserver.NewHTTPServer(handler, r.Identity, o.Server); err != nil {
 		t.Fatal(err)
-	}
-	if o.IdleTimeout > 0 {
-		r.srv.IdleTimeout = o.IdleTimeout
 	}
 	r.srv.ConnState = o.ConnState
 	var creds *xftpserver.Credentials
