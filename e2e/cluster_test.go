@@ -351,7 +351,7 @@ func TestClusterMasterKilledUnderLoad(t *testing.T) {
 	d := startDaemon(t, filepath.Join(dir, "data"), "--config", cfg)
 	victim := c.master(t, "{"+"ru"+"}") // group 0's master
 	var killedAt time.Time
-	res, notReady := failoverLoad(t, d, func() { killedAt = time.Now(); victim.killSynced() })
+	res, notReady := failoverLoad(t, d, func() { killedAt = time.Now(); victim.kill() })
 	t.Logf("master %s killed; %d operations, %d retries, %d of them on 503 (Retry-After up to %ds); /readyz not ready for %.1fs; run %.1fs after the kill",
 		victim.addr(), res.ops.Load(), res.retried.Load(), res.unavailable.Load(), res.retryAfter.Load(), notReady.Seconds(), time.Since(killedAt).Seconds())
 }
@@ -390,7 +390,7 @@ func TestSentinelFailoverUnderLoad(t *testing.T) {
 	cfg, _ := redisConfig(t, dir, "  addresses: ["+strings.Join(sentinels, ",")+"]\n  sentinel:\n    master_name: xftp\n")
 	d := startDaemon(t, filepath.Join(dir, "data"), "--config", cfg)
 	var killedAt time.Time
-	res, notReady := failoverLoad(t, d, func() { killedAt = time.Now(); master.killSynced() })
+	res, notReady := failoverLoad(t, d, func() { killedAt = time.Now(); master.kill() })
 	t.Logf("Sentinel master killed; %d operations, %d retries, %d of them on 503 (Retry-After up to %ds); /readyz not ready for %.1fs; run %.1fs after the kill",
 		res.ops.Load(), res.retried.Load(), res.unavailable.Load(), res.retryAfter.Load(), notReady.Seconds(), time.Since(killedAt).Seconds())
 }

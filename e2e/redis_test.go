@@ -1,17 +1,13 @@
 package e2e
 
 import (
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
-
-	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/xftp/xftp/internal/testenv"
 )
@@ -86,65 +82,6 @@ func (p *redisProc) kill() {
 		p.cmd.Wait()
 		p.cmd = nil
 	}
-}
-
-// killSynced kills p, a master, as kill does, once its replicas have every
-// write it acknowledged: it pauses writes (CLIENT PAUSE WRITE: they wait,
-// and fail when the master dies, so their clients retry on the replica
-// promoted) and waits until each replica's offset reaches the master's.
-// Redis replication is asynchronous: a plain kill -9 can lose a write
-// acknowledged in its last moments (docs/SCALING.md), which is Redis's and
-// not what the failover tests check. It may run on a test's worker
-// goroutine: a failure is an error, and p is killed all the same.
-func (p *redisProc) killSynced() {
-	defer p.kill()
-	c := goredis.NewClient(&goredis.Options{Addr: p.addr()})
-	defer c.Close()
-	ctx := context.Background()
-	if err := c.Do(ctx, "CLIENT", "PAUSE", "60000", "WRITE").Err(); err != nil {
-		p.t.Errorf("pausing the master's writes: %v", err)
-		return
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		info, err := c.Info(ctx, "replication").Result()
-		if err == nil && replicasCaughtUp(info) {
-			return
-		}
-		if time.Now().After(deadline) {
-			p.t.Errorf("the replicas did not catch up with the master within 30 s (%v):\n%s", err, info)
-			return
-		}
-		time.Sleep(20 * time.Millisecond) // polling INFO
-	}
-}
-
-// replicasCaughtUp reports whether the master's INFO replication names at
-// least one replica and each has the master's replication offset.
-func replicasCaughtUp(info string) bool {
-	var master string
-	var offsets []string
-	for _, line := range strings.Split(info, "\n") {
-		line = strings.TrimSpace(line)
-		if v, ok := strings.CutPrefix(line, "master_repl_offset:"); ok {
-			master = v
-		} else if strings.HasPrefix(line, "slave") && strings.Contains(line, ":ip=") {
-			for _, kv := range strings.Split(line, ",") {
-				if v, ok := strings.CutPrefix(kv, "offset="); ok {
-					offsets = append(offsets, v)
-				}
-			}
-		}
-	}
-	if master == "" || len(offsets) == 0 {
-		return false
-	}
-	for _, o := range offsets {
-		if o != master {
-			return false
-		}
-	}
-	return true
 }
 
 // stop shuts the process down (SIGTERM: Redis flushes its append-only

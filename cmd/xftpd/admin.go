@@ -97,8 +97,10 @@ func openTakedowns(cfg Config, b *backends, log *slog.Logger) (t *takedowns, err
 		// Each store in one slot (its own hash tag); with the default
 		// prefix the names are those of earlier versions ({xftp}:block:).
 		tag := "{" + strings.TrimSuffix(cfg.Redis.Prefix, ":") + "}:"
-		t.blocks = redis.NewBlocklist(b.redis, tag+"block:")
-		t.reports = redis.NewReports(b.redis, tag+"abuse:")
+		blocks, reps := redis.NewBlocklist(b.redis, tag+"block:"), redis.NewReports(b.redis, tag+"abuse:")
+		blocks.SetAcker(b.ack)
+		reps.SetAcker(b.ack)
+		t.blocks, t.reports = blocks, reps
 	default:
 		return nil, errors.New("no backend for the blocklist")
 	}

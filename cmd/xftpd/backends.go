@@ -26,6 +26,7 @@ type backends struct {
 	nonces  server.Nonces     // nil: in-memory
 	bolt    *embedded.Records // set with the embedded records
 	redis   goredis.UniversalClient
+	ack     *redis.Acker // nil unless redis
 	closers []func()
 }
 
@@ -106,6 +107,11 @@ func openBackends(ctx context.Context, cfg Config, env func(string) string, log 
 		if err != nil {
 			return nil, fmt.Errorf("redis at %s: %w", strings.Join(o.Addresses, ","), err)
 		}
+		// Nonces are left out: a nonce lost in a failover lets one
+		// replay through within its window, as a restart of a
+		// single-server deployment without persistence would.
+		b.ack = redis.NewAcker(client, rc.Prefix, rc.replicasAck(), time.Duration(rc.ReplicasAckTimeout))
+		r.SetAcker(b.ack)
 		b.records = r
 		b.nonces = redis.NewNonces(client, rc.Prefix)
 	}

@@ -103,7 +103,13 @@ type RedisConfig struct {
 	DB           int      `yaml:"db"`
 	Prefix       string   `yaml:"prefix"`
 	TLS          bool     `yaml:"tls"`
-	Sentinel     struct {
+	// ReplicasAck is how many replicas must hold a write before xftpd
+	// acknowledges it (WAIT); unset: 1 with cluster or Sentinel, 0 (no
+	// wait) for one server. ReplicasAckTimeout bounds the wait; a write
+	// that misses it is answered 503 and the client retries.
+	ReplicasAck        *int     `yaml:"replicas_ack"`
+	ReplicasAckTimeout Duration `yaml:"replicas_ack_timeout"`
+	Sentinel           struct {
 		MasterName   string `yaml:"master_name"`
 		Username     string `yaml:"username"`
 		PasswordFile string `yaml:"password_file"` // or env XFTPD_REDIS_SENTINEL_PASSWORD
@@ -134,7 +140,24 @@ func (r RedisConfig) validate() error {
 	if err := redis.CheckPrefix(r.Prefix); err != nil {
 		return fmt.Errorf("redis.prefix: %w", err)
 	}
+	if r.ReplicasAck != nil && *r.ReplicasAck < 0 {
+		return errors.New("redis.replicas_ack: must be 0 (no wait) or more")
+	}
+	if t := time.Duration(r.ReplicasAckTimeout); t < 0 || t > time.Minute {
+		return errors.New("redis.replicas_ack_timeout: must be between 0 (the default, 2s) and 1m")
+	}
 	return nil
+}
+
+// replicasAck is ReplicasAck with its default.
+func (r RedisConfig) replicasAck() int {
+	switch {
+	case r.ReplicasAck != nil:
+		return *r.ReplicasAck
+	case r.Cluster || r.Sentinel.MasterName != "":
+		return 1
+	}
+	return 0
 }
 
 // identityPath is where the identity key lives.

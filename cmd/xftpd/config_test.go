@@ -69,6 +69,8 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"records:\n  backend: redis\n", "", "redis.addresses"},
 		{"records:\n  backend: redis\nredis:\n  addresses: [a:1, b:1]\n", "", "redis.cluster: true"},
 		{"records:\n  backend: redis\nredis:\n  address: a:1\n  prefix: \"{x}:\"\n", "", "redis.prefix"},
+		{"records:\n  backend: redis\nredis:\n  address: a:1\n  replicas_ack: -1\n", "", "redis.replicas_ack"},
+		{"records:\n  backend: redis\nredis:\n  address: a:1\n  replicas_ack_timeout: 2h\n", "", "redis.replicas_ack_timeout"},
 		{"chunk_sizes: []\n", "", "chunk_sizes"},
 		{"expiry: 10s\n", "", "expiry"},
 		{"memory_limit: 1MiB\n", "", "memory_limit"},
@@ -171,5 +173,28 @@ func TestDurationDaysDoNotOverflow(t *testing.T) {
 	}
 	if _, err := loadConfig(writeConfig(t, "expiry: 213504d\n"), env(nil)); err == nil || !strings.Contains(err.Error(), "line 1") {
 		t.Errorf("expiry: 213504d: %v, want an error naming line 1", err)
+	}
+}
+
+// TestReplicasAckDefault: a write waits for one replica on a cluster or
+// Sentinel, for none on one server (which may have no replica), unless set.
+func TestReplicasAckDefault(t *testing.T) {
+	two := 2
+	for _, tc := range []struct {
+		r    RedisConfig
+		want int
+	}{
+		{RedisConfig{Address: "a:1"}, 0},
+		{RedisConfig{Addresses: []string{"a:1"}, Cluster: true}, 1},
+		{func() RedisConfig {
+			r := RedisConfig{Addresses: []string{"s:1"}}
+			r.Sentinel.MasterName = "m"
+			return r
+		}(), 1},
+		{RedisConfig{Addresses: []string{"a:1"}, Cluster: true, ReplicasAck: &two}, 2},
+	} {
+		if got := tc.r.replicasAck(); got != tc.want {
+			t.Errorf("%+v: replicasAck %d, want %d", tc.r, got, tc.want)
+		}
 	}
 }

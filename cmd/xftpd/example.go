@@ -88,6 +88,15 @@ redis:
   # they spread over a cluster's slots.
   prefix: "xftp:"
   tls: false
+  # How many replicas must hold a write (record, blocklist entry, report)
+  # before xftpd acknowledges it (Redis WAIT), so that a master killed just
+  # after answering loses nothing acknowledged. Unset: 1 with cluster or
+  # Sentinel, 0 (no wait) for one server. A master with fewer replicas
+  # connected waits for those it has (none: no wait); one that misses the
+  # timeout (default 2s) gets the write answered 503 with Retry-After, and
+  # the client retries. See docs/SCALING.md.
+  # replicas_ack: 1
+  # replicas_ack_timeout: 2s
 
 # Operator admin API for takedowns (see docs/TAKEDOWNS.md). Blocked chunks
 # are kept in the records backend: embedded, or Redis (shared by replicas).

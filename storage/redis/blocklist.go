@@ -27,7 +27,12 @@ const DefaultRedisPrefix = "{xftp:block}:"
 type Blocklist struct {
 	client goredis.UniversalClient
 	prefix string
+	ack    *Acker
 }
+
+// SetAcker makes Block and Unblock wait for a's replicas (see Acker). Call
+// it before the first use.
+func (s *Blocklist) SetAcker(a *Acker) { s.ack = a }
 
 var _ blocklist.Store = (*Blocklist)(nil)
 
@@ -71,6 +76,9 @@ func (s *Blocklist) Block(ctx context.Context, entries []blocklist.Entry) error 
 	})
 	if err != nil {
 		return fmt.Errorf("blocklist: redis: %w", err)
+	}
+	if err := s.ack.Ack(ctx, s.indexKey()); err != nil {
+		return fmt.Errorf("blocklist: %w", err)
 	}
 	return nil
 }
@@ -129,6 +137,9 @@ func (s *Blocklist) Unblock(ctx context.Context, keys ...blocklist.Key) error {
 	})
 	if err != nil {
 		return fmt.Errorf("blocklist: redis: %w", err)
+	}
+	if err := s.ack.Ack(ctx, s.indexKey()); err != nil {
+		return fmt.Errorf("blocklist: %w", err)
 	}
 	return nil
 }

@@ -60,7 +60,10 @@ func clusterPrefix(t *testing.T, c *goredis.ClusterClient, tagged bool) string {
 func TestBlocklistContractCluster(t *testing.T) {
 	c := clusterClient(t)
 	blocklisttest.TestStore(t, func(t *testing.T) blocklist.Store {
-		return redis.NewBlocklist(c, clusterPrefix(t, c, true))
+		prefix := clusterPrefix(t, c, true)
+		s := redis.NewBlocklist(c, prefix)
+		s.SetAcker(redis.NewAcker(c, prefix, 1, 0)) // as xftpd on a cluster
+		return s
 	})
 }
 
@@ -71,6 +74,9 @@ func TestBlocklistContractCluster(t *testing.T) {
 func TestReportsContractCluster(t *testing.T) {
 	c := clusterClient(t)
 	reportstest.Run(t, func(t *testing.T) reports.Store {
-		return redis.NewReports(c, clusterPrefix(t, c, true))
+		prefix := clusterPrefix(t, c, true)
+		s := redis.NewReports(c, prefix)
+		s.SetAcker(redis.NewAcker(c, prefix, 1, 0)) // as xftpd on a cluster
+		return s
 	})
 }

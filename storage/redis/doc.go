@@ -107,6 +107,15 @@
 // "{xftp}:chunk:..." for prefix "xftp:") are moved into it by Open on a
 // single-node deployment (migrate.go).
 //
+// # Replicas
+//
+// With an Acker (Records.SetAcker, Blocklist.SetAcker, Reports.SetAcker) a
+// write an acknowledgement depends on returns only once replicas of its
+// master hold it (WAIT on a connection of the Acker's own, after a marker
+// write: see Acker), so that a master killed just after answering loses
+// none of it; otherwise it fails as storage.ErrUnavailable. The ledger,
+// download counts and nonces are not waited for.
+//
 // # Clients
 //
 // A single-node client pointed at a cluster node is refused at Open (it

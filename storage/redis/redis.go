@@ -34,6 +34,7 @@ type Records struct {
 	usage   string // hash: chunks, bytes (the ledger)
 	ready   string // written by Ping
 	cursor  atomic.Uint32
+	ack     *Acker // nil: writes are acknowledged as Redis answers them
 }
 
 var _ storage.Records = (*Records)(nil)
@@ -104,6 +105,11 @@ func CheckClient(ctx context.Context, client goredis.UniversalClient) error {
 	}
 	return nil
 }
+
+// SetAcker makes every write a record's acknowledgement depends on (create,
+// added recipients, uploaded, removed recipient, delete) wait for a's
+// replicas before it returns (see Acker). Call it before the first use.
+func (r *Records) SetAcker(a *Acker) { r.ack = a }
 
 // Close implements storage.Records. It leaves the client open.
 func (r *Records) Close() error { return nil }
@@ -374,7 +380,15 @@ func (r *Records) Create(ctx context.Context, rec *storage.Record, quota int64) 
 		case n != statusOK:
 			fail = fmt.Errorf("redis records: create: %w: the new record vanished", storage.ErrUnavailable)
 		default:
-			return nil
+			// The ledger is left out: a reservation lost in a failover
+			// only undercounts usage (doc.go).
+			names := []string{gk[0]}
+			for _, c := range claims {
+				names = append(names, c.name)
+			}
+			// Not undone if this fails: the record may survive, and the
+			// client's retry finds it by its sender key (BySenderKey).
+			return r.ack.Ack(ctx, names...)
 		}
 	}
 	var undo []*call
@@ -446,9 +460,23 @@ func status(n int) error {
 }
 
 // BySenderKey implements storage.Records.
+// A record found is returned only once the replicas hold it: the server
+// answers a create's retry with it, and the create's own wait for them
+// may have failed.
 func (r *Records) BySenderKey(ctx context.Context, k ed25519.PublicKey) (*storage.Record, error) {
-	rec, _, err := r.lookup(ctx, r.senderKeyKey(hashID(k)))
-	return rec, err
+	skey := r.senderKeyKey(hashID(k))
+	rec, _, err := r.lookup(ctx, skey)
+	if err != nil {
+		return nil, err
+	}
+	names := []string{r.chunkKey(rec.Key), skey, r.idKey(hashID(rec.SenderID))}
+	for _, rc := range rec.Recipients {
+		names = append(names, r.idKey(hashID(rc.ID)))
+	}
+	if err := r.ack.Ack(ctx, names...); err != nil {
+		return nil, err
+	}
+	return rec, nil
 }
 
 // Lookup implements storage.Records: two round trips, the ID's index
@@ -579,8 +607,13 @@ func (r *Records) AddRecipients(ctx context.Context, key string, rs []storage.Re
 	}
 	if fail != nil {
 		r.undo(ctx, claims, newCall(dropLinesScript, chunk, undoLines...))
+		return fail
 	}
-	return fail
+	names := chunk
+	for _, c := range claims {
+		names = append(names, c.name)
+	}
+	return r.ack.Ack(ctx, names...)
 }
 
 // SetUploaded implements storage.Records.
@@ -598,6 +631,9 @@ func (r *Records) SetUploaded(ctx context.Context, key, body string) (string, er
 	held, _ := v[1].(string)
 	if held == "" {
 		held = key // uploaded before body names
+	}
+	if err := r.ack.Ack(ctx, r.chunkKey(key)); err != nil {
+		return "", err
 	}
 	return held, nil
 }
@@ -618,6 +654,10 @@ func (r *Records) RemoveRecipient(ctx context.Context, key string, id []byte) er
 	}
 	if err != nil {
 		return translate("remove recipient", err)
+	}
+	// Also when not found: it may be this call's retry.
+	if err := r.ack.Ack(ctx, r.chunkKey(key), r.idKey(hid)); err != nil {
+		return err
 	}
 	return status(n)
 }
@@ -657,6 +697,15 @@ func (r *Records) delete(ctx context.Context, key string, onlyUnuploaded bool) (
 		return nil, storage.ErrNotFound
 	}
 	v, err := deleteScript.Run(ctx, r.client, r.groupKeys(key), key, luaBool(onlyUnuploaded)).StringSlice()
+	if err != nil && !errors.Is(err, goredis.Nil) {
+		return nil, translate("delete", err)
+	}
+	// The record's removal, also when it was not found (this may be a
+	// retry): its index entries, which point at nothing now, may go by
+	// TTL.
+	if aerr := r.ack.Ack(ctx, r.chunkKey(key)); aerr != nil {
+		return nil, aerr
+	}
 	if err != nil {
 		return nil, translate("delete", err)
 	}

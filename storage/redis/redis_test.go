@@ -118,10 +118,14 @@ func openOn(t *testing.T, o ClientOptions) (*Records, goredis.UniversalClient) {
 	return r, c
 }
 
+// TestContract runs the contract with xftpd's default acknowledgements:
+// every write waits for a replica (WAIT), or for none where the master has
+// none (the standalone server).
 func TestContract(t *testing.T) {
 	forEach(t, func(t *testing.T, o ClientOptions) {
 		storagetest.TestRecords(t, func(t *testing.T) storage.Records {
-			r, _ := openOn(t, o)
+			r, c := openOn(t, o)
+			r.SetAcker(NewAcker(c, r.prefix, 1, 0))
 			return r
 		})
 	})

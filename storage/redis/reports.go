@@ -31,7 +31,12 @@ import (
 type Reports struct {
 	client goredis.UniversalClient
 	prefix string
+	ack    *Acker
 }
+
+// SetAcker makes Add and Delete wait for a's replicas (see Acker). Call it
+// before the first use.
+func (s *Reports) SetAcker(a *Acker) { s.ack = a }
 
 var _ reports.Store = (*Reports)(nil)
 
@@ -103,6 +108,9 @@ func (s *Reports) Add(ctx context.Context, sub reports.Submission) (*reports.Rep
 	}
 	if len(v) != 2 {
 		return nil, false, errors.New("reports: redis: unexpected answer")
+	}
+	if err := s.ack.Ack(ctx, s.indexKey()); err != nil {
+		return nil, false, fmt.Errorf("reports: %w", err)
 	}
 	hexID, _ := v[0].(string)
 	created, _ := v[1].(int64)
@@ -253,6 +261,9 @@ func (s *Reports) Delete(ctx context.Context, id []byte) error {
 	n, err := deleteReportScript.Run(ctx, s.client, []string{s.reportKey(h), s.indexKey()}, s.prefix, h).Int()
 	if err != nil {
 		return fmt.Errorf("reports: redis: %w", err)
+	}
+	if err := s.ack.Ack(ctx, s.indexKey()); err != nil {
+		return fmt.Errorf("reports: %w", err)
 	}
 	if n == 1 {
 		return reports.ErrNotFound
