@@ -90,3 +90,54 @@ func TestCutAttemptNeverReplacesBody(t *testing.T) {
 		t.Fatalf("%d bodies stored, want 1 (the cut attempt's is cleaned up)", n)
 	}
 }
+
+// unconfirmedRecords makes its change on SetUploaded and then fails it as
+// unavailable, as Redis does when replicas do not confirm a write in time
+// (or an answer is lost).
+type unconfirmedRecords struct {
+	storage.Records
+}
+
+func (r unconfirmedRecords) SetUploaded(ctx context.Context, key, body string) (string, error) {
+	if _, err := r.Records.SetUploaded(ctx, key, body); err != nil {
+		return "", err
+	}
+	return "", storage.ErrUnavailable
+}
+
+// TestUnconfirmedUploadKeepsBody: an upload whose SetUploaded failed may
+// have been recorded all the same, so its body must stay: deleting it
+// left a chunk marked uploaded without a body (CORRUPT downloads after a
+// Redis master was killed, e2e TestClusterMasterKilledUnderLoad).
+func TestUnconfirmedUploadKeepsBody(t *testing.T) {
+	f := newBlockFixture(t, false)
+	ctx := context.Background()
+	body := randomBody()
+	sender, recipient := newKey(), newKey()
+	c, err := f.svc.Create(ctx, CreateRequest{
+		SenderKey: sender.Public().(ed25519.PublicKey), Size: int64(len(body)), Digest: sha256.Sum256(body),
+		RecipientKeys: []ed25519.PublicKey{recipient.Public().(ed25519.PublicKey)},
+	}, signed(sender))
+	if err != nil {
+		t.Fatal(err)
+	}
+	records := f.svc.records
+	f.svc.records = unconfirmedRecords{records}
+	if err := f.svc.Upload(ctx, c.SenderID, signed(sender), bytes.NewReader(body), int64(len(body))); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("upload: %v, want ErrUnavailable", err)
+	}
+	f.svc.records = records
+	// The client's retry finds the chunk uploaded.
+	if err := f.svc.Upload(ctx, c.SenderID, signed(sender), bytes.NewReader(body), int64(len(body))); err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	b, err := f.svc.Open(ctx, c.RecipientIDs[0], signed(recipient))
+	if err != nil {
+		t.Fatalf("download: %v", err)
+	}
+	got, err := io.ReadAll(b)
+	b.Close()
+	if err != nil || !bytes.Equal(got, body) {
+		t.Fatalf("download: %d bytes, %v", len(got), err)
+	}
+}

@@ -427,7 +427,10 @@ func (s *Service) commitBody(ctx context.Context, rec *storage.Record, body io.R
 		s.deleteBody(ctx, name, "an upload's body whose chunk went")
 		return errRecordGone
 	case err != nil:
-		s.deleteBody(ctx, name, "an upload's body whose record could not be updated")
+		// The record may point at this body all the same: the change
+		// can be made and its answer lost, or Redis replicas not confirm
+		// it in time. The body stays; if the record does not name it, it
+		// goes with the record (SweepOrphans).
 		return unavailable(err)
 	case held != name:
 		// Another attempt finished first; its body serves.
