@@ -3,8 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/sha256"
 	"errors"
 	"io"
 	"testing"
@@ -56,14 +54,8 @@ func TestCutAttemptNeverReplacesBody(t *testing.T) {
 	f.svc.store = truncatingStore{f.store}
 	ctx := context.Background()
 	body := randomBody()
-	sender, recipient := newKey(), newKey()
-	c, err := f.svc.Create(ctx, CreateRequest{
-		SenderKey: sender.Public().(ed25519.PublicKey), Size: int64(len(body)), Digest: sha256.Sum256(body),
-		RecipientKeys: []ed25519.PublicKey{recipient.Public().(ed25519.PublicKey)},
-	}, signed(sender))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tc := f.create(t, body, 1)
+	c, sender, recipient := tc.created, tc.sender, tc.recipients[0]
 	cut := &gatedReader{body: body, reached: make(chan struct{}), release: make(chan struct{})}
 	failed := make(chan error, 1)
 	go func() { failed <- f.svc.Upload(ctx, c.SenderID, signed(sender), cut, int64(len(body))) }()
@@ -113,14 +105,8 @@ func TestUnconfirmedUploadKeepsBody(t *testing.T) {
 	f := newBlockFixture(t, false)
 	ctx := context.Background()
 	body := randomBody()
-	sender, recipient := newKey(), newKey()
-	c, err := f.svc.Create(ctx, CreateRequest{
-		SenderKey: sender.Public().(ed25519.PublicKey), Size: int64(len(body)), Digest: sha256.Sum256(body),
-		RecipientKeys: []ed25519.PublicKey{recipient.Public().(ed25519.PublicKey)},
-	}, signed(sender))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tc := f.create(t, body, 1)
+	c, sender, recipient := tc.created, tc.sender, tc.recipients[0]
 	records := f.svc.records
 	f.svc.records = unconfirmedRecords{records}
 	if err := f.svc.Upload(ctx, c.SenderID, signed(sender), bytes.NewReader(body), int64(len(body))); !errors.Is(err, ErrUnavailable) {

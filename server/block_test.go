@@ -106,6 +106,17 @@ type testChunk struct {
 
 func (f *blockFixture) upload(t *testing.T, body []byte, recipients int) *testChunk {
 	t.Helper()
+	c := f.create(t, body, recipients)
+	if err := f.svc.Upload(context.Background(), c.created.SenderID, signed(c.sender), bytes.NewReader(body), int64(len(body))); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// create creates a chunk for body with recipients recipients, without
+// uploading it.
+func (f *blockFixture) create(t *testing.T, body []byte, recipients int) *testChunk {
+	t.Helper()
 	c := &testChunk{sender: newKey(), body: body, digest: sha256.Sum256(body)}
 	var pubs []ed25519.PublicKey
 	for range recipients {
@@ -118,9 +129,6 @@ func (f *blockFixture) upload(t *testing.T, body []byte, recipients int) *testCh
 		SenderKey: c.sender.Public().(ed25519.PublicKey), Size: int64(len(body)), Digest: c.digest, RecipientKeys: pubs,
 	}, signed(c.sender))
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.svc.Upload(context.Background(), c.created.SenderID, signed(c.sender), bytes.NewReader(body), int64(len(body))); err != nil {
 		t.Fatal(err)
 	}
 	return c
