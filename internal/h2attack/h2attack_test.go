@@ -64,28 +64,38 @@ func TestFloodWritesMax(t *testing.T) {
 	}
 }
 
-func TestFloodSeesGoAway(t *testing.T) {
+// acceptOnce listens on loopback, hands the first connection to serve and
+// closes it after; it returns the address.
+func acceptOnce(t *testing.T, serve func(net.Conn)) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	// A server that answers the preface with GOAWAY and hangs up.
+	t.Cleanup(func() { ln.Close() })
 	go func() {
 		c, err := ln.Accept()
 		if err != nil {
 			return
 		}
 		defer c.Close()
+		serve(c)
+	}()
+	return ln.Addr().String()
+}
+
+func TestFloodSeesGoAway(t *testing.T) {
+	// A server that answers the preface with GOAWAY and hangs up.
+	addr := acceptOnce(t, func(c net.Conn) {
 		preface := make([]byte, len(http2.ClientPreface))
 		if _, err := io.ReadFull(c, preface); err != nil {
 			return
 		}
 		http2.NewFramer(c, nil).WriteGoAway(0, http2.ErrCodeEnhanceYourCalm, nil)
-	}()
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	sent, err := Flood(ctx, dial(t, ln.Addr().String()), RapidReset, 1_000_000)
+	sent, err := Flood(ctx, dial(t, addr), RapidReset, 1_000_000)
 	var g *GoAwayError
 	if !errors.As(err, &g) || !errors.Is(err, ErrClosed) || g.Code != http2.ErrCodeEnhanceYourCalm {
 		t.Fatalf("Flood = %d, %v; want GOAWAY ENHANCE_YOUR_CALM", sent, err)
@@ -93,20 +103,10 @@ func TestFloodSeesGoAway(t *testing.T) {
 }
 
 func TestFloodClosed(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		c, err := ln.Accept()
-		if err == nil {
-			c.Close()
-		}
-	}()
+	addr := acceptOnce(t, func(net.Conn) {}) // hangs up at once
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	sent, err := Flood(ctx, dial(t, ln.Addr().String()), Ping, 1_000_000)
+	sent, err := Flood(ctx, dial(t, addr), Ping, 1_000_000)
 	if !errors.Is(err, ErrClosed) {
 		t.Fatalf("Flood = %d, %v; want ErrClosed", sent, err)
 	}
