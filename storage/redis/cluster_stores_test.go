@@ -51,6 +51,15 @@ func clusterPrefix(t *testing.T, c *goredis.ClusterClient, tagged bool) string {
 	return prefix
 }
 
+// ackedClusterStore returns a store made by newStore on c under a fresh
+// tagged prefix, waiting for one replica per write, as xftpd on a cluster.
+func ackedClusterStore[S interface{ SetAcker(*redis.Acker) }](t *testing.T, c *goredis.ClusterClient, newStore func(goredis.UniversalClient, string) S) S {
+	prefix := clusterPrefix(t, c, true)
+	s := newStore(c, prefix)
+	s.SetAcker(redis.NewAcker(c, prefix, 1, 0))
+	return s
+}
+
 // TestBlocklistContractCluster runs the blocklist contract on the
 // cluster. The store keeps its keys in one slot (its prefix's hash tag):
 // Block and Unblock must change a chunk's entries (sender, recipients,
@@ -60,10 +69,7 @@ func clusterPrefix(t *testing.T, c *goredis.ClusterClient, tagged bool) string {
 func TestBlocklistContractCluster(t *testing.T) {
 	c := clusterClient(t)
 	blocklisttest.TestStore(t, func(t *testing.T) blocklist.Store {
-		prefix := clusterPrefix(t, c, true)
-		s := redis.NewBlocklist(c, prefix)
-		s.SetAcker(redis.NewAcker(c, prefix, 1, 0)) // as xftpd on a cluster
-		return s
+		return ackedClusterStore(t, c, redis.NewBlocklist)
 	})
 }
 
@@ -74,9 +80,6 @@ func TestBlocklistContractCluster(t *testing.T) {
 func TestReportsContractCluster(t *testing.T) {
 	c := clusterClient(t)
 	reportstest.Run(t, func(t *testing.T) reports.Store {
-		prefix := clusterPrefix(t, c, true)
-		s := redis.NewReports(c, prefix)
-		s.SetAcker(redis.NewAcker(c, prefix, 1, 0)) // as xftpd on a cluster
-		return s
+		return ackedClusterStore(t, c, redis.NewReports)
 	})
 }
