@@ -18,6 +18,7 @@ import (
 
 	"github.com/xftp/xftp/identity"
 	"github.com/xftp/xftp/internal/h2attack"
+	"github.com/xftp/xftp/internal/testenv"
 )
 
 // testServer is an HTTP/2 server on loopback configured as xftpd's
@@ -198,23 +199,11 @@ func TestFloodsClosed(t *testing.T) {
 					return // net/http's own limit may close it first
 				}
 				var got []Flood
-				waitFor(t, func() bool { got = ts.flooded()[before:]; return len(got) > 0 })
+				testenv.Eventually(t, time.Minute, func() bool { got = ts.flooded()[before:]; return len(got) > 0 }, "no flood reported")
 				if got[0] != want[k] {
 					t.Errorf("closed for %s, want %s", got[0], want[k])
 				}
 			})
 		}
-	}
-}
-
-// waitFor polls cond for up to a minute.
-func waitFor(t testing.TB, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for wait := time.Millisecond; !cond(); wait = min(2*wait, 50*time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met in a minute")
-		}
-		time.Sleep(wait)
 	}
 }
