@@ -341,11 +341,8 @@ func runAttackBench(ctx context.Context, cfg *attackConfig, out, logw io.Writer)
 			runErr = fmt.Errorf("%s from %d source(s): %s (relay log: %s)", r.Kind, r.Sources, r.Err, b.relayLog)
 		}
 	}
-	if cfg.JSON != "" {
-		js, _ := json.MarshalIndent(rep, "", "  ")
-		if err := os.WriteFile(cfg.JSON, append(js, '\n'), 0o644); err != nil && runErr == nil {
-			runErr = err
-		}
+	if err := writeJSONReport(cfg.JSON, rep); err != nil && runErr == nil {
+		runErr = err
 	}
 	return rep, runErr
 }

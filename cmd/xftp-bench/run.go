@@ -81,6 +81,19 @@ func scratchDir(prefix string, keep bool, logw io.Writer) (string, func(), error
 	return dir, func() { os.RemoveAll(dir) }, nil
 }
 
+// writeJSONReport writes rep as indented JSON to path, unless path is
+// empty (no --json).
+func writeJSONReport(path string, rep any) error {
+	if path == "" {
+		return nil
+	}
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
 type report struct {
 	Machine machine `json:"machine"`
 	Config  *config `json:"config"`
@@ -209,11 +222,8 @@ func run(ctx context.Context, cfg *config, out, logw io.Writer) error {
 	rep.Machine.LoadEnd = loadAvg()
 	rep.Machine.Took = time.Since(start).Round(time.Second).String()
 	printReport(out, rep)
-	if cfg.JSON != "" {
-		b, _ := json.MarshalIndent(rep, "", "  ")
-		if err := os.WriteFile(cfg.JSON, append(b, '\n'), 0o644); err != nil {
-			return err
-		}
+	if err := writeJSONReport(cfg.JSON, rep); err != nil {
+		return err
 	}
 	for _, r := range rep.Rows {
 		if r.Err != "" {

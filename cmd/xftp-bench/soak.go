@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -438,11 +437,8 @@ loop:
 	if runErr == nil && sum.Ops == 0 {
 		runErr = errors.New("no operation completed")
 	}
-	if cfg.JSON != "" {
-		b, _ := json.MarshalIndent(rep, "", "  ")
-		if err := os.WriteFile(cfg.JSON, append(b, '\n'), 0o644); err != nil && runErr == nil {
-			runErr = err
-		}
+	if err := writeJSONReport(cfg.JSON, rep); err != nil && runErr == nil {
+		runErr = err
 	}
 	if runErr != nil && sum.ServerLogTail != "" {
 		runErr = fmt.Errorf("%w (server log: %s)", runErr, sum.ServerLogTail)
