@@ -166,10 +166,7 @@ func fetchToFile(ctx context.Context, d *chunk.Description, req DownloadFileRequ
 	if err != nil {
 		return nil, err
 	}
-	if err := tmp.Sync(); err != nil {
-		return nil, err
-	}
-	if err := tmp.Close(); err != nil {
+	if err := syncClose(tmp); err != nil {
 		return nil, err
 	}
 	prog.remove()
@@ -177,6 +174,16 @@ func fetchToFile(ctx context.Context, d *chunk.Description, req DownloadFileRequ
 		return nil, err
 	}
 	return res, nil
+}
+
+// syncClose flushes f to disk and closes it: a file is synced before it is
+// renamed into place, so the new name never points at unwritten data.
+func syncClose(f *os.File) error {
+	err := f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // moveIntoPlace renames the finished temporary file tmp to output, or, if

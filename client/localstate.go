@@ -106,13 +106,11 @@ func writeFileAtomic(path string, b []byte) error {
 	if err == nil {
 		err = tmp.Chmod(0o600)
 	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
 	if err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := syncClose(tmp); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {

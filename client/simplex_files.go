@@ -267,10 +267,7 @@ func downloadSimplexFile(ctx context.Context, d *simplex.Description, req Simple
 	if err != nil {
 		return nil, err
 	}
-	if err := out.Sync(); err != nil {
-		return nil, err
-	}
-	if err := out.Close(); err != nil {
+	if err := syncClose(out); err != nil {
 		return nil, err
 	}
 	path, err := moveIntoPlace(out.Name(), req.Output, dir, hdr.Name, false)
