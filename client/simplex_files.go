@@ -213,9 +213,7 @@ func downloadSimplexFile(ctx context.Context, d *simplex.Description, req Simple
 		i := todo[k]
 		c := d.Chunks[i]
 		retryEvent := func(err error) {
-			if o.Progress != nil {
-				o.Progress(Event{Op: "download", Chunk: c.No, Chunks: len(d.Chunks), Bytes: c.Size, Done: doneBytes.Load(), Total: d.Size, Retry: true, Err: err})
-			}
+			o.emit(Event{Op: "download", Chunk: c.No, Chunks: len(d.Chunks), Bytes: c.Size, Done: doneBytes.Load(), Total: d.Size, Retry: true, Err: err})
 		}
 		if err := fetchSimplexChunk(ctx, p, o, c, enc, offs[i], retryEvent); err != nil {
 			return err
@@ -226,9 +224,7 @@ func downloadSimplexFile(ctx context.Context, d *simplex.Description, req Simple
 			}
 		}
 		n := doneBytes.Add(c.Size)
-		if o.Progress != nil {
-			o.Progress(Event{Op: "download", Chunk: c.No, Chunks: len(d.Chunks), Bytes: c.Size, Done: n, Total: d.Size})
-		}
+		o.emit(Event{Op: "download", Chunk: c.No, Chunks: len(d.Chunks), Bytes: c.Size, Done: n, Total: d.Size})
 		return nil
 	})
 	if err != nil {

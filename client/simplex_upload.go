@@ -198,9 +198,7 @@ func uploadSimplexFile(ctx context.Context, p *xftpPool, o *Options, addrs []xft
 		size := sizes[i]
 		digest := s.ChunkDigest(i)
 		retryEvent := func(err error) {
-			if o.Progress != nil {
-				o.Progress(Event{Op: "upload", Chunk: i + 1, Chunks: len(sizes), Bytes: size, Done: done.Load(), Total: total, Retry: true, Err: err})
-			}
+			o.emit(Event{Op: "upload", Chunk: i + 1, Chunks: len(sizes), Bytes: size, Done: done.Load(), Total: total, Retry: true, Err: err})
 		}
 		var rcvPub []ed25519.PublicKey
 		_, sndKey, kerr := ed25519.GenerateKey(nil)
@@ -252,9 +250,7 @@ func uploadSimplexFile(ctx context.Context, p *xftpPool, o *Options, addrs []xft
 			return fmt.Errorf("chunk %d on %s: uploading: %w", i+1, redactXFTP(sc.addr), err)
 		}
 		n := done.Add(size)
-		if o.Progress != nil {
-			o.Progress(Event{Op: "upload", Chunk: i + 1, Chunks: len(sizes), Bytes: size, Done: n, Total: total})
-		}
+		o.emit(Event{Op: "upload", Chunk: i + 1, Chunks: len(sizes), Bytes: size, Done: n, Total: total})
 		return nil
 	})
 	if err != nil {
