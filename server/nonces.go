@@ -75,7 +75,8 @@ func WithSource(ctx context.Context, source string) context.Context {
 	return context.WithValue(ctx, sourceKey{}, source)
 }
 
-func sourceOf(ctx context.Context) string {
+// SourceFrom returns the source WithSource put in ctx ("" if none).
+func SourceFrom(ctx context.Context) string {
 	s, _ := ctx.Value(sourceKey{}).(string)
 	return s
 }
@@ -109,7 +110,7 @@ func newFairNonces(inner Nonces, soft, perSource, reserve int, retention time.Du
 
 // Use implements Nonces.
 func (f *fairNonces) Use(ctx context.Context, nonce []byte, until time.Time) (bool, error) {
-	src := sourceOf(ctx)
+	src := SourceFrom(ctx)
 	if src == "" {
 		return f.inner.Use(ctx, nonce, until)
 	}

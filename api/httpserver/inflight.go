@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/xftp/xftp/api"
+	"github.com/xftp/xftp/server"
 )
 
 // inflight counts the requests being served, in all and per source, so
@@ -96,7 +97,7 @@ func (h *Handler) admit(next http.Handler) http.Handler {
 		if h.opts.Web != nil && isPage(r.URL.Path) {
 			pool = h.page
 		}
-		src := SourceOf(r.RemoteAddr)
+		src := server.SourceFrom(r.Context()) // requestID, which runs first, put it there
 		if !pool.admit(src) {
 			h.refuse(w, r)
 			return
