@@ -167,21 +167,27 @@ func runScaleout(ctx context.Context, cfg *config, counts []int, size int64, con
 }
 
 // keysPerMaster counts the keys under prefix on each master, in address
-// order.
+// order, or says why it could not.
 func keysPerMaster(ctx context.Context, cc *goredis.ClusterClient, prefix string) string {
 	var mu sync.Mutex
 	per := map[string]int{}
-	cc.ForEachMaster(ctx, func(ctx context.Context, m *goredis.Client) error {
+	err := cc.ForEachMaster(ctx, func(ctx context.Context, m *goredis.Client) error {
 		n := 0
 		iter := m.Scan(ctx, 0, prefix+"*", 1000).Iterator()
 		for iter.Next(ctx) {
 			n++
 		}
+		if err := iter.Err(); err != nil {
+			return err
+		}
 		mu.Lock()
 		per[m.Options().Addr] = n
 		mu.Unlock()
-		return iter.Err()
+		return nil
 	})
+	if err != nil {
+		return "(counting keys: " + err.Error() + ")"
+	}
 	var names []string
 	for a := range per {
 		names = append(names, a)
