@@ -181,7 +181,7 @@ func TestClusterEndToEnd(t *testing.T) {
 	defer cc.Close()
 	var mu sync.Mutex
 	perMaster := map[string]int{}
-	cc.ForEachMaster(t.Context(), func(ctx context.Context, m *goredis.Client) error {
+	err := cc.ForEachMaster(t.Context(), func(ctx context.Context, m *goredis.Client) error {
 		n := 0
 		iter := m.Scan(ctx, 0, prefix+"*", 1000).Iterator()
 		for iter.Next(ctx) {
@@ -190,8 +190,11 @@ func TestClusterEndToEnd(t *testing.T) {
 		mu.Lock()
 		perMaster[m.Options().Addr] = n
 		mu.Unlock()
-		return nil
+		return iter.Err()
 	})
+	if err != nil {
+		t.Fatalf("counting keys per master: %v", err)
+	}
 	t.Logf("keys per master: %v", perMaster)
 	if len(perMaster) != 3 {
 		t.Fatalf("keys on %d masters, want 3: %v", len(perMaster), perMaster)
