@@ -7,6 +7,7 @@ import (
 	"crypto/sha512"
 	"crypto/subtle"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -234,13 +235,6 @@ func downloadSimplexFile(ctx context.Context, d *simplex.Description, req Simple
 		}
 		return nil, err
 	}
-	h := sha512.New()
-	if _, err := io.Copy(h, io.NewSectionReader(enc, 0, d.Size)); err != nil {
-		return nil, err
-	}
-	if subtle.ConstantTimeCompare(h.Sum(nil), d.Digest) != 1 {
-		return nil, errSimplexFileDigest
-	}
 	out, err := os.CreateTemp(dir, ".xftp-download-*")
 	if err != nil {
 		return nil, err
@@ -251,8 +245,15 @@ func downloadSimplexFile(ctx context.Context, d *simplex.Description, req Simple
 			os.Remove(out.Name())
 		}
 	}()
+	// One pass over the encrypted file: it is hashed as it is decrypted
+	// (Decrypt reads all of it, the tag last), and the output, still a
+	// temporary file, is discarded unless both verify.
+	h := sha512.New()
 	bw := bufio.NewWriterSize(out, 256<<10)
-	hdr, err := simplex.Decrypt(bw, bufio.NewReaderSize(io.NewSectionReader(enc, 0, d.Size), 256<<10), d.Size, d.Key, d.Nonce)
+	hdr, err := simplex.Decrypt(bw, bufio.NewReaderSize(io.TeeReader(io.NewSectionReader(enc, 0, d.Size), h), 256<<10), d.Size, d.Key, d.Nonce)
+	if (err == nil || errors.Is(err, simplex.ErrAuth)) && subtle.ConstantTimeCompare(h.Sum(nil), d.Digest) != 1 {
+		return nil, errSimplexFileDigest
+	}
 	if err != nil {
 		return nil, err
 	}

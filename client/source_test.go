@@ -273,3 +273,24 @@ func TestFetchInOrder(t *testing.T) {
 		t.Fatalf("a delivery error: %v", err)
 	}
 }
+
+// DownloadSimplexFile hashes the file while it decrypts it: a file that
+// decrypts but does not match the description's digest is an error, and
+// leaves no output.
+func TestSimplexFileDigestMismatch(t *testing.T) {
+	fn := newFakeNet(3)
+	d := *up1(t, fn)
+	d.Digest = bytes.Clone(d.Digest)
+	d.Digest[0] ^= 1
+	dir := t.TempDir()
+	if _, err := DownloadSimplexFile(context.Background(), SimplexDownloadFileRequest{Description: &d, Dir: dir, Keep: true, dial: fn.dial}, Options{}); !errors.Is(err, errSimplexFileDigest) {
+		t.Fatalf("a file that does not match its digest: %v", err)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Fatalf("left behind: %v", left)
+	}
+	got, err := DownloadSimplexFile(context.Background(), SimplexDownloadFileRequest{Description: up1(t, fn), Dir: dir, Keep: true, dial: fn.dial}, Options{})
+	if err != nil || got.Size != 300<<10 {
+		t.Fatalf("the same file with its digest: %+v, %v", got, err)
+	}
+}
