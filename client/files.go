@@ -100,13 +100,7 @@ type DownloadFileRequest struct {
 // renamed into place. Like the temporary file, the output is readable by
 // its owner only (mode 0600).
 func DownloadFile(ctx context.Context, req DownloadFileRequest, o Options) (*Downloaded, error) {
-	dir := req.Dir
-	if req.Output != "" {
-		dir = filepath.Dir(req.Output)
-	}
-	if dir == "" {
-		dir = "."
-	}
+	dir := outputDir(req.Output, req.Dir)
 	return downloadWith(ctx, req.Description, req.Keep, o, func(ctx context.Context, d *chunk.Description, o *Options, p *pool) (*Downloaded, error) {
 		return fetchToFile(ctx, d, req, dir, o, p)
 	})
@@ -174,6 +168,19 @@ func fetchToFile(ctx context.Context, d *chunk.Description, req DownloadFileRequ
 		return nil, err
 	}
 	return res, nil
+}
+
+// outputDir is where a download's temporary files go: next to output if
+// one is named (so that it can be renamed into place), else in dir
+// (default ".").
+func outputDir(output, dir string) string {
+	if output != "" {
+		return filepath.Dir(output)
+	}
+	if dir == "" {
+		return "."
+	}
+	return dir
 }
 
 // syncClose flushes f to disk and closes it: a file is synced before it is

@@ -123,13 +123,7 @@ func (s *simplexPartial) mark(no int) error {
 // into a temporary or partial file in dir, then the decrypted one into
 // another, renamed into place once verified.
 func downloadSimplexFile(ctx context.Context, d *simplex.Description, req SimplexDownloadFileRequest, p *xftpPool, o *Options) (res *Downloaded, err error) {
-	dir := req.Dir
-	if req.Output != "" {
-		dir = filepath.Dir(req.Output)
-	}
-	if dir == "" {
-		dir = "."
-	}
+	dir := outputDir(req.Output, req.Dir)
 	var enc *os.File
 	var state *simplexPartial
 	done := map[int]bool{}
