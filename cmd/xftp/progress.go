@@ -121,11 +121,11 @@ func (r *reporter) event(e client.Event) {
 		b, _ := json.Marshal(je)
 		fmt.Fprintf(r.w, "%s\n", b)
 	case "bar":
-		if e.Retry {
+		switch {
+		case e.Retry && e.Chunk == 0: // reaching the servers, before any chunk
+			r.retry = "retrying to connect: " + retryCause(e.Err)
+		case e.Retry:
 			r.retry = fmt.Sprintf("retrying chunk %d: %s", e.Chunk, retryCause(e.Err))
-			if e.Chunk == 0 {
-				r.retry = "retrying to connect: " + retryCause(e.Err)
-			}
 		}
 		r.drawLocked()
 	case "lines":
