@@ -158,9 +158,6 @@ func (p *downloadProgress) unlock() {
 }
 
 func (p *downloadProgress) done(i int) bool {
-	if p == nil {
-		return false
-	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.Done[i]
@@ -169,9 +166,6 @@ func (p *downloadProgress) done(i int) bool {
 // mark records chunk i as written and, at most every 200 ms, syncs the
 // partial file and saves the state (so the state never claims unsynced data).
 func (p *downloadProgress) mark(i int) error {
-	if p == nil {
-		return nil
-	}
 	p.mu.Lock()
 	p.Done[i] = true
 	p.mu.Unlock()
@@ -179,9 +173,6 @@ func (p *downloadProgress) mark(i int) error {
 }
 
 func (p *downloadProgress) save(force bool) error {
-	if p == nil {
-		return nil
-	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !force && time.Since(p.last) < 200*time.Millisecond {
